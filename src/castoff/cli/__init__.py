@@ -1,0 +1,1 @@
+"""castoff's command line: Typer commands, one module per command group."""

@@ -1,0 +1,49 @@
+"""Where a castoff session lives: the working directory and its store URL.
+
+The CLI finds the session like git finds ``.git``: from a start directory
+upward to the first folder holding ``.castoff/``; failing that, the top of the
+git work tree; failing that, the start directory itself.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+STATE_DIRNAME = ".castoff"
+DATABASE_ENV = "CASTOFF_DATABASE_URL"
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The working directory whose session a command addresses."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / STATE_DIRNAME).is_dir():
+            return folder
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        return here
+    if out.returncode == 0 and out.stdout.strip():
+        return Path(out.stdout.strip()).resolve()
+    return here
+
+
+def state_dir(root: Path) -> Path:
+    """``<root>/.castoff`` (not created here)."""
+    return root / STATE_DIRNAME
+
+
+def database_url(root: Path) -> str:
+    """``CASTOFF_DATABASE_URL`` if set, else the embedded SQLite file."""
+    url = os.environ.get(DATABASE_ENV)
+    if url:
+        return url
+    return f"sqlite:///{state_dir(root) / 'castoff.db'}"
