@@ -1,0 +1,351 @@
+"""Every git invocation castoff makes lives here (one subprocess seam).
+
+Other modules never spawn git themselves: they call these functions, which
+return plain values or the dataclasses of :mod:`castoff.release.model`, and
+raise :class:`~castoff.errors.NotAGitRepository`, :class:`~castoff.errors.NotFound`
+(unknown ref) or :class:`~castoff.errors.GitError` with one clear line.
+
+API at a glance::
+
+    run_git(repo, *args, input=None) -> str          # stdout, stripped of one final newline
+    repo_root(path) -> Path                          # top of the work tree
+    resolve_ref(repo, ref) -> str                    # full commit sha, NotFound if unknown
+    iter_commits(repo, rev_range, paths=()) -> Iterator[Commit]   # streams `git log -z`
+    list_tags(repo, tag_format) -> list[TagInfo]     # release tags, oldest version first
+    latest_release_tag(repo, tag_format, reachable_from="HEAD", include_prereleases=False)
+    tag_sha(repo, tag) -> str | None                 # commit a tag points at
+    is_shallow / remote_url / head_sha / current_branch / status_porcelain / is_clean
+    check_mailmap(repo, people) -> dict[Person, Person]
+    count_commits(repo, rev_range) / has_commits(repo)
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+
+from packaging.version import InvalidVersion, Version
+
+from castoff.errors import GitError, NotAGitRepository, NotFound
+from castoff.release.model import Commit, Person, TagInfo
+
+#: ``git log`` format: header lines then the raw message; commits end with NUL (-z).
+LOG_FORMAT = "%H%n%P%n%aN%n%aE%n%at%n%B"
+_CHUNK = 1 << 20
+_SEMVER = re.compile(
+    r"^(?P<major>0|[1-9]\d*)\.(?P<minor>\d+)\.(?P<patch>\d+)"
+    r"(?:-(?P<pre>[0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$"
+)
+
+
+def _git_env() -> dict[str, str] | None:
+    """The environment for git: inherited, but never paged or localized."""
+    import os
+
+    env = dict(os.environ)
+    env["GIT_PAGER"] = "cat"
+    env["LC_ALL"] = "C"
+    env.pop("GIT_TRACE", None)
+    return env
+
+
+def _classify(repo: Path, args: Sequence[str], stderr: str) -> Exception:
+    line = next((ln.strip() for ln in stderr.splitlines() if ln.strip()), "git failed")
+    line = line.removeprefix("fatal: ").removeprefix("error: ")
+    if "not a git repository" in stderr.lower():
+        return NotAGitRepository(f"{repo} is not a git repository")
+    if (
+        "unknown revision" in stderr
+        or "bad revision" in stderr
+        or "ambiguous argument" in stderr
+        or "Needed a single revision" in stderr
+    ):
+        return NotFound(f"unknown git ref: {line}")
+    return GitError(f"git {args[0] if args else ''} failed: {line}")
+
+
+def run_git(repo: Path, *args: str, input: str | None = None) -> str:
+    """Run ``git -C repo ARGS`` and return stdout (one trailing newline removed)."""
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(repo), *args],
+            capture_output=True,
+            input=input.encode() if input is not None else None,
+            env=_git_env(),
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed (not found on PATH)") from exc
+    except NotADirectoryError as exc:
+        raise NotAGitRepository(f"{repo} is not a directory") from exc
+    if out.returncode != 0:
+        raise _classify(repo, args, out.stderr.decode(errors="replace"))
+    text = out.stdout.decode("utf-8", errors="replace")
+    return text[:-1] if text.endswith("\n") else text
+
+
+def repo_root(path: Path) -> Path:
+    """The top of the git work tree containing ``path``."""
+    if not path.exists():
+        raise NotAGitRepository(f"{path} does not exist")
+    return Path(run_git(path, "rev-parse", "--show-toplevel")).resolve()
+
+
+def resolve_ref(repo: Path, ref: str) -> str:
+    """The full sha of the commit ``ref`` names; NotFound if it names none."""
+    if ref.startswith("-"):
+        raise NotFound(f"unknown git ref: {ref}")
+    try:
+        return run_git(repo, "rev-parse", "--verify", "--end-of-options", f"{ref}^{{commit}}")
+    except (GitError, NotFound) as exc:
+        raise NotFound(f"unknown git ref: {ref}") from exc
+
+
+def has_commits(repo: Path) -> bool:
+    """True when HEAD names a commit (False in a fresh repository)."""
+    try:
+        resolve_ref(repo, "HEAD")
+    except NotFound:
+        return False
+    return True
+
+
+def head_sha(repo: Path) -> str:
+    """The sha HEAD points at."""
+    return resolve_ref(repo, "HEAD")
+
+
+def current_branch(repo: Path) -> str | None:
+    """The checked-out branch name, or None when HEAD is detached."""
+    try:
+        return run_git(repo, "symbolic-ref", "--quiet", "--short", "HEAD") or None
+    except (GitError, NotFound):
+        return None
+
+
+def status_porcelain(repo: Path) -> list[str]:
+    """``git status --porcelain`` lines (untracked files included)."""
+    out = run_git(repo, "status", "--porcelain", "--untracked-files=normal")
+    return [line for line in out.splitlines() if line]
+
+
+def is_clean(repo: Path) -> bool:
+    """True when the work tree and index have no changes (untracked files count)."""
+    return not status_porcelain(repo)
+
+
+def is_shallow(repo: Path) -> bool:
+    """True for a shallow clone (history is cut off)."""
+    return run_git(repo, "rev-parse", "--is-shallow-repository") == "true"
+
+
+def remote_url(repo: Path, name: str = "origin") -> str | None:
+    """The fetch URL of remote ``name``, or None when there is no such remote."""
+    try:
+        return run_git(repo, "remote", "get-url", name) or None
+    except (GitError, NotFound):
+        return None
+
+
+def tag_sha(repo: Path, tag: str) -> str | None:
+    """The commit sha tag ``tag`` points at (peeled), or None if there is no such tag."""
+    try:
+        return run_git(repo, "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}")
+    except (GitError, NotFound):
+        return None
+
+
+def count_commits(repo: Path, rev_range: str) -> int:
+    """How many commits ``git rev-list rev_range`` lists."""
+    return int(run_git(repo, "rev-list", "--count", rev_range, "--") or 0)
+
+
+# -- commits -----------------------------------------------------------------
+
+
+def _split_message(raw: str) -> tuple[str, str]:
+    subject, _, body = raw.strip("\n").partition("\n")
+    return subject.strip(), body.strip("\n").rstrip()
+
+
+def parse_log_record(record: str) -> Commit:
+    """One ``LOG_FORMAT`` record (without its NUL) as a Commit."""
+    sha, parents, name, email, stamp, raw = record.split("\n", 5)
+    subject, body = _split_message(raw)
+    return Commit(
+        sha=sha,
+        parents=tuple(parents.split()) if parents else (),
+        author=Person(name, email),
+        authored_at=datetime.fromtimestamp(int(stamp or 0), UTC),
+        subject=subject,
+        body=body,
+    )
+
+
+def iter_log_records(repo: Path, args: Sequence[str]) -> Iterator[str]:
+    """Stream the NUL-separated records of ``git log -z ARGS`` (decoded, lossy UTF-8)."""
+    cmd = ["git", "-C", str(repo), "log", "-z", "--no-color", "--encoding=UTF-8", *args]
+    try:
+        proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_git_env(), bufsize=0
+        )
+    except FileNotFoundError as exc:
+        raise GitError("git is not installed (not found on PATH)") from exc
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    finished = False
+    try:
+        tail = b""
+        read = proc.stdout.read
+        while chunk := read(_CHUNK):
+            buf = tail + chunk
+            cut = buf.rfind(b"\0")
+            if cut < 0:
+                tail = buf
+                continue
+            tail = buf[cut + 1 :]
+            yield from buf[:cut].decode("utf-8", errors="replace").split("\0")
+        err = proc.stderr.read().decode(errors="replace")
+        code = proc.wait()
+        finished = True
+        if code != 0:
+            raise _classify(repo, ["log"], err)
+        if tail.strip(b"\n"):
+            yield tail.decode("utf-8", errors="replace")
+    finally:
+        if not finished:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+
+def iter_commits(
+    repo: Path,
+    rev_range: str | Sequence[str],
+    paths: Iterable[str] = (),
+    *,
+    first_parent: bool = False,
+) -> Iterator[Commit]:
+    """Stream the commits of ``rev_range`` (``"A..B"``, ``"B"`` or a list of revs), newest first.
+
+    Reads ``git log -z`` incrementally: memory stays flat whatever the history
+    size. Merge and root commits are included; messages that are not UTF-8
+    are decoded with replacement characters.
+    """
+    revs = [rev_range] if isinstance(rev_range, str) else list(rev_range)
+    for rev in revs:
+        if rev.startswith("-") and not rev.startswith("--"):
+            raise NotFound(f"unknown git ref: {rev}")
+    args = [f"--format={LOG_FORMAT}"]
+    if first_parent:
+        args.append("--first-parent")
+    args += ["--end-of-options", *revs, "--", *paths]
+    for raw in iter_log_records(repo, args):
+        record = raw.lstrip("\n")
+        if record:
+            yield parse_log_record(record)
+
+
+# -- tags --------------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def tag_pattern(tag_format: str) -> re.Pattern[str]:
+    """The regex matching tags of ``tag_format`` (e.g. ``v{version}``), capturing the version."""
+    head, _, tail = tag_format.partition("{version}")
+    return re.compile(f"^{re.escape(head)}(?P<version>.+?){re.escape(tail)}$")
+
+
+def version_key(version: str) -> tuple[Version, tuple[tuple[int, int, str], ...]] | None:
+    """A sort key for a semver or PEP 440 version string, or None if it is neither."""
+    try:
+        return (Version(version), ())
+    except InvalidVersion:
+        pass
+    m = _SEMVER.match(version)
+    if m is None:
+        return None
+    # A semver prerelease PEP 440 cannot read (``1.0.0-foo.bar``): sorts before the release.
+    pre = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in (m["pre"] or "").split("."))
+    return (Version(f"{m['major']}.{m['minor']}.{m['patch']}a0"), pre)
+
+
+def is_prerelease(version: str) -> bool:
+    """True for versions such as ``1.0.0-rc.1`` or ``1.0.0rc1``."""
+    m = _SEMVER.match(version)
+    if m is not None:
+        return m["pre"] is not None
+    try:
+        return Version(version).is_prerelease
+    except InvalidVersion:
+        return False
+
+
+def list_tags(repo: Path, tag_format: str) -> list[TagInfo]:
+    """Release tags matching ``tag_format``, sorted by version (oldest first).
+
+    Tags whose name does not match, or whose version part is not a version,
+    are skipped. ``sha`` is the commit the tag points at (annotated tags peeled).
+    """
+    fmt = "%(refname:strip=2)%00%(objectname)%00%(*objectname)%00%(creatordate:unix)"
+    out = run_git(repo, "for-each-ref", f"--format={fmt}", "refs/tags")
+    pattern = tag_pattern(tag_format)
+    found: list[tuple[tuple[Version, tuple[tuple[int, int, str], ...]], TagInfo]] = []
+    for line in out.splitlines():
+        name, obj, peeled, stamp = [*line.split("\0"), "", "", ""][:4]
+        m = pattern.match(name)
+        if m is None:
+            continue
+        version = m["version"]
+        key = version_key(version)
+        if key is None:
+            continue
+        created = datetime.fromtimestamp(int(stamp), UTC) if stamp.isdigit() else None
+        found.append((key, TagInfo(name, version, peeled or obj, created)))
+    found.sort(key=lambda pair: pair[0])
+    return [tag for _, tag in found]
+
+
+def reachable_tags(repo: Path, tag_format: str, reachable_from: str = "HEAD") -> list[TagInfo]:
+    """Release tags whose commit is an ancestor of ``reachable_from`` (oldest version first)."""
+    merged = set(run_git(repo, "tag", "--merged", resolve_ref(repo, reachable_from)).splitlines())
+    return [t for t in list_tags(repo, tag_format) if t.name in merged]
+
+
+def latest_release_tag(
+    repo: Path,
+    tag_format: str,
+    reachable_from: str = "HEAD",
+    *,
+    include_prereleases: bool = False,
+) -> TagInfo | None:
+    """The highest-version release tag reachable from ``reachable_from``, or None.
+
+    Prerelease tags (``v1.0.0-rc.1``) are skipped unless ``include_prereleases``.
+    """
+    tags = reachable_tags(repo, tag_format, reachable_from)
+    if not include_prereleases:
+        tags = [t for t in tags if not is_prerelease(t.version)]
+    return tags[-1] if tags else None
+
+
+# -- identities ----------------------------------------------------------------
+
+
+def check_mailmap(repo: Path, people: Iterable[Person]) -> dict[Person, Person]:
+    """Map each person to their canonical identity (``git check-mailmap`` semantics)."""
+    unique = [p for p in dict.fromkeys(people) if p.email]
+    if not unique:
+        return {}
+    contacts = "".join(f"{p.name} <{p.email}>\n" for p in unique)
+    out = run_git(repo, "check-mailmap", "--stdin", input=contacts)
+    result: dict[Person, Person] = {}
+    for person, line in zip(unique, out.splitlines(), strict=False):
+        name, _, email = line.rpartition(" <")
+        result[person] = Person(name.strip() or person.name, email.rstrip(">") or person.email)
+    return result
