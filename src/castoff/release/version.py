@@ -1,0 +1,288 @@
+"""Versions and bumps: SemVer 2.0 and PEP 440, pure functions only.
+
+:func:`parse` reads a version string in the project's scheme; :func:`bump_level`
+turns the changes since the last release into ``major`` / ``minor`` /
+``patch`` (or ``None``: nothing releasable); :func:`plan_next` decides the next
+version, including prereleases (``1.2.0-rc.1`` → ``rc.2`` → ``1.2.0``) and
+the manual ``--bump`` / ``--version`` overrides. Nothing here touches git or
+files; :mod:`castoff.release.tagging` gathers the inputs.
+
+SemVer is parsed here (a regex); PEP 440 through ``packaging``, imported only
+when a PEP 440 version is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import total_ordering
+from typing import Any
+
+from castoff.errors import VersionError
+from castoff.release.model import Change
+
+BUMPS = ("major", "minor", "patch")
+PRERELEASE_LABELS = ("alpha", "beta", "rc")
+_PEP440_LABEL = {"alpha": "a", "beta": "b", "rc": "rc", "a": "a", "b": "b", "c": "rc"}
+_LABEL_RANK = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "rc": 2, "c": 2}
+
+_SEMVER = re.compile(
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+_SEMVER_PRE = re.compile(r"^([a-zA-Z]+)[.-]?(\d+)?$")
+
+
+@total_ordering
+@dataclass(frozen=True)
+class Version:
+    """A parsed version: ``major.minor.patch`` plus an optional prerelease.
+
+    ``pre`` is ``(label, number)`` (``("rc", 1)``) when the prerelease has that
+    shape; ``text`` is the canonical spelling in ``scheme``.
+    """
+
+    scheme: str
+    major: int
+    minor: int
+    patch: int
+    pre: tuple[str, int] | None = None
+    text: str = ""
+    _key: Any = field(default=None, repr=False, compare=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def is_prerelease(self) -> bool:
+        return self._key[1] if self.scheme == "semver" else bool(self._key.is_prerelease)
+
+    @property
+    def release(self) -> tuple[int, int, int]:
+        return (self.major, self.minor, self.patch)
+
+    def final(self) -> Version:
+        """The release this prerelease leads to (``1.2.0-rc.2`` → ``1.2.0``)."""
+        return make(self.scheme, self.release)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Version):
+            return NotImplemented
+        return self.scheme == other.scheme and self._sort_key() == other._sort_key()
+
+    def __hash__(self) -> int:
+        return hash((self.scheme, self.text))
+
+    def __lt__(self, other: Version) -> bool:
+        if self.scheme != other.scheme:
+            raise VersionError(
+                f"cannot compare {self} ({self.scheme}) with {other} ({other.scheme})"
+            )
+        return bool(self._sort_key() < other._sort_key())
+
+    def _sort_key(self) -> Any:
+        if self.scheme == "pep440":
+            return self._key
+        release, is_pre, idents = self._key
+        # A release sorts after all its prereleases; identifiers compare numerically first.
+        parts = tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in idents)
+        return (release, not is_pre, parts)
+
+
+def parse(text: str, scheme: str) -> Version:
+    """Parse ``text`` (a leading ``v`` is allowed) in ``scheme``; VersionError if malformed."""
+    raw = text.strip()
+    if raw[:1] in ("v", "V"):
+        raw = raw[1:]
+    if scheme == "semver":
+        return _parse_semver(raw, text)
+    if scheme == "pep440":
+        return _parse_pep440(raw, text)
+    raise VersionError(f"unknown version scheme {scheme!r} (use semver or pep440)")
+
+
+def _parse_semver(raw: str, original: str) -> Version:
+    m = _SEMVER.match(raw)
+    if m is None:
+        raise VersionError(f"{original!r} is not a SemVer 2.0 version (MAJOR.MINOR.PATCH[-PRE])")
+    major, minor, patch = int(m[1]), int(m[2]), int(m[3])
+    pre_text = m[4]
+    pre: tuple[str, int] | None = None
+    if pre_text:
+        pm = _SEMVER_PRE.match(pre_text)
+        if pm is not None:
+            pre = (pm[1], int(pm[2]) if pm[2] is not None else 0)
+    text = f"{major}.{minor}.{patch}" + (f"-{pre_text}" if pre_text else "")
+    if m[5]:
+        text += f"+{m[5]}"
+    key = ((major, minor, patch), bool(pre_text), tuple(pre_text.split(".")) if pre_text else ())
+    return Version("semver", major, minor, patch, pre, text, key)
+
+
+def _parse_pep440(raw: str, original: str) -> Version:
+    from packaging.version import InvalidVersion
+    from packaging.version import Version as Pep440
+
+    try:
+        v = Pep440(raw)
+    except InvalidVersion as exc:
+        raise VersionError(f"{original!r} is not a PEP 440 version") from exc
+    if v.epoch:
+        raise VersionError(f"{original!r}: PEP 440 epochs are not supported")
+    release = (*v.release, 0, 0)[:3]
+    if len(v.release) > 3:
+        raise VersionError(f"{original!r}: more than three release numbers are not supported")
+    pre = (v.pre[0], v.pre[1]) if v.pre else None
+    return Version("pep440", release[0], release[1], release[2], pre, str(v), v)
+
+
+def make(scheme: str, release: tuple[int, int, int], pre: tuple[str, int] | None = None) -> Version:
+    """Build a version from its parts, spelled canonically for ``scheme``."""
+    base = ".".join(str(n) for n in release)
+    if pre is None:
+        return parse(base, scheme)
+    label, number = pre
+    if scheme == "pep440":
+        return parse(f"{base}{_PEP440_LABEL[label]}{number}", scheme)
+    return parse(f"{base}-{label}.{number}", scheme)
+
+
+# -- bump rules -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BumpRules:
+    """Which change types bump what; ``major_version_zero``: breaking → minor on 0.x."""
+
+    minor_types: tuple[str, ...] = ("feat",)
+    patch_types: tuple[str, ...] = ("fix", "perf")
+    major_version_zero: bool = False
+
+
+def bump_level(
+    changes: Iterable[Change], rules: BumpRules, current: Version | None = None
+) -> tuple[str | None, tuple[Change, ...]]:
+    """The bump the changes call for, and the changes that call for it.
+
+    Breaking → major (minor while the major is 0 and ``major_version_zero``);
+    a minor type → minor; a patch type → patch; anything else → no release.
+    """
+    found: dict[str, list[Change]] = {"major": [], "minor": [], "patch": []}
+    for change in changes:
+        if change.breaking:
+            found["major"].append(change)
+        elif change.conventional and change.type in rules.minor_types:
+            found["minor"].append(change)
+        elif change.conventional and change.type in rules.patch_types:
+            found["patch"].append(change)
+    for level in BUMPS:
+        if found[level]:
+            if level == "major" and rules.major_version_zero and current and current.major == 0:
+                return "minor", tuple(found["major"] + found["minor"])
+            return level, tuple(found[level])
+    return None, ()
+
+
+def bump(current: Version, level: str) -> Version:
+    """``current`` bumped by ``level`` (a prerelease bumps from its own release)."""
+    major, minor, patch = current.release
+    if level == "major":
+        release = (major + 1, 0, 0)
+    elif level == "minor":
+        release = (major, minor + 1, 0)
+    elif level == "patch":
+        release = (major, minor, patch + 1)
+    else:
+        raise VersionError(f"unknown bump {level!r} (use major, minor or patch)")
+    return make(current.scheme, release)
+
+
+# -- next version -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the next release is and why; ``next is None`` means nothing to release."""
+
+    current: Version | None
+    next: Version | None
+    bump: str | None
+    reasons: tuple[Change, ...]
+    message: str
+
+
+def plan_next(
+    *,
+    scheme: str,
+    current: Version | None,
+    last_final: Version | None,
+    changes: Sequence[Change],
+    rules: BumpRules,
+    bump_override: str | None = None,
+    version_override: str | None = None,
+    prerelease: str | None = None,
+    prerelease_start: int = 1,
+) -> Plan:
+    """Decide the next version.
+
+    ``current`` is the latest release (final or prerelease) and ``last_final``
+    the latest final one; ``changes`` are those since ``last_final`` (since
+    ``current`` when both are equal). A prerelease run on the same target
+    increments the counter; a run without ``prerelease`` finalizes.
+    """
+    if version_override is not None:
+        target = parse(version_override, scheme)
+        if current is not None and not target > current:
+            raise VersionError(
+                f"--version {target} is not greater than the current version {current}"
+            )
+        return Plan(current, target, None, (), f"version {target} given explicitly")
+    if prerelease is not None and prerelease not in PRERELEASE_LABELS:
+        raise VersionError(f"--prerelease must be one of {', '.join(PRERELEASE_LABELS)}")
+    base = last_final or make(scheme, (0, 0, 0))
+    if bump_override is not None:
+        if bump_override not in BUMPS:
+            raise VersionError(f"--bump must be one of {', '.join(BUMPS)}")
+        level: str | None = bump_override
+        reasons: tuple[Change, ...] = ()
+        why = f"--bump {bump_override} given explicitly"
+    else:
+        level, reasons = bump_level(changes, rules, base)
+        why = _describe(level, reasons)
+    if level is None:
+        if current is not None and current.is_prerelease and prerelease is None:
+            target = current.final()
+            return Plan(current, target, None, (), f"finalizes prerelease {current}")
+        return Plan(current, None, None, (), "no releasable change since the last release")
+    target = bump(base, level)
+    if prerelease is None:
+        return Plan(current, target, level, reasons, why)
+    return Plan(
+        current,
+        _prerelease_of(target, current, prerelease, prerelease_start),
+        level,
+        reasons,
+        why,
+    )
+
+
+def _prerelease_of(target: Version, current: Version | None, label: str, start: int) -> Version:
+    scheme = target.scheme
+    if current is not None and current.is_prerelease and current.release == target.release:
+        if current.pre is None:
+            raise VersionError(f"cannot continue prerelease {current}: not LABEL.N")
+        cur_label, number = current.pre
+        if _LABEL_RANK.get(cur_label, -1) == _LABEL_RANK[label]:
+            return make(scheme, target.release, (label, number + 1))
+        if _LABEL_RANK.get(cur_label, -1) > _LABEL_RANK[label]:
+            raise VersionError(f"--prerelease {label} would go back from {current}")
+    return make(scheme, target.release, (label, start))
+
+
+def _describe(level: str | None, reasons: Sequence[Change]) -> str:
+    if level is None:
+        return "no releasable change"
+    kinds = sorted({"breaking" if c.breaking else c.type for c in reasons})
+    return f"{level}: {len(reasons)} change(s) of type {', '.join(kinds)}"
