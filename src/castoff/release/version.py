@@ -257,6 +257,8 @@ def plan_next(
             return Plan(current, target, None, (), f"finalizes prerelease {current}")
         return Plan(current, None, None, (), "no releasable change since the last release")
     target = bump(base, level)
+    if current is not None and current.is_prerelease and target < current.final():
+        target = current.final()  # a prerelease already aims higher: keep its release
     if prerelease is None:
         return Plan(current, target, level, reasons, why)
     return Plan(
