@@ -1,0 +1,176 @@
+"""Prove the rollback target is restorable: build it in a scratch git worktree.
+
+:func:`verify_plan` checks the target tag out with ``git worktree add`` in a
+fresh temporary directory (prefix :data:`WORKTREE_PREFIX`), runs the
+configured build (and test) command there, records the result and always
+removes the worktree. The worktree is *locked* with a reason naming the owning
+process, so :func:`cleanup_stale_worktrees` (run by maintenance) removes the
+ones whose process died and leaves running verifications alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from castoff.config import Config
+from castoff.errors import CastoffError, GitError, NotFound
+from castoff.release import git
+from castoff.release.rollback.model import CommandResult, RollbackPlan, Verification
+from castoff.release.rollback.settings import load_settings
+
+WORKTREE_PREFIX = "castoff-rollback-verify-"
+_LOCK_REASON = re.compile(r"castoff rollback verify pid=(\d+)")
+_TAIL_LINES = 40
+
+Progress = Callable[[str], None]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def run_command(
+    command: str, cwd: Path, *, timeout: float, env: Mapping[str, str] | None = None
+) -> CommandResult:
+    """Run a configured shell command; on timeout kill its whole process group."""
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        command,
+        shell=True,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    timed_out = False
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+    tail = "\n".join(out.decode(errors="replace").splitlines()[-_TAIL_LINES:])
+    return CommandResult(
+        command=command,
+        exit_code=None if timed_out else proc.returncode,
+        duration_seconds=round(time.monotonic() - started, 3),
+        output_tail=tail,
+        timed_out=timed_out,
+    )
+
+
+def _add_worktree(root: Path, sha: str) -> Path:
+    path = Path(tempfile.mkdtemp(prefix=WORKTREE_PREFIX))
+    try:
+        git.run_git(
+            root,
+            "worktree",
+            "add",
+            "--detach",
+            "--lock",
+            "--reason",
+            f"castoff rollback verify pid={os.getpid()}",
+            str(path),
+            sha,
+        )
+    except CastoffError:
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return path
+
+
+def remove_worktree(root: Path, path: Path) -> None:
+    """Remove a (locked) scratch worktree and its directory; never raises for leftovers."""
+    with contextlib.suppress(GitError, NotFound):
+        git.run_git(root, "worktree", "remove", "--force", "--force", str(path))
+    shutil.rmtree(path, ignore_errors=True)
+    git.run_git(root, "worktree", "prune")
+
+
+def verify_plan(
+    root: Path, config: Config, plan: RollbackPlan, *, on_progress: Progress | None = None
+) -> Verification:
+    """Build (and optionally test) the plan's target tag in a scratch worktree."""
+    say = on_progress or (lambda _message: None)
+    started = _now()
+    if plan.previous_tag is None:
+        return Verification("not_applicable", None, None, started, _now())
+    settings = load_settings(config)
+    sha = git.tag_sha(root, plan.previous_tag)
+
+    def failed(error: str, **results: CommandResult | None) -> Verification:
+        return Verification(
+            "failed", plan.previous_tag, sha, started, _now(), error=error, **results
+        )
+
+    if sha is None:
+        return failed(f"tag {plan.previous_tag} no longer exists")
+    if not settings.build_command:
+        return failed("no [rollback] build_command configured: nothing proves the target builds")
+    say(f"checking out {plan.previous_tag} in a scratch worktree")
+    path = _add_worktree(root, sha)
+    try:
+        env = {"CASTOFF_ROLLBACK_TARGET": plan.previous_tag}
+        say(f"building {plan.previous_tag}: {settings.build_command}")
+        build = run_command(settings.build_command, path, timeout=settings.verify_timeout, env=env)
+        if not build.ok:
+            reason = "timed out" if build.timed_out else f"exited with {build.exit_code}"
+            return failed(f"build of {plan.previous_tag} {reason}", build=build)
+        test = None
+        if settings.test_command:
+            say(f"testing {plan.previous_tag}: {settings.test_command}")
+            test = run_command(
+                settings.test_command, path, timeout=settings.verify_timeout, env=env
+            )
+            if not test.ok:
+                reason = "timed out" if test.timed_out else f"exited with {test.exit_code}"
+                return failed(f"tests of {plan.previous_tag} {reason}", build=build, test=test)
+        return Verification(
+            "passed", plan.previous_tag, sha, started, _now(), build=build, test=test
+        )
+    finally:
+        say("removing the scratch worktree")
+        remove_worktree(root, path)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def cleanup_stale_worktrees(root: Path) -> list[str]:
+    """Remove verification worktrees left by crashed processes; return their paths."""
+    removed: list[str] = []
+    out = git.run_git(root, "worktree", "list", "--porcelain")
+    for block in out.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(" ")
+            fields[key] = value
+        path = fields.get("worktree", "")
+        if not Path(path).name.startswith(WORKTREE_PREFIX):
+            continue
+        owner = _LOCK_REASON.search(fields.get("locked", ""))
+        if owner and _pid_alive(int(owner[1])):
+            continue
+        remove_worktree(root, Path(path))
+        removed.append(path)
+    git.run_git(root, "worktree", "prune")
+    return removed

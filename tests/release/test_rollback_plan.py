@@ -1,0 +1,180 @@
+"""plan_rollback on real repositories: target, steps, risks, rendering."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from test_rollback_scenario import castoff_toml, released_project
+
+from castoff.config import load_config
+from castoff.errors import ConfigError, NotFound
+from castoff.release.rollback.model import Layer, Severity, plan_from_data
+from castoff.release.rollback.plan import plan_documents, render_json, render_markdown
+from castoff.release.rollback.repo import changed_files, plan_rollback, resolve_new_release
+
+
+def plan_for(repo: Any, **kwargs: Any) -> Any:
+    config = load_config(repo.path)
+    kwargs.setdefault("new_version", "1.1.0")
+    kwargs.setdefault("new_tag", "v1.1.0")
+    kwargs.setdefault("new_ref", "v1.1.0")
+    return plan_rollback(repo.path, config, **kwargs)
+
+
+def test_plan_targets_the_previous_release(make_repo: Any) -> None:
+    """Without --to, the target is the highest release tag below the new one."""
+    repo = released_project(make_repo)
+    plan = plan_for(repo)
+    assert plan.previous_tag == "v1.0.0"
+    assert plan.previous_sha == repo.git("rev-parse", "v1.0.0^{commit}")
+    assert plan.new_sha == repo.git("rev-parse", "v1.1.0^{commit}")
+    assert plan.commit_count == 4
+    assert plan.project == "shipit"
+
+
+def test_plan_flags_migration_lockfile_and_breaking_commit(make_repo: Any) -> None:
+    """The new release's irreversible migration, lockfile change and breaking commit are flagged."""
+    repo = released_project(make_repo)
+    risks = {r.kind: r for r in plan_for(repo).risks}
+    assert set(risks) == {"migration", "lockfile", "breaking_change"}
+    assert risks["migration"].severity is Severity.HIGH
+    assert risks["migration"].paths == ("alembic/versions/0002_age.py",)
+    assert risks["lockfile"].paths == ("poetry.lock",)
+    assert "/v1 is gone" in risks["breaking_change"].title
+
+
+def test_plan_steps_are_ordered_by_layer(make_repo: Any) -> None:
+    """Steps run git, then package index, then deployment, then announcement."""
+    plan = plan_for(released_project(make_repo))
+    layers = [s.layer for s in plan.steps]
+    assert layers == sorted(layers, key=list(Layer).index)
+    assert [s.key for s in plan.steps if s.layer is Layer.GIT] == [
+        "git.delete-local-tag",
+        "git.revert-release",
+        "git.delete-remote-tag",
+        "git.push-revert",
+    ]
+
+
+def test_plan_git_commands_are_concrete(make_repo: Any) -> None:
+    """Git steps name the tag, the remote and the release commit's sha."""
+    repo = released_project(make_repo)
+    steps = {s.key: s for s in plan_for(repo).steps}
+    sha = repo.git("rev-parse", "v1.1.0^{commit}")
+    assert steps["git.delete-local-tag"].command == "git tag -d v1.1.0"
+    assert steps["git.delete-remote-tag"].command == "git push origin :refs/tags/v1.1.0"
+    assert f"git revert --no-commit {sha}" in (steps["git.revert-release"].command or "")
+    assert f"Castoff-Rollback-Of: {sha}" in (steps["git.revert-release"].command or "")
+    assert steps["git.push-revert"].command == "git push origin HEAD:refs/heads/main"
+
+
+def test_pypi_yank_is_an_instruction_without_a_command(make_repo: Any) -> None:
+    """PyPI has no CLI yank: the step points at the release's manage page."""
+    steps = {s.key: s for s in plan_for(released_project(make_repo)).steps}
+    yank = steps["package.yank-pypi-shipit"]
+    assert not yank.runnable
+    assert "https://pypi.org/manage/project/shipit/release/1.1.0/" in yank.instructions
+
+
+def test_configured_commands_are_filled_and_runnable(make_repo: Any) -> None:
+    """deploy_command / yank_command templates get the versions, shell-quoted."""
+    repo = released_project(make_repo)
+    repo.write(
+        "castoff.toml",
+        castoff_toml(
+            'deploy_command = "deploy --version {previous} --from {tag}"\n'
+            'yank_command = "my-yank {name} {version}"\n'
+        ),
+    )
+    steps = {s.key: s for s in plan_for(repo).steps}
+    assert steps["deploy.redeploy"].command == "deploy --version 1.0.0 --from v1.1.0"
+    assert steps["deploy.redeploy"].runnable
+    assert steps["package.yank"].command == "my-yank shipit 1.1.0"
+
+
+def test_unknown_template_placeholder_is_a_config_error(make_repo: Any) -> None:
+    """A typo in a command template is refused with the allowed names."""
+    repo = released_project(make_repo)
+    repo.write("castoff.toml", castoff_toml('deploy_command = "deploy {prev}"\n'))
+    with pytest.raises(ConfigError, match=r"unknown placeholder \{prev\}"):
+        plan_for(repo)
+
+
+def test_first_release_gives_a_plan_saying_so(make_repo: Any) -> None:
+    """With no previous release the plan says so and has no git steps."""
+    repo = make_repo()
+    repo.commit("feat: first", {"castoff.toml": castoff_toml()})
+    repo.tag("v1.0.0")
+    plan = plan_for(repo, new_version="1.0.0", new_tag="v1.0.0", new_ref="v1.0.0")
+    assert plan.first_release
+    assert "No previous release" in plan.notes[0]
+    assert not [s for s in plan.steps if s.layer is Layer.GIT]
+    assert plan.risks == ()
+
+
+def test_unknown_target_tag_is_not_found(make_repo: Any) -> None:
+    """--to naming no tag raises NotFound (exit 2)."""
+    repo = released_project(make_repo)
+    with pytest.raises(NotFound, match=r"unknown tag: v0\.9\.0"):
+        plan_for(repo, target_tag="v0.9.0")
+    assert NotFound.exit_code == 2
+
+
+def test_explicit_target_tag_is_used(make_repo: Any) -> None:
+    """--to picks an older release than the immediately previous one."""
+    repo = released_project(make_repo)
+    repo.commit("fix: later", None)
+    repo.tag("v1.1.1")
+    plan = plan_for(
+        repo, new_version="1.1.1", new_tag="v1.1.1", new_ref="v1.1.1", target_tag="v1.0.0"
+    )
+    assert plan.previous_tag == "v1.0.0"
+    assert plan.commit_count == 5
+
+
+def test_planning_before_the_tag_exists_uses_head(make_repo: Any) -> None:
+    """Inside the release workflow the new side is HEAD and the version is an input."""
+    repo = released_project(make_repo)
+    repo.commit("fix: after 1.1.0", None)
+    plan = plan_for(repo, new_version="1.1.1", new_tag="v1.1.1", new_ref="HEAD")
+    assert plan.previous_tag == "v1.1.0"
+    assert plan.new_sha == repo.head()
+    assert resolve_new_release(repo.path, load_config(repo.path), "1.1.1") == (
+        "1.1.1",
+        "v1.1.1",
+        "HEAD",
+    )
+
+
+def test_renames_are_read_from_the_diff(make_repo: Any) -> None:
+    """git diff -M reports renames with their old path."""
+    repo = released_project(make_repo)
+    repo.git("mv", "src/shipit/legacy.py", "src/shipit/old_api.py")
+    sha = repo.commit("refactor: rename", {})
+    changes = changed_files(repo.path, "v1.1.0", sha)
+    assert [(c.status, c.path, c.old_path) for c in changes] == [
+        ("R", "src/shipit/old_api.py", "src/shipit/legacy.py")
+    ]
+
+
+def test_markdown_lists_risks_steps_and_verification_state(make_repo: Any) -> None:
+    """The Markdown artifact names the risks, numbered steps and 'not verified yet'."""
+    text = render_markdown(plan_for(released_project(make_repo)))
+    assert text.startswith("# Rollback plan: shipit v1.1.0 → v1.0.0")
+    assert "**HIGH** (migration)" in text
+    assert "1. Delete the tag v1.1.0 locally" in text
+    assert "```sh\n   git tag -d v1.1.0\n   ```" in text
+    assert "Not verified yet" in text
+
+
+def test_json_round_trips_to_the_same_plan(make_repo: Any) -> None:
+    """The JSON artifact loads back into an equal RollbackPlan."""
+    plan = plan_for(released_project(make_repo))
+    data = json.loads(render_json(plan))
+    assert data["highest_severity"] == "high"
+    assert data["verified"] is False
+    assert plan_from_data(data) == plan
+    names = [name for name, _, _ in plan_documents(plan)]
+    assert names == ["rollback-plan-v1.1.0.md", "rollback-plan-v1.1.0.json"]

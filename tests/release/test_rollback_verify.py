@@ -1,0 +1,166 @@
+"""verify_plan: build the rollback target in a scratch worktree, then remove it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from test_rollback_scenario import castoff_toml, released_project
+
+from castoff.config import load_config
+from castoff.release import git
+from castoff.release.rollback.repo import plan_rollback
+from castoff.release.rollback.verify import (
+    WORKTREE_PREFIX,
+    cleanup_stale_worktrees,
+    verify_plan,
+)
+
+
+def plan_and_verify(repo: Any, **kwargs: Any) -> Any:
+    config = load_config(repo.path)
+    plan = plan_rollback(
+        repo.path, config, new_version="1.1.0", new_tag="v1.1.0", new_ref="v1.1.0", **kwargs
+    )
+    return verify_plan(repo.path, config, plan)
+
+
+def worktrees(repo: Any) -> list[str]:
+    out = repo.git("worktree", "list", "--porcelain")
+    return [ln.split(" ", 1)[1] for ln in out.splitlines() if ln.startswith("worktree ")]
+
+
+def test_verification_passes_on_a_buildable_previous_tag(make_repo: Any) -> None:
+    """The good v1.0.0 builds; the result records the command and its output."""
+    repo = released_project(make_repo)
+    ver = plan_and_verify(repo)
+    assert ver.status == "passed"
+    assert ver.ok
+    assert ver.target_tag == "v1.0.0"
+    assert ver.build is not None
+    assert ver.build.exit_code == 0
+    assert ver.build.output_tail == "built"
+
+
+def test_verification_builds_the_target_not_the_current_tree(make_repo: Any) -> None:
+    """The build runs on v1.0.0's files (v1.1.0's build.py prints something else)."""
+    repo = released_project(make_repo)
+    ver = plan_and_verify(repo)
+    assert ver.build.output_tail != "built v2"
+
+
+def test_verification_fails_on_an_unbuildable_previous_tag(make_repo: Any) -> None:
+    """A target whose build exits non-zero fails verification, with the output kept."""
+    repo = released_project(make_repo, broken_v1=True)
+    ver = plan_and_verify(repo)
+    assert ver.status == "failed"
+    assert not ver.ok
+    assert ver.build.exit_code == 1
+    assert "cannot build: missing module" in ver.build.output_tail
+    assert ver.error == "build of v1.0.0 exited with 1"
+
+
+def test_worktree_is_removed_after_success_and_failure(make_repo: Any) -> None:
+    """No scratch worktree remains, whatever the outcome."""
+    good = released_project(make_repo, name="good")
+    bad = released_project(make_repo, broken_v1=True, name="bad")
+    plan_and_verify(good)
+    plan_and_verify(bad)
+    assert worktrees(good) == [str(good.path)]
+    assert worktrees(bad) == [str(bad.path)]
+
+
+def test_failing_test_command_fails_verification(make_repo: Any) -> None:
+    """A configured test_command that fails makes the verification fail."""
+    repo = released_project(make_repo)
+    repo.write(
+        "castoff.toml",
+        castoff_toml(f'test_command = "{sys.executable} -c \\"raise SystemExit(3)\\""\n'),
+    )
+    ver = plan_and_verify(repo)
+    assert ver.status == "failed"
+    assert ver.test.exit_code == 3
+    assert ver.error == "tests of v1.0.0 exited with 3"
+
+
+def test_build_timeout_fails_and_kills_the_build(make_repo: Any) -> None:
+    """A build exceeding verify_timeout is killed and reported as timed out."""
+    repo = released_project(make_repo)
+    slow = f'{sys.executable} -c \\"import time; time.sleep(30)\\"'
+    repo.write("castoff.toml", f'[rollback]\nbuild_command = "{slow}"\nverify_timeout = 0.5\n')
+    ver = plan_and_verify(repo)
+    assert ver.status == "failed"
+    assert ver.build.timed_out
+    assert ver.build.duration_seconds < 10
+    assert ver.error == "build of v1.0.0 timed out"
+
+
+def test_missing_build_command_fails_with_a_clear_reason(make_repo: Any) -> None:
+    """Without build_command nothing proves the target builds: not verified."""
+    repo = released_project(make_repo)
+    repo.write("castoff.toml", "[rollback]\n")
+    ver = plan_and_verify(repo)
+    assert ver.status == "failed"
+    assert "build_command" in (ver.error or "")
+
+
+def test_first_release_verification_is_not_applicable(make_repo: Any) -> None:
+    """A first release has nothing to restore: not_applicable counts as ok."""
+    repo = make_repo()
+    repo.commit("feat: first", {"castoff.toml": castoff_toml()})
+    config = load_config(repo.path)
+    plan = plan_rollback(repo.path, config, new_version="1.0.0", new_tag="v1.0.0")
+    ver = verify_plan(repo.path, config, plan)
+    assert ver.status == "not_applicable"
+    assert ver.ok
+
+
+def test_plan_with_verification_reports_verified(make_repo: Any) -> None:
+    """RollbackPlan.verified is what the release gate reads."""
+    repo = released_project(make_repo)
+    config = load_config(repo.path)
+    plan = plan_rollback(repo.path, config, new_version="1.1.0", new_tag="v1.1.0", new_ref="v1.1.0")
+    assert not plan.verified
+    assert plan.with_verification(verify_plan(repo.path, config, plan)).verified
+
+
+def _stale_worktree(repo: Any, tmp_path: Path, name: str, pid: int) -> Path:
+    path = tmp_path / f"{WORKTREE_PREFIX}{name}"
+    repo.git("worktree", "add", "--detach", "--lock", "--reason",
+             f"castoff rollback verify pid={pid}", str(path), "v1.0.0")  # fmt: skip
+    return path
+
+
+def test_cleanup_removes_worktrees_of_dead_processes(make_repo: Any, tmp_path: Path) -> None:
+    """A worktree left by a crashed verification is removed by maintenance."""
+    repo = released_project(make_repo)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    path = _stale_worktree(repo, tmp_path, "crashed", int(dead.stdout))
+    assert cleanup_stale_worktrees(repo.path) == [str(path)]
+    assert not path.exists()
+    assert worktrees(repo) == [str(repo.path)]
+
+
+def test_cleanup_keeps_worktrees_of_running_verifications(make_repo: Any, tmp_path: Path) -> None:
+    """A worktree whose owning process is alive is left alone; others' worktrees too."""
+    repo = released_project(make_repo)
+    live = _stale_worktree(repo, tmp_path, "running", os.getpid())
+    other = tmp_path / "someone-elses"
+    repo.git("worktree", "add", "--detach", str(other), "v1.0.0")
+    assert cleanup_stale_worktrees(repo.path) == []
+    assert live.exists()
+    assert other.exists()
+
+
+def test_cleanup_prunes_worktrees_whose_directory_vanished(make_repo: Any, tmp_path: Path) -> None:
+    """A stale entry whose temp directory was wiped is pruned from git's list."""
+    repo = released_project(make_repo)
+    path = _stale_worktree(repo, tmp_path, "wiped", 999_999_999)
+    subprocess.run(["rm", "-rf", str(path)], check=True)
+    cleanup_stale_worktrees(repo.path)
+    assert worktrees(repo) == [str(repo.path)]
+    assert git.is_clean(repo.path)
