@@ -1,9 +1,203 @@
-"""`castoff version` commands (being built)."""
+"""`castoff version next | tag`: the next version, and tagging it.
+
+Only typer, the standard library and castoff.cli helpers are imported at module
+level; the engines load inside the commands (``version next`` must start fast).
+"""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from castoff.cli.options import DryRunOpt, JsonOpt, WorkdirOpt, YesOpt
+
+if TYPE_CHECKING:
+    from castoff.config import Config
+    from castoff.release.tagging import NextVersion, TagResult
+
+BumpOpt = Annotated[
+    str | None, typer.Option("--bump", help="Bump this part instead: major, minor or patch.")
+]
+VersionOpt = Annotated[
+    str | None, typer.Option("--version", help="Release exactly this version (must be greater).")
+]
+PrereleaseOpt = Annotated[
+    str | None, typer.Option("--prerelease", help="Make or continue a prerelease: rc, beta, alpha.")
+]
+PackageOpt = Annotated[
+    str | None, typer.Option("--package", help="The monorepo package (version.packages).")
+]
+
+PushOpt = Annotated[bool, typer.Option("--push", help="Push the commit and the tag atomically.")]
+
+version_app = typer.Typer(
+    name="version", help="Compute the next version and tag it.", no_args_is_help=True
+)
+
+
+def _load(workdir: Path | None) -> tuple[Path, Config]:
+    from castoff.config import load_config
+    from castoff.release.git import repo_root
+    from castoff.workspace import find_root
+
+    root = repo_root(find_root(workdir))
+    return root, load_config(root)
+
+
+def _say(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _print_next(nxt: NextVersion) -> None:
+    label = f"[{nxt.package}] " if nxt.package else ""
+    if nxt.config_source != "defaults":
+        _say(f"{label}settings: {nxt.config_source}")
+    for warning in nxt.warnings:
+        sys.stderr.write(f"castoff: warning: {warning}\n")
+    _say(f"{label}current: {nxt.current or 'none'} ({nxt.previous_tag or 'no release tag'})")
+    if nxt.no_release:
+        _say(f"{label}nothing to release: {nxt.message}")
+        return
+    _say(f"{label}next:    {nxt.next} (tag {nxt.tag}, {nxt.scheme})")
+    _say(f"{label}reason:  {nxt.message}")
+    for change in nxt.reasons[:20]:
+        scope = f"({change.scope})" if change.scope else ""
+        bang = "!" if change.breaking else ""
+        _say(f"  {change.short_sha} {change.type}{scope}{bang}: {change.description}")
+    if len(nxt.reasons) > 20:
+        _say(f"  … and {len(nxt.reasons) - 20} more")
+
+
+@version_app.command("next")
+def next_command(
+    *,
+    json_out: JsonOpt = False,
+    workdir: WorkdirOpt = None,
+    bump: BumpOpt = None,
+    version: VersionOpt = None,
+    prerelease: PrereleaseOpt = None,
+    package: PackageOpt = None,
+) -> None:
+    """Print the current and next version, why, and the scheme (exit 0 if nothing to release)."""
+    from castoff.cli.output import print_json
+    from castoff.release.tagging import compute_next
+    from castoff.release.version import package_names
+
+    root, config = _load(workdir)
+    names: list[str | None] = [package] if package else [*package_names(config)] or [None]
+    results = [
+        compute_next(root, config, bump=bump, version=version, prerelease=prerelease, package=name)
+        for name in names
+    ]
+    if json_out:
+        print_json(results if len(names) > 1 else results[0])
+        return
+    for nxt in results:
+        _print_next(nxt)
+
+
+def _result_data(result: TagResult, nxt: NextVersion) -> dict[str, Any]:
+    return {
+        "version": result.version,
+        "tag": result.tag,
+        "status": result.status,
+        "commit": result.commit,
+        "committed": result.committed,
+        "pushed": result.pushed,
+        "steps": list(result.steps),
+        "files": [
+            {"path": f.path, "rule": f.rule, "status": f.status, "diff": f.diff()}
+            for f in result.files
+        ],
+        "previous_tag": nxt.previous_tag,
+        "package": nxt.package,
+    }
+
+
+@version_app.command("tag")
+def tag_command(
+    *,
+    yes: YesOpt = False,
+    push: PushOpt = False,
+    dry_run: DryRunOpt = False,
+    json_out: JsonOpt = False,
+    workdir: WorkdirOpt = None,
+    bump: BumpOpt = None,
+    version: VersionOpt = None,
+    prerelease: PrereleaseOpt = None,
+    package: PackageOpt = None,
+) -> None:
+    """Update version files, commit, and create the annotated release tag (idempotent)."""
+    from castoff.cli.output import confirm, interactive, print_json
+    from castoff.release import tagging
+    from castoff.release.tagging import release_notes_text
+
+    root, config = _load(workdir)
+    nxt = tagging.compute_next(
+        root, config, bump=bump, version=version, prerelease=prerelease, package=package
+    )
+    if nxt.no_release:
+        _finish_tagged_head(root, config, nxt, push=push and not dry_run, json_out=json_out)
+        return
+    notes_text, changelog = release_notes_text(root, config, nxt)
+    preview = tagging.apply_release(
+        root, config, nxt, notes_text, dry_run=True, changelog=changelog
+    )
+    if dry_run:
+        if json_out:
+            print_json(_result_data(preview, nxt))
+            return
+        _print_next(nxt)
+        for f in preview.files:
+            _say(f.diff() if f.status == "update" else f"{f.path}: already at {nxt.next}")
+        _say(f"would tag {nxt.tag} on {str(preview.commit)[:12]}" + (" and push" if push else ""))
+        return
+    if not yes:
+        if not interactive():
+            raise _usage("refusing to write without a terminal: pass --yes")
+        if not json_out:
+            _print_next(nxt)
+        if not confirm(f"Tag {nxt.tag}{' and push' if push else ''}?", assume_yes=False):
+            _say("nothing written")
+            raise typer.Exit(1)
+    result = tagging.apply_release(root, config, nxt, notes_text, push=push, changelog=changelog)
+    if json_out:
+        print_json(_result_data(result, nxt))
+        return
+    done = ", ".join(result.steps) or "nothing new"
+    _say(f"{result.status} {result.tag} ({done})")
+
+
+def _finish_tagged_head(
+    root: Path, config: Config, nxt: NextVersion, *, push: bool, json_out: bool
+) -> None:
+    """Nothing new to release: say so, and push the tag on HEAD if asked (a resumed run)."""
+    from castoff.cli.output import print_json
+    from castoff.release import tagging
+    from castoff.release.version import version_settings
+
+    pushed = False
+    if nxt.head_tagged and nxt.previous_tag and push:
+        pushed = tagging.push_release(root, version_settings(config, nxt.package), nxt.previous_tag)
+    if json_out:
+        data = {"status": "already tagged" if nxt.head_tagged else "nothing to release"}
+        print_json({**data, "tag": nxt.previous_tag, "message": nxt.message, "pushed": pushed})
+        return
+    if nxt.head_tagged:
+        _say(f"already tagged: {nxt.previous_tag} is on HEAD" + (" (pushed)" if pushed else ""))
+    else:
+        _say(f"nothing to release: {nxt.message}")
+
+
+def _usage(message: str) -> Exception:
+    from castoff.errors import UsageError
+
+    return UsageError(message)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to ``app``."""
+    """Add the ``version`` command group to ``app``."""
+    app.add_typer(version_app)

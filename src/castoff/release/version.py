@@ -14,12 +14,14 @@ when a PEP 440 version is parsed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import total_ordering
+from pathlib import Path
 from typing import Any
 
-from castoff.errors import VersionError
+from castoff.config import Config
+from castoff.errors import ConfigError, UsageError, VersionError
 from castoff.release.model import Change
 
 BUMPS = ("major", "minor", "patch")
@@ -288,3 +290,94 @@ def _describe(level: str | None, reasons: Sequence[Change]) -> str:
         return "no releasable change"
     kinds = sorted({"breaking" if c.breaking else c.type for c in reasons})
     return f"{level}: {len(reasons)} change(s) of type {', '.join(kinds)}"
+
+
+# -- settings -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionSettings:
+    """The version component's settings for the project or one monorepo package."""
+
+    scheme: str
+    tag_format: str
+    version_files: tuple[str, ...]
+    release_branches: tuple[str, ...]
+    changelog: Path
+    rules: BumpRules
+    commit: bool = True
+    commit_message: str = "chore(release): {version}"
+    sign: bool = False
+    allow_detached: bool = False
+    prerelease_start: int = 1
+    remote: str = "origin"
+    package: str | None = None
+    paths: tuple[str, ...] = ()
+
+
+def version_settings(config: Config, package: str | None = None) -> VersionSettings:
+    """Read ``[tool.castoff.version]`` (and the shared keys) into VersionSettings.
+
+    With ``packages`` configured, ``package`` selects one: its ``path`` filters
+    commits, its ``tag_format`` defaults to ``"<name>-v{version}"`` and its
+    ``version_files`` / ``changelog`` are relative to its path.
+    """
+    sec = config.section("version")
+
+    def types(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        value = sec.get(key, list(default))
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"version.{key} must be a list of strings in {config.source}")
+        return tuple(value)
+
+    rules = BumpRules(
+        minor_types=types("minor_types", ("feat",)),
+        patch_types=types("patch_types", ("fix", "perf")),
+        major_version_zero=bool(sec.get("major_version_zero", False)),
+    )
+    base = VersionSettings(
+        scheme=config.version_scheme,
+        tag_format=config.tag_format,
+        version_files=tuple(config.version_files),
+        release_branches=tuple(config.release_branches),
+        changelog=config.changelog,
+        rules=rules,
+        commit=bool(sec.get("commit", True)),
+        commit_message=str(sec.get("commit_message", "chore(release): {version}")),
+        sign=bool(sec.get("sign", False)),
+        allow_detached=bool(sec.get("allow_detached", False)),
+        prerelease_start=int(sec.get("prerelease_start", 1)),
+        remote=str(sec.get("remote", "origin")),
+    )
+    packages = sec.get("packages", {})
+    if not isinstance(packages, Mapping):
+        raise ConfigError(f"version.packages must be a table in {config.source}")
+    if package is None:
+        if packages:
+            raise UsageError(f"this is a monorepo: choose --package ({', '.join(packages)})")
+        return base
+    if package not in packages:
+        known = ", ".join(packages) or "none configured"
+        raise UsageError(f"unknown package {package!r} (packages: {known})")
+    pkg = packages[package]
+    raw_paths = pkg.get("paths", [pkg["path"]] if "path" in pkg else [])
+    if not raw_paths:
+        raise ConfigError(f"version.packages.{package} needs a path in {config.source}")
+    root_dir = str(raw_paths[0]).rstrip("/")
+    tag_format = str(pkg.get("tag_format", f"{package}-v{{version}}"))
+    if "{version}" not in tag_format:
+        raise ConfigError(f"version.packages.{package}.tag_format must contain '{{version}}'")
+    return replace(
+        base,
+        tag_format=tag_format,
+        version_files=tuple(f"{root_dir}/{f}" for f in pkg.get("version_files", [])),
+        changelog=config.root / root_dir / str(pkg.get("changelog", "CHANGELOG.md")),
+        package=package,
+        paths=tuple(str(p) for p in raw_paths),
+    )
+
+
+def package_names(config: Config) -> list[str]:
+    """The monorepo packages configured under ``version.packages`` (empty for one project)."""
+    packages = config.section("version").get("packages", {})
+    return list(packages) if isinstance(packages, Mapping) else []

@@ -1,0 +1,406 @@
+"""Version tagging: the next version from git, then files → commit → tag → push.
+
+:func:`compute_next` reads the release tags and the commits since the last
+release (only those: cost follows the commits since the release, not the
+history) and asks :func:`castoff.release.version.plan_next`.
+:func:`apply_release` performs the release in four steps, each idempotent so
+that a re-run after a crash at any point completes what is missing and never
+doubles anything:
+
+1. :func:`write_files` — version files (and the CHANGELOG) updated; files
+   already at the new version are left alone;
+2. :func:`make_commit` — the release commit, skipped when HEAD already is it
+   (or there is nothing to commit);
+3. :func:`make_tag` — the annotated (or signed) tag; a tag already on HEAD is
+   "already tagged", one on another commit is a :class:`TagConflict`;
+4. :func:`push` — ``git push --atomic`` of the branch and the tag.
+
+Git runs only through :func:`castoff.release.git.run_git`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from castoff.config import Config
+from castoff.errors import (
+    ConflictError,
+    DirtyWorkingTree,
+    GitError,
+    TagConflict,
+    UsageError,
+    VersionError,
+)
+from castoff.release import git
+from castoff.release.model import Change, ReleaseNotes, TagInfo
+from castoff.release.version import Version, VersionSettings, parse, plan_next, version_settings
+from castoff.release.versionfiles import (
+    FileChange,
+    VersionFile,
+    plan_updates,
+    read_version,
+    write_changes,
+)
+
+
+@dataclass(frozen=True)
+class NextVersion:
+    """The answer of ``castoff version next``; ``no_release`` when nothing is releasable."""
+
+    current: str | None
+    next: str | None
+    bump: str | None
+    reasons: tuple[Change, ...]
+    scheme: str
+    tag: str | None
+    no_release: bool
+    message: str
+    package: str | None = None
+    previous_tag: str | None = None
+    since_tag: str | None = None
+    head_tagged: bool = False
+    commit_count: int = 0
+    warnings: tuple[str, ...] = ()
+    config_source: str = "defaults"
+
+
+@dataclass(frozen=True)
+class TagResult:
+    """What :func:`apply_release` did (or, with ``dry_run``, would do)."""
+
+    version: str
+    tag: str
+    status: str  # "tagged" | "already tagged" | "dry run"
+    files: tuple[FileChange, ...] = ()
+    commit: str | None = None
+    committed: bool = False
+    pushed: bool = False
+    steps: tuple[str, ...] = field(default_factory=tuple)
+
+
+# -- next version -------------------------------------------------------------
+
+
+def compute_next(
+    repo: Path,
+    config: Config,
+    *,
+    bump: str | None = None,
+    version: str | None = None,
+    prerelease: str | None = None,
+    package: str | None = None,
+) -> NextVersion:
+    """The current and next version of ``package`` (or the project) at ``repo``'s HEAD.
+
+    ``bump`` (major|minor|patch) and ``version`` override the commits;
+    ``prerelease`` (rc|beta|alpha) makes or continues a prerelease. Raises
+    VersionError (exit 2) for a malformed or non-increasing ``version``.
+    """
+    from castoff.release.commits import parse_commit
+
+    s = version_settings(config, package)
+    tags = _release_tags(repo, s)
+    current_tag = tags[-1] if tags else None
+    final_tag = next((t for t in reversed(tags) if not t[1].is_prerelease), None)
+    warnings: list[str] = []
+    file_version = _files_version(repo, s, warnings)
+    current = current_tag[1] if current_tag else file_version
+    last_final = final_tag[1] if final_tag else (None if current_tag else file_version)
+    if last_final is not None and last_final.is_prerelease:
+        last_final = None
+    since = final_tag[0].sha if final_tag else None
+    rev = f"{since}..HEAD" if since else "HEAD"
+    changes: list[Change] = []
+    count = 0
+    if git.has_commits(repo):
+        for commit in git.iter_commits(repo, rev, s.paths):
+            count += 1
+            changes.extend(parse_commit(commit))
+    if current_tag and file_version is not None and file_version != current_tag[1]:
+        warnings.append(
+            f"version files say {file_version} but the latest tag {current_tag[0].name} "
+            f"says {current_tag[1]}"
+        )
+    plan = plan_next(
+        scheme=s.scheme,
+        current=current,
+        last_final=last_final,
+        changes=changes,
+        rules=s.rules,
+        bump_override=bump,
+        version_override=version,
+        prerelease=prerelease,
+        prerelease_start=s.prerelease_start,
+    )
+    head_tagged = bool(current_tag and count_head(repo) == current_tag[0].sha)
+    nxt = plan.next
+    return NextVersion(
+        current=str(current) if current else None,
+        next=str(nxt) if nxt else None,
+        bump=plan.bump,
+        reasons=plan.reasons,
+        scheme=s.scheme,
+        tag=s.tag_format.format(version=nxt) if nxt else None,
+        no_release=nxt is None,
+        message=plan.message,
+        package=s.package,
+        previous_tag=current_tag[0].name if current_tag else None,
+        since_tag=final_tag[0].name if final_tag else None,
+        head_tagged=head_tagged,
+        commit_count=count,
+        warnings=tuple(warnings),
+        config_source=config.source,
+    )
+
+
+def count_head(repo: Path) -> str | None:
+    """HEAD's sha, or None in a repository without commits."""
+    return git.head_sha(repo) if git.has_commits(repo) else None
+
+
+def _release_tags(repo: Path, s: VersionSettings) -> list[tuple[TagInfo, Version]]:
+    """Release tags reachable from HEAD that parse in the scheme, lowest version first."""
+    if not git.has_commits(repo):
+        return []
+    found: list[tuple[TagInfo, Version]] = []
+    for tag in git.reachable_tags(repo, s.tag_format):
+        try:
+            found.append((tag, parse(tag.version, s.scheme)))
+        except VersionError:
+            continue
+    found.sort(key=lambda pair: pair[1])
+    return found
+
+
+def _files_version(repo: Path, s: VersionSettings, warnings: list[str]) -> Version | None:
+    """The version the version files declare (the first readable one), noting disagreements."""
+    seen: list[tuple[str, Version]] = []
+    for spec in s.version_files:
+        vf = VersionFile.parse(spec)
+        try:
+            text = (repo / vf.path).read_text(encoding="utf-8")
+            found = read_version(text, vf)
+            if found is not None:
+                seen.append((vf.path, parse(found, s.scheme)))
+        except (OSError, VersionError) as exc:
+            warnings.append(f"{vf.path}: {exc}")
+    for path, v in seen[1:]:
+        if v != seen[0][1]:
+            warnings.append(f"{path} says {v} but {seen[0][0]} says {seen[0][1]}")
+    return seen[0][1] if seen else None
+
+
+# -- applying -----------------------------------------------------------------
+
+
+def apply_release(
+    repo: Path,
+    config: Config,
+    nxt: NextVersion,
+    notes_text: str,
+    *,
+    push: bool = False,
+    dry_run: bool = False,
+    changelog: Callable[[str], str] | None = None,
+) -> TagResult:
+    """Release ``nxt``: write files, commit, tag (message ``notes_text``), optionally push.
+
+    ``changelog`` turns the CHANGELOG's text into its new text (it must be
+    idempotent); it is written and committed with the version files. Every step
+    skips what is already done, so a re-run after a crash finishes the release.
+    Raises TagConflict (exit 3) when the tag names another commit,
+    DirtyWorkingTree / UsageError when the tree or branch is not releasable.
+    """
+    if nxt.next is None or nxt.tag is None:
+        raise UsageError(f"nothing to release: {nxt.message}")
+    s = version_settings(config, nxt.package)
+    tag_at = git.tag_sha(repo, nxt.tag)
+    head = git.head_sha(repo)
+    if tag_at is not None:
+        if tag_at != head:
+            raise TagConflict(f"tag {nxt.tag} already exists on commit {tag_at[:12]}, not HEAD")
+        pushed = push_release(repo, s, nxt.tag) if push and not dry_run else False
+        return TagResult(nxt.next, nxt.tag, "already tagged", commit=head, pushed=pushed)
+    check_releasable(repo, s, changelog_path=s.changelog)
+    files = plan_files(repo, s, nxt, changelog)
+    if dry_run:
+        return TagResult(nxt.next, nxt.tag, "dry run", tuple(files), commit=head)
+    steps = ["files"]
+    write_files(repo, files)
+    commit, committed = make_commit(repo, s, nxt, files)
+    if committed:
+        steps.append("commit")
+    make_tag(repo, s, nxt.tag, notes_text or f"Release {nxt.next}")
+    steps.append("tag")
+    pushed = False
+    if push:
+        pushed = push_release(repo, s, nxt.tag)
+        steps.append("push")
+    return TagResult(
+        nxt.next, nxt.tag, "tagged", tuple(files), commit, committed, pushed, tuple(steps)
+    )
+
+
+def check_releasable(repo: Path, s: VersionSettings, *, changelog_path: Path) -> None:
+    """Refuse a dirty tree (except files castoff writes), detached HEAD or a non-release branch."""
+    import fnmatch
+
+    branch = git.current_branch(repo)
+    if branch is None and not s.allow_detached:
+        raise UsageError("HEAD is detached; check out a release branch (or set allow_detached)")
+    if branch is not None and not any(fnmatch.fnmatchcase(branch, p) for p in s.release_branches):
+        raise UsageError(
+            f"branch {branch!r} is not a release branch ({', '.join(s.release_branches)})"
+        )
+    ours = {VersionFile.parse(v).path for v in s.version_files}
+    ours.add(_relative(repo, changelog_path))
+    dirty = []
+    for line in git.status_porcelain(repo):
+        path = line[3:].split(" -> ")[-1].strip('"')
+        if path not in ours and not path.startswith(".castoff/"):
+            dirty.append(path)
+    if dirty:
+        raise DirtyWorkingTree(
+            f"the working tree has uncommitted changes: {', '.join(sorted(dirty)[:5])}"
+        )
+
+
+def _relative(repo: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(repo.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def plan_files(
+    repo: Path, s: VersionSettings, nxt: NextVersion, changelog: Callable[[str], str] | None
+) -> list[FileChange]:
+    """The version-file (and CHANGELOG) changes the release makes."""
+    assert nxt.next is not None
+    files: list[FileChange] = []
+    if s.version_files:
+        old = nxt.current or nxt.next
+        files = plan_updates(repo, s.version_files, old, nxt.next)
+    if changelog is not None:
+        path = _relative(repo, s.changelog)
+        before = s.changelog.read_text(encoding="utf-8") if s.changelog.exists() else ""
+        after = changelog(before)
+        status = "update" if after != before else "already"
+        files.append(FileChange(path, "changelog", status, before, after))
+    return files
+
+
+def write_files(repo: Path, files: list[FileChange]) -> list[str]:
+    """Step 1: write the planned file updates (atomic per file)."""
+    return write_changes(repo, files)
+
+
+def release_message(s: VersionSettings, nxt: NextVersion) -> str:
+    """The release commit message from ``commit_message``."""
+    return s.commit_message.format(
+        version=nxt.next, current_version=nxt.current or "", tag=nxt.tag, package=nxt.package or ""
+    )
+
+
+def make_commit(
+    repo: Path, s: VersionSettings, nxt: NextVersion, files: list[FileChange]
+) -> tuple[str, bool]:
+    """Step 2: commit the released files; skipped if HEAD already is that commit.
+
+    Returns (HEAD sha after the step, whether a commit was made).
+    """
+    paths = [f.path for f in files]
+    if not s.commit or not paths:
+        return git.head_sha(repo), False
+    changed = git.run_git(repo, "status", "--porcelain", "--", *paths)
+    if not changed:
+        return git.head_sha(repo), False  # done before (or nothing differs)
+    git.run_git(repo, "add", "--", *paths)
+    git.run_git(repo, "commit", "-q", "-F", "-", "--", *paths, input=release_message(s, nxt))
+    return git.head_sha(repo), True
+
+
+def make_tag(repo: Path, s: VersionSettings, tag: str, message: str) -> bool:
+    """Step 3: create the annotated (``-s`` signed when configured) tag on HEAD.
+
+    Returns False when it already points at HEAD; TagConflict if it points elsewhere.
+    """
+    head = git.head_sha(repo)
+    existing = git.tag_sha(repo, tag)
+    if existing == head:
+        return False
+    if existing is not None:
+        raise TagConflict(f"tag {tag} already exists on commit {existing[:12]}, not HEAD")
+    kind = "-s" if s.sign else "-a"
+    git.run_git(repo, "tag", kind, "--cleanup=verbatim", "-F", "-", tag, head, input=message)
+    return True
+
+
+def push_release(repo: Path, s: VersionSettings, tag: str) -> bool:
+    """Step 4: push the branch and the tag together (``git push --atomic``)."""
+    if git.remote_url(repo, s.remote) is None:
+        raise UsageError(f"no git remote named {s.remote!r} to push to")
+    branch = git.current_branch(repo)
+    refs = [f"refs/tags/{tag}"]
+    if branch is not None:
+        refs.insert(0, f"refs/heads/{branch}")
+    try:
+        git.run_git(repo, "push", "--atomic", "--quiet", s.remote, *refs)
+    except GitError as exc:
+        raise ConflictError(f"push to {s.remote} was refused: {exc}") from exc
+    return True
+
+
+def release_notes_text(
+    repo: Path, config: Config, nxt: NextVersion
+) -> tuple[str, Callable[[str], str] | None]:
+    """The tag message (the release notes as text) and the CHANGELOG transform.
+
+    The CHANGELOG is updated only when ``version.update_changelog`` is true
+    (the default).
+    """
+    from castoff.errors import UsageError as NoNotes
+    from castoff.release import notes as notes_engine
+
+    title = f"Release {nxt.next}"
+    try:
+        since = nxt.since_tag if nxt.package else None
+        notes = notes_engine.generate_notes(repo, since, config=config, version=nxt.next)
+    except NoNotes:
+        return title, None
+    changelog = None
+    if config.section("version").get("update_changelog", True):
+        changelog = _changelog_transform(notes)
+    return tag_message(notes, title), changelog
+
+
+def tag_message(notes: ReleaseNotes, title: str) -> str:
+    """The release notes as a plain-text annotated-tag message."""
+    lines = [f"{title} ({notes.date.isoformat()})"]
+    sections = [("Breaking Changes", notes.breaking)] if notes.breaking else []
+    sections += [(g.title, g.entries) for g in notes.groups]
+    for heading, entries in sections:
+        if not entries:
+            continue
+        lines += ["", heading]
+        for c in entries:
+            scope = f"{c.scope}: " if c.scope else ""
+            text = c.breaking_description if heading == "Breaking Changes" else None
+            lines.append(f"- {scope}{text or c.description} ({c.short_sha})")
+    if notes.compare_url:
+        lines += ["", notes.compare_url]
+    return "\n".join(lines) + "\n"
+
+
+def _changelog_transform(notes: ReleaseNotes) -> Callable[[str], str] | None:
+    """CHANGELOG text → text with this release's section (the notes engine's writer)."""
+    from importlib import import_module
+
+    try:
+        changelog = import_module("castoff.release.changelog")
+    except ImportError:
+        return None
+    update: Callable[[str, ReleaseNotes], str] = changelog.update_changelog
+    return lambda text: update(text, notes)
