@@ -1,0 +1,152 @@
+"""What every part of the orchestrator shares: the store, the actor, the session.
+
+:class:`OrchestratorCore` holds the open :class:`~castoff.store.database.Database`,
+the content store and the current session, plus the helpers the operation
+modules (``sessions``, ``tasks``, ``execution``, ``health``, ``maintenance``)
+build on. :class:`castoff.orchestrator.service.Orchestrator` combines them.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping
+
+from castoff.errors import NotFound
+from castoff.orchestrator import rows
+from castoff.orchestrator.models import Session, Task
+from castoff.store import artifacts as artifact_store
+from castoff.store import events as event_store
+from castoff.store import sessions as session_store
+from castoff.store import tasks as task_store
+from castoff.store.artifacts import BlobStore
+from castoff.store.database import Database
+from castoff.store.schema import new_id, utcnow
+
+DEFAULT_LEASE_SECONDS = 600
+
+
+class OrchestratorCore:
+    """The store, the actor and the current session."""
+
+    def __init__(self, db: Database, working_directory: Path, *, actor: str) -> None:
+        self.db = db
+        self.working_directory = working_directory
+        self.actor = actor
+        self.worker = f"{actor}@{socket.gethostname()}"
+        sqlite_path = db.sqlite_path
+        self.blobs = BlobStore(sqlite_path.parent / "artifacts" if sqlite_path else None)
+        self._session_id: str | None = None
+        self.startup_reclaimed: list[str] = []
+
+    # -- time, ids and events ---------------------------------------------------
+    @staticmethod
+    def now() -> datetime:
+        return utcnow()
+
+    def event(
+        self,
+        conn: Connection,
+        kind: str,
+        *,
+        task_id: str | None = None,
+        session_id: str | None = None,
+        at: datetime | None = None,
+        **data: Any,
+    ) -> None:
+        """Append one event (in the caller's transaction)."""
+        event_store.append(
+            conn,
+            session_id=session_id or self._session_id,
+            task_id=task_id,
+            kind=kind,
+            actor=self.actor,
+            data=data,
+            at=at or self.now(),
+        )
+
+    # -- the current session ----------------------------------------------------
+    @property
+    def session_id(self) -> str:
+        """The current session's id (set when the orchestrator opens)."""
+        if self._session_id is None:
+            self._session_id = self.db.write(
+                lambda conn: self.ensure_session(conn, self.working_directory, None)["id"]
+            )
+        return self._session_id
+
+    def ensure_session(self, conn: Connection, directory: Path, name: str | None) -> RowMapping:
+        """The session of ``directory``, created if it has none."""
+        key = str(directory)
+        row = session_store.by_directory(conn, key)
+        now = self.now()
+        if row is None:
+            sid = new_id()
+            session_store.insert_session(
+                conn,
+                {
+                    "id": sid,
+                    "working_directory": key,
+                    "name": name or directory.name or key,
+                    "status": "active",
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            self.event(conn, "session.initialized", session_id=sid, working_directory=key, at=now)
+        elif name and name != row["name"]:
+            session_store.set_values(conn, row["id"], {"name": name, "updated_at": now})
+        else:
+            return row
+        found = session_store.by_directory(conn, key)
+        assert found is not None
+        return found
+
+    def session_row(self, conn: Connection, session_id: str | None = None) -> RowMapping:
+        sid = session_id or self.session_id
+        row = session_store.get(conn, sid)
+        if row is None:
+            raise NotFound(f"no session with id {sid}", session_id=sid)
+        return row
+
+    def session_model(self, conn: Connection, session_id: str | None = None) -> Session:
+        return rows.session(self.session_row(conn, session_id))
+
+    # -- tasks ------------------------------------------------------------------
+    def task_row(self, conn: Connection, task_id: str) -> RowMapping:
+        """The task ``task_id`` of the current session, or NotFound."""
+        row = task_store.get(conn, task_id)
+        if row is None or row["session_id"] != self.session_id:
+            raise NotFound(f"no task with id {task_id} in this session", task_id=task_id)
+        return row
+
+    def tasks_from_rows(
+        self, conn: Connection, task_rows: Sequence[Mapping[Any, Any]], *, with_artifacts: bool
+    ) -> list[Task]:
+        """Models for ``task_rows`` with their dependencies (and artifacts)."""
+        ids = [r["id"] for r in task_rows]
+        deps = task_store.dependencies_of(conn, ids)
+        arts: dict[str, list[Any]] = {i: [] for i in ids}
+        if with_artifacts:
+            for a in artifact_store.for_tasks(conn, ids):
+                arts[a["task_id"]].append(rows.artifact(a))
+        return [rows.task(r, deps[r["id"]], arts[r["id"]]) for r in task_rows]
+
+    def load_task(self, conn: Connection, task_id: str, *, with_artifacts: bool = True) -> Task:
+        return self.tasks_from_rows(
+            conn, [self.task_row(conn, task_id)], with_artifacts=with_artifacts
+        )[0]
+
+    def require_tasks(self, conn: Connection, ids: Iterable[str], what: str) -> None:
+        """NotFound naming every id in ``ids`` that is not a task of this session."""
+        wanted = list(ids)
+        missing = sorted(set(wanted) - task_store.existing_ids(conn, self.session_id, wanted))
+        if missing:
+            raise NotFound(f"unknown {what}: {', '.join(missing)}", ids=missing)
+
+    def worker_name(self, worker: str | None) -> str:
+        return worker or self.worker

@@ -1,0 +1,330 @@
+"""Running tasks: lease claims, heartbeats, completion, failure, artifacts, synthesis."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Connection, RowMapping
+
+from castoff.errors import InvalidTransition, LeaseConflict, NotFound, UsageError
+from castoff.orchestrator import lifecycle, rows, values
+from castoff.orchestrator.core import DEFAULT_LEASE_SECONDS, OrchestratorCore
+from castoff.orchestrator.models import (
+    Artifact,
+    ArtifactInput,
+    ArtifactType,
+    ExecutionContext,
+    ParentContext,
+    SynthesisResult,
+    Task,
+    TaskStatus,
+)
+from castoff.orchestrator.roles import role_for
+from castoff.orchestrator.synthesis import synthesis_report
+from castoff.store import artifacts as artifact_store
+from castoff.store import tasks as task_store
+
+
+class ExecutionOperations(OrchestratorCore):
+    """execute / heartbeat / complete / fail tasks; artifacts; synthesis."""
+
+    def execute_task(
+        self, task_id: str, *, worker: str | None = None, lease_seconds: int | None = None
+    ) -> ExecutionContext:
+        """Claim the task's lease and return what its specialist needs to do it."""
+        who = self.worker_name(worker)
+        seconds = _lease_seconds(lease_seconds)
+
+        def work(conn: Connection) -> ExecutionContext:
+            row = self.task_row(conn, task_id)
+            now = self.now()
+            status = TaskStatus(row["status"])
+            if status == TaskStatus.IN_PROGRESS:
+                expires = row["lease_expires_at"]
+                if row["lease_owner"] not in (None, who) and expires is not None and expires >= now:
+                    raise LeaseConflict(
+                        f"task {task_id} is leased by {row['lease_owner']} until "
+                        f"{expires.isoformat(timespec='seconds')}",
+                        task_id=task_id,
+                        lease_owner=row["lease_owner"],
+                    )
+            elif status != TaskStatus.PENDING:
+                lifecycle.check_transition(task_id, status, TaskStatus.IN_PROGRESS)
+            unmet = task_store.unmet_dependencies(conn, task_id)
+            if unmet:
+                waiting = ", ".join(f"{i} ({s})" for i, s in unmet)
+                raise InvalidTransition(
+                    f"task {task_id} waits on dependencies that are not completed: {waiting}",
+                    task_id=task_id,
+                )
+            if not task_store.claim(
+                conn, task_id, worker=who, now=now, expires_at=now + timedelta(seconds=seconds)
+            ):
+                raise LeaseConflict(
+                    f"task {task_id} was claimed by another worker", task_id=task_id
+                )
+            self.event(
+                conn,
+                "task.in_progress",
+                task_id=task_id,
+                at=now,
+                worker=who,
+                attempt=int(row["attempts"]) + 1,
+                **{"from": status.value},
+            )
+            return self._context(conn, task_id)
+
+        return self.db.write(work)
+
+    def _context(self, conn: Connection, task_id: str) -> ExecutionContext:
+        task = self.load_task(conn, task_id)
+        parent = None
+        if task.parent_task_id:
+            p = self.task_row(conn, task.parent_task_id)
+            parent = ParentContext(
+                id=p["id"],
+                title=p["title"],
+                description=p["description"],
+                context=p["context"],
+                summary=p["summary"],
+            )
+        dep_rows = task_store.get_many(conn, task.dependencies)
+        return ExecutionContext(
+            task=task,
+            role=role_for(task.specialist_type),
+            parent_context=parent,
+            dependency_artifacts=[
+                rows.artifact(a) for a in artifact_store.for_tasks(conn, task.dependencies)
+            ],
+            dependency_summaries={r["id"]: r["summary"] for r in dep_rows},
+        )
+
+    def heartbeat(
+        self, task_id: str, *, worker: str | None = None, lease_seconds: int | None = None
+    ) -> Task:
+        """Extend the lease ``worker`` holds on the task."""
+        who = self.worker_name(worker)
+        seconds = _lease_seconds(lease_seconds)
+
+        def work(conn: Connection) -> Task:
+            self.task_row(conn, task_id)
+            now = self.now()
+            if not task_store.extend_lease(
+                conn, task_id, worker=who, now=now, expires_at=now + timedelta(seconds=seconds)
+            ):
+                raise LeaseConflict(f"task {task_id} is not leased by {who}", task_id=task_id)
+            return self.load_task(conn, task_id, with_artifacts=False)
+
+        return self.db.write(work)
+
+    def complete_task(
+        self,
+        task_id: str,
+        summary: str,
+        *,
+        detailed_work: str | None = None,
+        file_paths: Iterable[str] | None = None,
+        artifact_type: ArtifactType | str = ArtifactType.GENERAL,
+        next_action: str | None = None,
+        artifacts: Sequence[ArtifactInput] = (),
+        worker: str | None = None,
+    ) -> Task:
+        """Finish an in-progress task with its results; store its artifacts by sha256.
+
+        ``detailed_work`` is kept on the task and stored as the artifact
+        ``detailed_work.md``; each of ``file_paths`` (relative to the working
+        directory) is read and stored with ``artifact_type``.
+        """
+        summary = values.text(summary, "summary", required=True)
+        kind = values.enum_value(ArtifactType, artifact_type, "artifact_type")
+        inputs = list(artifacts)
+        if detailed_work:
+            inputs.insert(0, ArtifactInput("detailed_work.md", detailed_work, kind))
+        inputs.extend(self._read_files(file_paths or (), kind))
+        prepared = [
+            (
+                a,
+                a.content.encode() if isinstance(a.content, str) else bytes(a.content),
+                values.enum_value(ArtifactType, a.artifact_type, "artifact_type"),
+            )
+            for a in inputs
+        ]
+
+        def work(conn: Connection) -> Task:
+            row = self.task_row(conn, task_id)
+            status = TaskStatus(row["status"])
+            if status == TaskStatus.PENDING:
+                raise InvalidTransition(
+                    f"task {task_id} is pending; execute it before completing it", task_id=task_id
+                )
+            lifecycle.check_transition(task_id, status, TaskStatus.COMPLETED)
+            now = self.now()
+            self._check_holder(row, worker, now)
+            stored = []
+            for a, content, a_type in prepared:
+                sha = self.blobs.put(conn, content)
+                stored.append(
+                    {
+                        "task_id": task_id,
+                        "session_id": row["session_id"],
+                        "name": a.name,
+                        "path": a.path,
+                        "artifact_type": a_type.value,
+                        "sha256": sha,
+                        "size": len(content),
+                        "created_at": now,
+                    }
+                )
+            artifact_store.insert_artifacts(conn, stored)
+            task_store.set_values(
+                conn,
+                task_id,
+                {
+                    "status": TaskStatus.COMPLETED.value,
+                    "summary": summary,
+                    "detailed_work": detailed_work,
+                    "next_action": next_action or None,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "completed_at": now,
+                    "updated_at": now,
+                },
+            )
+            self.event(
+                conn,
+                "task.completed",
+                task_id=task_id,
+                at=now,
+                artifacts=[s["sha256"] for s in stored],
+                **{"from": status.value},
+            )
+            return self.load_task(conn, task_id)
+
+        return self.db.write(work)
+
+    def _read_files(self, paths: Iterable[str], kind: ArtifactType) -> list[ArtifactInput]:
+        out = []
+        for raw in paths:
+            path = Path(raw)
+            full = path if path.is_absolute() else self.working_directory / path
+            try:
+                content = full.read_bytes()
+            except OSError as exc:
+                raise UsageError(f"cannot read file {raw}: {exc.strerror or exc}") from exc
+            out.append(ArtifactInput(path.name, content, kind, path=str(raw)))
+        return out
+
+    @staticmethod
+    def _check_holder(row: RowMapping, worker: str | None, now: datetime) -> None:
+        """With a ``worker`` given, refuse when someone else holds a live lease."""
+        owner, expires = row["lease_owner"], row["lease_expires_at"]
+        if worker and owner not in (None, worker) and expires is not None and expires >= now:
+            raise LeaseConflict(f"task {row['id']} is leased by {owner}", task_id=row["id"])
+
+    def fail_task(self, task_id: str, error: str, *, worker: str | None = None) -> Task:
+        """Record that an in-progress task failed (it can be retried: set it pending)."""
+        error = values.text(error, "error", required=True)
+
+        def work(conn: Connection) -> Task:
+            row = self.task_row(conn, task_id)
+            status = TaskStatus(row["status"])
+            lifecycle.check_transition(task_id, status, TaskStatus.FAILED)
+            now = self.now()
+            self._check_holder(row, worker, now)
+            task_store.set_values(
+                conn,
+                task_id,
+                {
+                    "status": TaskStatus.FAILED.value,
+                    "error": error,
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "updated_at": now,
+                },
+            )
+            self.event(
+                conn, "task.failed", task_id=task_id, at=now, error=error, **{"from": status.value}
+            )
+            return self.load_task(conn, task_id)
+
+        return self.db.write(work)
+
+    def read_artifact(self, sha256: str) -> bytes:
+        """The content of an artifact of this session, by its sha256."""
+
+        def work(conn: Connection) -> bytes:
+            row = artifact_store.by_sha(conn, sha256)
+            if row is None:
+                raise NotFound(f"no artifact with sha256 {sha256}")
+            return self.blobs.get(conn, sha256)
+
+        return self.db.read(work)
+
+    def list_artifacts(self, task_id: str | None = None, limit: int = 100) -> list[Artifact]:
+        """The session's artifacts (of one task, if given), newest first."""
+        limit, _ = values.page(limit, 0)
+
+        def work(conn: Connection) -> list[Artifact]:
+            if task_id is not None:
+                self.task_row(conn, task_id)
+            found = artifact_store.recent(
+                conn, session_id=self.session_id, task_id=task_id, limit=limit
+            )
+            return [rows.artifact(a) for a in found]
+
+        return self.db.read(work)
+
+    def synthesize_results(self, parent_task_id: str) -> SynthesisResult:
+        """Combine a parent's subtasks' outcomes and artifacts into one report artifact."""
+
+        def work(conn: Connection) -> SynthesisResult:
+            parent = self.load_task(conn, parent_task_id, with_artifacts=False)
+            child_rows = task_store.children(conn, parent_task_id)
+            if not child_rows:
+                raise UsageError(f"task {parent_task_id} has no subtasks to synthesize")
+            children = self.tasks_from_rows(conn, child_rows, with_artifacts=True)
+            report = synthesis_report(parent, children)
+            content = report.encode()
+            now = self.now()
+            sha = self.blobs.put(conn, content)
+            artifact_store.insert_artifacts(
+                conn,
+                [
+                    {
+                        "task_id": parent_task_id,
+                        "session_id": parent.session_id,
+                        "name": "synthesis.md",
+                        "path": None,
+                        "artifact_type": ArtifactType.DOCUMENTATION.value,
+                        "sha256": sha,
+                        "size": len(content),
+                        "created_at": now,
+                    }
+                ],
+            )
+            counts: dict[str, int] = {}
+            for child in children:
+                counts[child.status.value] = counts.get(child.status.value, 0) + 1
+            self.event(conn, "task.synthesized", task_id=parent_task_id, at=now, sha256=sha)
+            stored = [
+                a for a in artifact_store.for_tasks(conn, [parent_task_id]) if a["sha256"] == sha
+            ]
+            return SynthesisResult(
+                parent_task_id=parent_task_id,
+                children=[rows.brief(r) for r in child_rows],
+                counts=counts,
+                artifact=rows.artifact(stored[-1]),
+                report=report,
+            )
+
+        return self.db.write(work)
+
+
+def _lease_seconds(value: int | None) -> int:
+    if value is None:
+        return DEFAULT_LEASE_SECONDS
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"lease_seconds must be a positive whole number (got {value!r})")
+    return value

@@ -1,0 +1,73 @@
+"""The orchestrator's one API, used by the CLI, the MCP server and the release workflow.
+
+::
+
+    with Orchestrator.open(Path(".")) as orch:
+        task = orch.plan_task("Write the release notes", specialist_type="release_notes")
+        ctx = orch.execute_task(task.id)        # lease + role + inputs
+        orch.complete_task(task.id, summary="Notes for 1.2.0 written")
+
+Opening migrates the store if needed, finds (or creates) the working
+directory's session and reclaims leases that expired while nobody was running.
+The operations live in sibling modules, one family each; this class combines them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+from castoff import workspace
+from castoff.orchestrator.execution import ExecutionOperations
+from castoff.orchestrator.health import HealthOperations
+from castoff.orchestrator.maintenance import MaintenanceOperations
+from castoff.orchestrator.sessions import SessionOperations
+from castoff.orchestrator.tasks import TaskOperations
+from castoff.store.database import Database
+from castoff.store.migrate import ensure_schema
+
+
+class Orchestrator(
+    SessionOperations,
+    TaskOperations,
+    ExecutionOperations,
+    HealthOperations,
+    MaintenanceOperations,
+):
+    """Sessions, tasks, leases, artifacts, events, health and maintenance."""
+
+    @classmethod
+    def open(
+        cls,
+        working_directory: Path | str | None = None,
+        *,
+        database_url: str | None = None,
+        actor: str = "cli",
+    ) -> Orchestrator:
+        """Open the store for ``working_directory`` (migrating it) and its session."""
+        root = Path(working_directory or Path.cwd()).resolve()
+        url = database_url or workspace.database_url(root)
+        db = Database.open(url)
+        try:
+            ensure_schema(db)
+            orch = cls(db, root, actor=actor)
+            orch.startup_reclaimed = orch.recover()
+        except BaseException:
+            db.close()
+            raise
+        return orch
+
+    def close(self) -> None:
+        """Release the store (the engine is disposed when its last user closes)."""
+        self.db.close()
+
+    def __enter__(self) -> Orchestrator:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

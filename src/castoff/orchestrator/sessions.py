@@ -1,0 +1,190 @@
+"""Sessions, status reports and start-up recovery."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Connection
+
+from castoff.errors import NotFound
+from castoff.orchestrator import rows
+from castoff.orchestrator.core import OrchestratorCore
+from castoff.orchestrator.models import (
+    CleanupResult,
+    RestartStatus,
+    Session,
+    Status,
+    TaskStatus,
+)
+from castoff.store import events as event_store
+from castoff.store import sessions as session_store
+from castoff.store import tasks as task_store
+
+BRIEF_LIMIT = 20
+RECENT_LIMIT = 10
+RECOVERED = "orchestrator.recovered"
+
+
+class SessionOperations(OrchestratorCore):
+    """initialize / list / resume / status / cleanup sessions; restart recovery."""
+
+    def initialize_session(
+        self, working_directory: Path | str | None = None, name: str | None = None
+    ) -> Session:
+        """The session of ``working_directory`` (default: the opened one), created if new.
+
+        It becomes the current session of this orchestrator.
+        """
+        directory = (
+            Path(working_directory).resolve() if working_directory else self.working_directory
+        )
+        row = self.db.write(lambda conn: self.ensure_session(conn, directory, name))
+        self._session_id = row["id"]
+        self.working_directory = directory
+        return rows.session(row)
+
+    def list_sessions(self) -> list[Session]:
+        """Every session in the store, most recently active first."""
+        found = self.db.read(session_store.list_with_counts)
+        return [rows.session(r, n) for r, n in found]
+
+    def resume_session(self, session_id: str | None = None) -> Status:
+        """Make a session current again: reclaim its expired leases, report its status."""
+
+        def work(conn: Connection) -> str:
+            row = self.session_row(conn, session_id)
+            now = self.now()
+            session_store.set_values(conn, row["id"], {"status": "active", "updated_at": now})
+            self._reclaim(conn, row["id"], reason="resume")
+            return str(row["working_directory"])
+
+        directory = self.db.write(work)
+        if session_id:
+            self._session_id = session_id
+            self.working_directory = Path(directory)
+        return self.get_status()
+
+    def session_status(self, session_id: str | None = None) -> Status:
+        """The status of a session (default: the current one)."""
+        return self.db.read(lambda conn: self._status(conn, session_id or self.session_id, True))
+
+    def get_status(self, include_completed: bool = True) -> Status:
+        """The current session's progress: counts, running, ready next, recently done."""
+        return self.db.read(lambda conn: self._status(conn, self.session_id, include_completed))
+
+    def _status(self, conn: Connection, session_id: str, include_completed: bool) -> Status:
+        session = self.session_row(conn, session_id)
+        counts = {s.value: 0 for s in TaskStatus}
+        counts.update(task_store.status_counts(conn, session_id))
+        total = sum(counts.values())
+        considered = total - counts["cancelled"] - counts["archived"]
+        running = task_store.by_status(conn, session_id, "in_progress", limit=BRIEF_LIMIT)
+        recent = (
+            task_store.by_status(
+                conn, session_id, "completed", limit=RECENT_LIMIT, newest_first=True
+            )
+            if include_completed
+            else []
+        )
+        return Status(
+            session=rows.session(session, total),
+            counts=counts,
+            total=total,
+            progress=round(counts["completed"] / considered, 4) if considered else 0.0,
+            in_progress=[rows.brief(r) for r in running],
+            ready=[rows.brief(r) for r in task_store.ready(conn, session_id, limit=BRIEF_LIMIT)],
+            recently_completed=[rows.brief(r) for r in recent],
+            expired_leases=task_store.count_expired(conn, session_id, self.now()) if running else 0,
+        )
+
+    def cleanup_sessions(self, dry_run: bool = False) -> CleanupResult:
+        """Remove sessions whose working directory no longer exists (with their tasks)."""
+
+        def work(conn: Connection) -> CleanupResult:
+            gone = [
+                rows.session(r, n)
+                for r, n in session_store.list_with_counts(conn)
+                if not Path(r["working_directory"]).is_dir()
+            ]
+            if not dry_run:
+                session_store.delete_many(conn, [s.id for s in gone])
+                for s in gone:
+                    self.event(
+                        conn,
+                        "session.removed",
+                        session_id=None,
+                        removed_session=s.id,
+                        working_directory=s.working_directory,
+                    )
+            return CleanupResult(
+                dry_run=dry_run, sessions=gone, removed=0 if dry_run else len(gone)
+            )
+
+        return self.db.read(work) if dry_run else self.db.write(work)
+
+    # -- recovery ------------------------------------------------------------------
+    def recover(self) -> list[str]:
+        """Reclaim the current session's expired leases (done on open); the task ids."""
+        sid = self.session_id
+        now = self.now()
+        if not self.db.read(lambda conn: task_store.count_expired(conn, sid, now)):
+            return []
+        return self.db.write(lambda conn: self._reclaim(conn, sid, reason="start"))
+
+    def _reclaim(self, conn: Connection, session_id: str, *, reason: str) -> list[str]:
+        now = self.now()
+        reclaimed = task_store.reclaim_expired(conn, session_id, now)
+        if not reclaimed:
+            return []
+        for task_id in reclaimed:
+            self.event(
+                conn,
+                "task.pending",
+                task_id=task_id,
+                session_id=session_id,
+                at=now,
+                reason="lease expired",
+                **{"from": "in_progress"},
+            )
+        interrupted = [
+            r["id"] for r in task_store.by_status(conn, session_id, "in_progress", limit=1000)
+        ]
+        self.event(
+            conn,
+            RECOVERED,
+            session_id=session_id,
+            at=now,
+            reason=reason,
+            reclaimed=reclaimed,
+            interrupted=interrupted,
+        )
+        return reclaimed
+
+    def restart_status(self) -> RestartStatus:
+        """What the last recovery reclaimed, and what is running or expired now."""
+
+        def work(conn: Connection) -> RestartStatus:
+            sid = self.session_id
+            last = event_store.recent(conn, session_id=sid, kind=RECOVERED, limit=1)
+            running = task_store.by_status(conn, sid, "in_progress", limit=1000)
+            data = dict(last[0]["data"]) if last else {}
+            return RestartStatus(
+                session_id=sid,
+                recovered_at=last[0]["created_at"] if last else None,
+                reclaimed=list(data.get("reclaimed", [])),
+                interrupted=[r["id"] for r in running],
+                expired_now=task_store.count_expired(conn, sid, self.now()),
+            )
+
+        return self.db.read(work)
+
+    def find_session(self, session_id: str) -> Session:
+        """One session by id."""
+
+        def work(conn: Connection) -> Session:
+            row = session_store.get(conn, session_id)
+            if row is None:
+                raise NotFound(f"no session with id {session_id}")
+            return rows.session(row)
+
+        return self.db.read(work)

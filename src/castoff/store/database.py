@@ -1,0 +1,174 @@
+"""Engines and transactions: the store's narrow seam.
+
+One engine per process per URL (reference counted). SQLite runs in WAL mode
+with foreign keys on and a busy timeout; writes take the write lock up front
+(``BEGIN IMMEDIATE``) so two writers queue instead of deadlocking. Every unit
+of work is a function of a ``Connection`` run in ONE transaction by
+:meth:`Database.write` / :meth:`Database.read`; transient failures (database
+locked, serialization failure, connection dropped) roll back and retry with
+exponential backoff, so nothing half-written is ever visible.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from castoff.errors import CastoffError, ConfigError, StoreError
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT_MS = 10_000
+RETRIES = 8
+_WRITE = "castoff_write"
+
+_lock = threading.Lock()
+_engines: dict[str, tuple[Engine, int]] = {}
+
+
+def _sqlite_engine(url: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _make_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        if not parsed.database or parsed.database == ":memory:":
+            raise ConfigError(
+                "the SQLite store needs a file path (in-memory databases are not shared)"
+            )
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        return _sqlite_engine(url)
+    if backend == "postgresql":
+        if parsed.get_driver_name() != "psycopg":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    raise ConfigError(
+        f"unsupported database URL {parsed.render_as_string()!r}: use sqlite or postgresql"
+    )
+
+
+def acquire_engine(url: str) -> Engine:
+    """The process-wide engine for ``url``, created on first use."""
+    with _lock:
+        engine, refs = _engines.get(url) or (_make_engine(url), 0)
+        _engines[url] = (engine, refs + 1)
+        return engine
+
+
+def release_engine(url: str) -> None:
+    """Drop one reference; dispose the engine when nobody uses it any more."""
+    with _lock:
+        if url not in _engines:
+            return
+        engine, refs = _engines[url]
+        if refs <= 1:
+            del _engines[url]
+            engine.dispose()
+        else:
+            _engines[url] = (engine, refs - 1)
+
+
+TRANSIENT_SQLSTATES = ("08", "40", "53", "57P", "55P03")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for failures worth retrying: locks, serialization, dropped connections."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if not isinstance(exc, OperationalError):
+        return False
+    orig = exc.orig
+    if type(orig).__module__.startswith("psycopg"):
+        sqlstate = getattr(orig, "sqlstate", None)
+        return sqlstate is None or str(sqlstate).startswith(TRANSIENT_SQLSTATES)
+    text = str(orig).lower()
+    return "locked" in text or "busy" in text
+
+
+@dataclass
+class Database:
+    """A store URL with its engine and transaction helpers."""
+
+    url: str
+    engine: Engine
+
+    @classmethod
+    def open(cls, url: str) -> Database:
+        return cls(url=url, engine=acquire_engine(url))
+
+    def close(self) -> None:
+        release_engine(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for SQLite; None for PostgreSQL."""
+        if self.dialect != "sqlite":
+            return None
+        return Path(str(make_url(self.url).database))
+
+    def write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one write transaction, retrying transient failures."""
+        return self._run(work, write=True)
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one read transaction (a consistent snapshot)."""
+        return self._run(work, write=False)
+
+    def _run(self, work: Callable[[Connection], T], *, write: bool) -> T:
+        delay = 0.01
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with self.engine.connect() as conn:
+                    if write:
+                        conn.execution_options(**{_WRITE: True})
+                    with conn.begin():
+                        return work(conn)
+            except CastoffError:
+                raise
+            except DBAPIError as exc:
+                if not is_transient(exc) or attempt == RETRIES:
+                    raise StoreError(f"the store failed: {_first_line(exc)}") from exc
+            time.sleep(delay * (1 + random.random()))
+            delay = min(delay * 2, 1.0)
+        raise StoreError("the store failed after retries")  # pragma: no cover - loop returns
+
+
+def _first_line(exc: DBAPIError) -> str:
+    return str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)

@@ -1,0 +1,60 @@
+"""The append-only event log: insert and read, never update."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, RowMapping, insert, select
+
+from castoff.store.schema import events
+
+
+def append(
+    conn: Connection,
+    *,
+    session_id: str | None,
+    task_id: str | None,
+    kind: str,
+    actor: str,
+    data: Mapping[str, Any],
+    at: datetime,
+) -> None:
+    conn.execute(
+        insert(events),
+        [
+            {
+                "session_id": session_id,
+                "task_id": task_id,
+                "kind": kind,
+                "actor": actor,
+                "data": dict(data),
+                "created_at": at,
+            }
+        ],
+    )
+
+
+def append_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(events), [dict(r) for r in rows])
+
+
+def recent(
+    conn: Connection,
+    *,
+    session_id: str | None,
+    task_id: str | None = None,
+    kind: str | None = None,
+    limit: int = 100,
+) -> list[RowMapping]:
+    """The newest events first, filtered by session, task and kind."""
+    stmt = select(events)
+    if session_id is not None:
+        stmt = stmt.where(events.c.session_id == session_id)
+    if task_id is not None:
+        stmt = stmt.where(events.c.task_id == task_id)
+    if kind is not None:
+        stmt = stmt.where(events.c.kind == kind)
+    return list(conn.execute(stmt.order_by(events.c.id.desc()).limit(limit)).mappings())

@@ -1,0 +1,166 @@
+"""The store's tables: one SQLAlchemy Core schema for SQLite and PostgreSQL.
+
+Datetimes are stored in UTC (:class:`UTCDateTime`); ids are short sortable
+strings made by :func:`new_id`. Migrations (``migrations/versions``) create
+exactly this schema; a test compares the two.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on both dialects (naive UTC text in SQLite)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:  # noqa: ARG002
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
+        return value.astimezone(UTC)  # type: ignore[no-any-return]
+
+
+def utcnow() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A 19-character id: milliseconds since the epoch (hex) then 8 random hex digits."""
+    return f"{time.time_ns() // 1_000_000:011x}{secrets.token_hex(4)}"
+
+
+ID = String(32)
+EventId = BigInteger().with_variant(Integer(), "sqlite")
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("working_directory", Text, nullable=False, unique=True),
+    Column("name", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("session_id", ID, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("parent_task_id", ID, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=True),
+    Column("title", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("task_type", String(32), nullable=False),
+    Column("specialist_type", String(32), nullable=False),
+    Column("complexity", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("estimated_effort", Text, nullable=True),
+    Column("due_date", UTCDateTime, nullable=True),
+    Column("context", JSON, nullable=True),
+    Column("summary", Text, nullable=True),
+    Column("detailed_work", Text, nullable=True),
+    Column("next_action", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("completed_at", UTCDateTime, nullable=True),
+)
+Index("ix_tasks_session_status_created", tasks.c.session_id, tasks.c.status, tasks.c.created_at)
+Index("ix_tasks_session_created", tasks.c.session_id, tasks.c.created_at)
+Index("ix_tasks_parent", tasks.c.parent_task_id)
+Index("ix_tasks_status_lease", tasks.c.status, tasks.c.lease_expires_at)
+
+task_dependencies = Table(
+    "task_dependencies",
+    metadata,
+    Column("task_id", ID, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+    Column("depends_on_id", ID, ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True),
+)
+Index("ix_task_dependencies_depends_on", task_dependencies.c.depends_on_id)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("task_id", ID, ForeignKey("tasks.id", ondelete="CASCADE"), nullable=False),
+    Column("session_id", ID, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("path", Text, nullable=True),
+    Column("artifact_type", String(32), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_artifacts_task", artifacts.c.task_id)
+Index("ix_artifacts_sha256", artifacts.c.sha256)
+
+blobs = Table(
+    "blobs",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("content", LargeBinary, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", EventId, primary_key=True, autoincrement=True),
+    Column("session_id", ID, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=True),
+    Column("task_id", ID, nullable=True),
+    Column("kind", String(64), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+Index("ix_events_session", events.c.session_id, events.c.id)
+Index("ix_events_task", events.c.task_id, events.c.id)

@@ -1,0 +1,389 @@
+"""Task, dependency and lease SQL. Functions over a ``Connection``; plain rows out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    RowMapping,
+    and_,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.sql.elements import ColumnElement
+
+from castoff.store.schema import task_dependencies as deps
+from castoff.store.schema import tasks
+
+OPEN = ("pending", "in_progress", "blocked")
+SATISFIED = ("completed",)
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """Filters of ``query_tasks``; empty lists and None mean "any"."""
+
+    session_id: str
+    status: Sequence[str] = ()
+    task_type: Sequence[str] = ()
+    specialist_type: Sequence[str] = ()
+    complexity: Sequence[str] = ()
+    parent_task_id: str | None = None
+    include_children: bool = False
+    search_text: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    ids: Sequence[str] = field(default_factory=tuple)
+
+
+def insert_task(conn: Connection, values: Mapping[str, Any]) -> None:
+    conn.execute(insert(tasks), [dict(values)])
+
+
+def get(conn: Connection, task_id: str) -> RowMapping | None:
+    return conn.execute(select(tasks).where(tasks.c.id == task_id)).mappings().first()
+
+
+def get_many(conn: Connection, ids: Iterable[str]) -> list[RowMapping]:
+    wanted = list(ids)
+    if not wanted:
+        return []
+    return list(conn.execute(select(tasks).where(tasks.c.id.in_(wanted))).mappings())
+
+
+def existing_ids(conn: Connection, session_id: str, ids: Iterable[str]) -> set[str]:
+    wanted = list(ids)
+    if not wanted:
+        return set()
+    rows = conn.execute(
+        select(tasks.c.id).where(tasks.c.session_id == session_id, tasks.c.id.in_(wanted))
+    )
+    return {r[0] for r in rows}
+
+
+def set_values(conn: Connection, task_id: str, values: Mapping[str, Any]) -> None:
+    conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
+
+
+def set_many(conn: Connection, ids: Sequence[str], values: Mapping[str, Any]) -> None:
+    if ids:
+        conn.execute(update(tasks).where(tasks.c.id.in_(list(ids))).values(**values))
+
+
+def delete_many(conn: Connection, ids: Sequence[str]) -> None:
+    if ids:
+        conn.execute(delete(tasks).where(tasks.c.id.in_(list(ids))))
+
+
+# -- dependencies ---------------------------------------------------------
+def add_dependencies(conn: Connection, task_id: str, depends_on: Iterable[str]) -> None:
+    rows = [{"task_id": task_id, "depends_on_id": d} for d in depends_on]
+    if rows:
+        conn.execute(insert(deps), rows)
+
+
+def replace_dependencies(conn: Connection, task_id: str, depends_on: Iterable[str]) -> None:
+    conn.execute(delete(deps).where(deps.c.task_id == task_id))
+    add_dependencies(conn, task_id, depends_on)
+
+
+def dependencies_of(conn: Connection, ids: Iterable[str]) -> dict[str, list[str]]:
+    """Each task's dependency ids (sorted), for the given tasks."""
+    wanted = list(ids)
+    out: dict[str, list[str]] = {i: [] for i in wanted}
+    if not wanted:
+        return out
+    rows = conn.execute(
+        select(deps.c.task_id, deps.c.depends_on_id)
+        .where(deps.c.task_id.in_(wanted))
+        .order_by(deps.c.task_id, deps.c.depends_on_id)
+    )
+    for task_id, dep in rows:
+        out[task_id].append(dep)
+    return out
+
+
+def dependents_of(conn: Connection, task_id: str) -> list[str]:
+    rows = conn.execute(select(deps.c.task_id).where(deps.c.depends_on_id == task_id))
+    return sorted(r[0] for r in rows)
+
+
+def unmet_dependencies(conn: Connection, task_id: str) -> list[tuple[str, str]]:
+    """(id, status) of the task's dependencies that are not completed."""
+    rows = conn.execute(
+        select(tasks.c.id, tasks.c.status)
+        .join(deps, deps.c.depends_on_id == tasks.c.id)
+        .where(deps.c.task_id == task_id, tasks.c.status.not_in(SATISFIED))
+        .order_by(tasks.c.id)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def session_edges(conn: Connection, session_id: str) -> list[tuple[str, str]]:
+    """Every (task, depends_on) edge among a session's tasks."""
+    rows = conn.execute(
+        select(deps.c.task_id, deps.c.depends_on_id)
+        .join(tasks, tasks.c.id == deps.c.task_id)
+        .where(tasks.c.session_id == session_id)
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def session_parents(conn: Connection, session_id: str) -> list[tuple[str, str | None, str]]:
+    """(id, parent_task_id, status) of every task in a session."""
+    rows = conn.execute(
+        select(tasks.c.id, tasks.c.parent_task_id, tasks.c.status).where(
+            tasks.c.session_id == session_id
+        )
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+# -- tree -------------------------------------------------------------------
+def descendants(conn: Connection, task_id: str) -> list[str]:
+    """Ids of every task below ``task_id`` (children, their children, ...)."""
+    tree = select(tasks.c.id).where(tasks.c.parent_task_id == task_id).cte(recursive=True)
+    tree = tree.union_all(select(tasks.c.id).where(tasks.c.parent_task_id == tree.c.id))
+    return [r[0] for r in conn.execute(select(tree.c.id))]
+
+
+def ancestors(conn: Connection, task_id: str) -> list[str]:
+    """Ids above ``task_id``: its parent, the parent's parent, ..."""
+    out: list[str] = []
+    current: str | None = task_id
+    seen = {task_id}
+    while current is not None:
+        parent = conn.execute(
+            select(tasks.c.parent_task_id).where(tasks.c.id == current)
+        ).scalar_one_or_none()
+        if parent is None or parent in seen:
+            break
+        out.append(parent)
+        seen.add(parent)
+        current = parent
+    return out
+
+
+# -- leases -----------------------------------------------------------------
+def claim(
+    conn: Connection, task_id: str, *, worker: str, now: datetime, expires_at: datetime
+) -> bool:
+    """Take the lease in one conditional UPDATE: True when this worker won it."""
+    claimable = or_(
+        tasks.c.status == "pending",
+        and_(
+            tasks.c.status == "in_progress",
+            or_(
+                tasks.c.lease_expires_at.is_(None),
+                tasks.c.lease_expires_at < now,
+                tasks.c.lease_owner == worker,
+            ),
+        ),
+    )
+    result = conn.execute(
+        update(tasks)
+        .where(tasks.c.id == task_id, claimable)
+        .values(
+            status="in_progress",
+            lease_owner=worker,
+            lease_expires_at=expires_at,
+            attempts=tasks.c.attempts + 1,
+            error=None,
+            updated_at=now,
+        )
+    )
+    return result.rowcount == 1
+
+
+def extend_lease(
+    conn: Connection, task_id: str, *, worker: str, now: datetime, expires_at: datetime
+) -> bool:
+    result = conn.execute(
+        update(tasks)
+        .where(
+            tasks.c.id == task_id,
+            tasks.c.status == "in_progress",
+            tasks.c.lease_owner == worker,
+        )
+        .values(lease_expires_at=expires_at, updated_at=now)
+    )
+    return result.rowcount == 1
+
+
+def reclaim_expired(conn: Connection, session_id: str | None, now: datetime) -> list[str]:
+    """Put in-progress tasks whose lease has expired back to pending; their ids."""
+    cond = [
+        tasks.c.status == "in_progress",
+        or_(tasks.c.lease_expires_at.is_(None), tasks.c.lease_expires_at < now),
+    ]
+    if session_id is not None:
+        cond.append(tasks.c.session_id == session_id)
+    rows = conn.execute(
+        update(tasks)
+        .where(*cond)
+        .values(status="pending", lease_owner=None, lease_expires_at=None, updated_at=now)
+        .returning(tasks.c.id)
+    )
+    return sorted(r[0] for r in rows)
+
+
+def count_expired(conn: Connection, session_id: str, now: datetime) -> int:
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(tasks)
+            .where(
+                tasks.c.session_id == session_id,
+                tasks.c.status == "in_progress",
+                tasks.c.lease_expires_at < now,
+            )
+        ).scalar_one()
+    )
+
+
+# -- queries ------------------------------------------------------------------
+def _conditions(conn: Connection, q: TaskQuery) -> list[ColumnElement[bool]]:
+    cond: list[ColumnElement[bool]] = [tasks.c.session_id == q.session_id]
+    if q.status:
+        cond.append(tasks.c.status.in_(list(q.status)))
+    if q.task_type:
+        cond.append(tasks.c.task_type.in_(list(q.task_type)))
+    if q.specialist_type:
+        cond.append(tasks.c.specialist_type.in_(list(q.specialist_type)))
+    if q.complexity:
+        cond.append(tasks.c.complexity.in_(list(q.complexity)))
+    if q.parent_task_id is not None:
+        if q.include_children:
+            cond.append(tasks.c.id.in_(descendants(conn, q.parent_task_id) or [""]))
+        else:
+            cond.append(tasks.c.parent_task_id == q.parent_task_id)
+    if q.search_text:
+        pattern = f"%{_escape_like(q.search_text.lower())}%"
+        cond.append(
+            or_(
+                *(
+                    func.lower(col).like(pattern, escape="\\")
+                    for col in (tasks.c.title, tasks.c.description, tasks.c.summary)
+                )
+            )
+        )
+    if q.created_after is not None:
+        cond.append(tasks.c.created_at >= q.created_after)
+    if q.created_before is not None:
+        cond.append(tasks.c.created_at < q.created_before)
+    if q.ids:
+        cond.append(tasks.c.id.in_(list(q.ids)))
+    return cond
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def query(
+    conn: Connection, q: TaskQuery, *, limit: int, offset: int
+) -> tuple[list[RowMapping], int]:
+    """One page of matching tasks (oldest first) and the total number of matches."""
+    cond = _conditions(conn, q)
+    rows = list(
+        conn.execute(
+            select(tasks)
+            .where(*cond)
+            .order_by(tasks.c.created_at, tasks.c.id)
+            .limit(limit)
+            .offset(offset)
+        ).mappings()
+    )
+    if offset == 0 and len(rows) < limit:
+        total = len(rows)
+    else:
+        total = int(conn.execute(select(func.count()).select_from(tasks).where(*cond)).scalar_one())
+    return rows, total
+
+
+def status_counts(conn: Connection, session_id: str) -> dict[str, int]:
+    rows = conn.execute(
+        select(tasks.c.status, func.count())
+        .where(tasks.c.session_id == session_id)
+        .group_by(tasks.c.status)
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def children_counts(conn: Connection, parent_id: str) -> dict[str, int]:
+    rows = conn.execute(
+        select(tasks.c.status, func.count())
+        .where(tasks.c.parent_task_id == parent_id)
+        .group_by(tasks.c.status)
+    )
+    return {r[0]: int(r[1]) for r in rows}
+
+
+def children(conn: Connection, parent_id: str) -> list[RowMapping]:
+    return list(
+        conn.execute(
+            select(tasks)
+            .where(tasks.c.parent_task_id == parent_id)
+            .order_by(tasks.c.created_at, tasks.c.id)
+        ).mappings()
+    )
+
+
+def by_status(
+    conn: Connection, session_id: str, status: str, *, limit: int, newest_first: bool = False
+) -> list[RowMapping]:
+    order = (
+        (tasks.c.updated_at.desc(), tasks.c.id.desc())
+        if newest_first
+        else (tasks.c.created_at, tasks.c.id)
+    )
+    return list(
+        conn.execute(
+            select(tasks)
+            .where(tasks.c.session_id == session_id, tasks.c.status == status)
+            .order_by(*order)
+            .limit(limit)
+        ).mappings()
+    )
+
+
+def ready(conn: Connection, session_id: str, *, limit: int) -> list[RowMapping]:
+    """Pending tasks whose dependencies are all completed, oldest first."""
+    dep = tasks.alias("dep")
+    blocked = exists(
+        select(deps.c.task_id)
+        .join(dep, dep.c.id == deps.c.depends_on_id)
+        .where(deps.c.task_id == tasks.c.id, dep.c.status.not_in(SATISFIED))
+    )
+    return list(
+        conn.execute(
+            select(tasks)
+            .where(tasks.c.session_id == session_id, tasks.c.status == "pending", ~blocked)
+            .order_by(tasks.c.created_at, tasks.c.id)
+            .limit(limit)
+        ).mappings()
+    )
+
+
+def open_with_closed_parent(conn: Connection, session_id: str) -> list[str]:
+    """Open tasks whose parent is cancelled or archived (orphans)."""
+    parent = tasks.alias("parent")
+    rows = conn.execute(
+        select(tasks.c.id)
+        .join(parent, parent.c.id == tasks.c.parent_task_id)
+        .where(
+            tasks.c.session_id == session_id,
+            tasks.c.status.in_(OPEN),
+            parent.c.status.in_(("cancelled", "archived")),
+        )
+    )
+    return sorted(r[0] for r in rows)
