@@ -1,0 +1,162 @@
+"""The two announce operations the CLI and the MCP server expose.
+
+- :func:`announce_draft` — notes for the release in question, drafts for the
+  channels asked for, optionally written to a folder.
+- :func:`announce_send` — delivery of the configured channels; dry-run unless
+  ``confirm``; exactly-once per channel per release through the ledger.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from castoff.config import Config, load_config
+from castoff.errors import NotFound, UsageError
+from castoff.release import git
+from castoff.release.announce.delivery import SKIPPED, ChannelResult, SendReport, deliver
+from castoff.release.announce.drafts import Draft, draft_all
+from castoff.release.announce.ledger import FileLedger
+from castoff.release.announce.settings import (
+    DRAFT_ONLY,
+    AnnounceSettings,
+    check_channel,
+    load_settings,
+)
+from castoff.release.model import ReleaseNotes
+
+
+@dataclass(frozen=True, slots=True)
+class DraftResult:
+    """The drafts of one release and the files written for them."""
+
+    version: str
+    tag: str | None
+    drafts: dict[str, Draft]
+    written: tuple[str, ...] = field(default_factory=tuple)
+
+
+def release_notes(
+    root: Path, config: Config, *, version: str | None = None, tag: str | None = None
+) -> ReleaseNotes:
+    """Notes of tag ``tag``, of the upcoming ``version``, or else of the release in progress.
+
+    Without either: the release tagged at HEAD, else the upcoming release
+    (next version computed from the commits), else Unreleased.
+    """
+    from castoff.release.notes import generate_notes
+
+    if tag is not None:
+        if git.tag_sha(root, tag) is None:
+            raise NotFound(f"no tag {tag} in this repository")
+        return generate_notes(root, to_ref=tag, config=config)
+    if version is not None:
+        return generate_notes(root, config=config, version=version)
+    notes = generate_notes(root, config=config)
+    if notes.version is None:
+        from castoff.release.tagging import compute_next
+
+        nxt = compute_next(root, config)
+        if nxt.next is not None:
+            notes = dataclasses.replace(notes, version=nxt.next, tag=nxt.tag)
+    return notes
+
+
+def write_drafts(drafts: dict[str, Draft], output: Path) -> tuple[str, ...]:
+    """Write every draft's files into ``output``; returns their paths."""
+    output.mkdir(parents=True, exist_ok=True)
+    written = []
+    for draft in drafts.values():
+        for name, content in draft.files().items():
+            path = output / name
+            path.write_text(content, encoding="utf-8")
+            written.append(str(path))
+    return tuple(written)
+
+
+def announce_draft(
+    root: Path,
+    *,
+    channels: Sequence[str] | None = None,
+    version: str | None = None,
+    tag: str | None = None,
+    output: Path | None = None,
+    notes: ReleaseNotes | None = None,
+) -> DraftResult:
+    """Drafts for ``channels`` (default: all) of the release in question."""
+    config = load_config(root)
+    settings = load_settings(config)
+    notes = notes or release_notes(root, config, version=version, tag=tag)
+    drafts = draft_all(notes, settings, channels or None)
+    written = write_drafts(drafts, output) if output is not None else ()
+    return DraftResult(notes.version or "Unreleased", notes.tag, drafts, written)
+
+
+def _send_notes(root: Path, config: Config, tag: str | None) -> ReleaseNotes:
+    if tag is None:
+        head = git.head_sha(root) if git.has_commits(root) else None
+        tags = git.list_tags(root, config.tag_format)
+        at_head = [t for t in tags if t.sha == head]
+        latest = at_head[-1] if at_head else git.latest_release_tag(root, config.tag_format)
+        if latest is None:
+            raise UsageError("no release tag to announce yet; tag it first (castoff version tag)")
+        tag = latest.name
+    return release_notes(root, config, tag=tag)
+
+
+def announce_send(
+    root: Path,
+    *,
+    channels: Sequence[str] | None = None,
+    confirm: bool = False,
+    force: Collection[str] = (),
+    tag: str | None = None,
+    notes: ReleaseNotes | None = None,
+) -> SendReport:
+    """Deliver ``channels`` (default: configured) for release ``tag`` (default: the latest)."""
+    config = load_config(root)
+    settings = load_settings(config)
+    wanted = [check_channel(c) for c in channels] if channels else list(settings.channels)
+    for name in wanted:
+        if channels and name in DRAFT_ONLY:
+            raise UsageError(
+                f"{name} is draft-only: write it with `castoff announce draft` and post it yourself"
+            )
+    for name in force:
+        if name not in wanted:
+            raise UsageError(f"--force-channel {name}: {name} is not among the channels being sent")
+    notes = notes or _send_notes(root, config, tag)
+    if not notes.tag:
+        raise UsageError("the release has no tag; pass --tag")
+    return send_notes(notes, settings, root, wanted, confirm=confirm, force=force)
+
+
+def send_notes(
+    notes: ReleaseNotes,
+    settings: AnnounceSettings,
+    root: Path,
+    channels: Sequence[str],
+    *,
+    confirm: bool,
+    force: Collection[str] = (),
+) -> SendReport:
+    """Deliver ``notes`` to ``channels`` using the file ledger under ``root``."""
+    tag = notes.tag or notes.version or "unreleased"
+    deliverable = [c for c in channels if c not in DRAFT_ONLY]
+    skipped = tuple(
+        ChannelResult(c, SKIPPED, "draft only: post the draft yourself")
+        for c in channels
+        if c in DRAFT_ONLY
+    )
+    if not deliverable:
+        return SendReport(tag=tag, dry_run=not confirm, results=skipped)
+    drafts = draft_all(notes, settings, deliverable)
+    ledger = FileLedger(root, tag)
+    if not confirm:
+        report = deliver(drafts, notes, settings, ledger, confirm=False, force=force)
+    else:
+        with ledger.lock():
+            report = deliver(drafts, notes, settings, ledger, confirm=True, force=force)
+    return dataclasses.replace(report, results=report.results + skipped)
