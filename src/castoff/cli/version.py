@@ -1,41 +1,53 @@
 """`castoff version next | tag`: the next version, and tagging it.
 
-Only typer, the standard library and castoff.cli helpers are imported at module
-level; the engines load inside the commands (``version next`` must start fast).
+Only the standard library is imported at module level: typer is imported in
+:func:`register`, the engines inside the commands. ``python -m castoff version
+next`` goes through :func:`fast_path`, which skips typer (and the pydantic it
+imports to coerce options) so the whole command stays well under 0.2 s.
 """
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
-
-import typer
-
-from castoff.cli.options import DryRunOpt, JsonOpt, WorkdirOpt, YesOpt
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import typer
+
+    from castoff.cli.options import DryRunOpt, JsonOpt, WorkdirOpt, YesOpt
     from castoff.config import Config
     from castoff.release.tagging import NextVersion, TagResult
 
-BumpOpt = Annotated[
-    str | None, typer.Option("--bump", help="Bump this part instead: major, minor or patch.")
-]
-VersionOpt = Annotated[
-    str | None, typer.Option("--version", help="Release exactly this version (must be greater).")
-]
-PrereleaseOpt = Annotated[
-    str | None, typer.Option("--prerelease", help="Make or continue a prerelease: rc, beta, alpha.")
-]
-PackageOpt = Annotated[
-    str | None, typer.Option("--package", help="The monorepo package (version.packages).")
-]
+    BumpOpt = str | None
+    VersionOpt = str | None
+    PrereleaseOpt = str | None
+    PackageOpt = str | None
+    PushOpt = bool
 
-PushOpt = Annotated[bool, typer.Option("--push", help="Push the commit and the tag atomically.")]
 
-version_app = typer.Typer(
-    name="version", help="Compute the next version and tag it.", no_args_is_help=True
-)
+def _option_types() -> dict[str, Any]:
+    """The typer option types of this module's commands (typer imported here, lazily)."""
+    from typing import Annotated
+
+    import typer
+
+    from castoff.cli import options
+
+    def opt(flag: str, help: str, kind: Any = str | None) -> Any:
+        return Annotated[kind, typer.Option(flag, help=help)]
+
+    return {
+        "JsonOpt": options.JsonOpt,
+        "WorkdirOpt": options.WorkdirOpt,
+        "YesOpt": options.YesOpt,
+        "DryRunOpt": options.DryRunOpt,
+        "BumpOpt": opt("--bump", "Bump this part instead: major, minor or patch."),
+        "VersionOpt": opt("--version", "Release exactly this version (must be greater)."),
+        "PrereleaseOpt": opt("--prerelease", "Make or continue a prerelease: rc, beta, alpha."),
+        "PackageOpt": opt("--package", "The monorepo package (version.packages)."),
+        "PushOpt": opt("--push", "Push the commit and the tag atomically.", bool),
+    }
 
 
 def _load(workdir: Path | None) -> tuple[Path, Config]:
@@ -71,7 +83,6 @@ def _print_next(nxt: NextVersion) -> None:
         _say(f"  … and {len(nxt.reasons) - 20} more")
 
 
-@version_app.command("next")
 def next_command(
     *,
     json_out: JsonOpt = False,
@@ -117,7 +128,6 @@ def _result_data(result: TagResult, nxt: NextVersion) -> dict[str, Any]:
     }
 
 
-@version_app.command("tag")
 def tag_command(
     *,
     yes: YesOpt = False,
@@ -162,7 +172,7 @@ def tag_command(
             _print_next(nxt)
         if not confirm(f"Tag {nxt.tag}{' and push' if push else ''}?", assume_yes=False):
             _say("nothing written")
-            raise typer.Exit(1)
+            raise SystemExit(1)
     result = tagging.apply_release(root, config, nxt, notes_text, push=push, changelog=changelog)
     if json_out:
         print_json(_result_data(result, nxt))
@@ -200,4 +210,48 @@ def _usage(message: str) -> Exception:
 
 def register(app: typer.Typer) -> None:
     """Add the ``version`` command group to ``app``."""
+    import typer
+
+    # The commands' string annotations resolve against these module globals.
+    globals().update(_option_types())
+    version_app = typer.Typer(
+        name="version", help="Compute the next version and tag it.", no_args_is_help=True
+    )
+    version_app.command("next")(next_command)
+    version_app.command("tag")(tag_command)
     app.add_typer(version_app)
+
+
+def fast_path(argv: list[str]) -> int | None:
+    """Run ``version next ...`` without typer; None when ``argv`` is anything else.
+
+    Same options, output and exit codes as the typer command (``--help`` and
+    unknown options fall through to typer).
+    """
+    if argv[:2] != ["version", "next"]:
+        return None
+    import argparse
+
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--working-directory", "-C", type=Path)
+    for flag in ("--bump", "--version", "--prerelease", "--package"):
+        parser.add_argument(flag)
+    args, rest = parser.parse_known_args(argv[2:])
+    if rest:
+        return None
+    from castoff.errors import CastoffError
+
+    try:
+        next_command(
+            json_out=args.json,
+            workdir=args.working_directory,
+            bump=args.bump,
+            version=args.version,
+            prerelease=args.prerelease,
+            package=args.package,
+        )
+    except CastoffError as exc:
+        sys.stderr.write(f"castoff: {exc.message}\n")
+        return exc.exit_code
+    return 0

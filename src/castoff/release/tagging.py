@@ -29,6 +29,7 @@ from castoff.errors import (
     ConflictError,
     DirtyWorkingTree,
     GitError,
+    NotFound,
     TagConflict,
     UsageError,
     VersionError,
@@ -36,13 +37,7 @@ from castoff.errors import (
 from castoff.release import git
 from castoff.release.model import Change, ReleaseNotes, TagInfo
 from castoff.release.version import Version, VersionSettings, parse, plan_next, version_settings
-from castoff.release.versionfiles import (
-    FileChange,
-    VersionFile,
-    plan_updates,
-    read_version,
-    write_changes,
-)
+from castoff.release.versionfiles import FileChange, VersionFile, plan_updates, read_version
 
 
 @dataclass(frozen=True)
@@ -101,7 +96,8 @@ def compute_next(
     from castoff.release.commits import parse_commit
 
     s = version_settings(config, package)
-    tags = _release_tags(repo, s)
+    head = _head(repo)
+    tags = _release_tags(repo, s) if head else []
     current_tag = tags[-1] if tags else None
     final_tag = next((t for t in reversed(tags) if not t[1].is_prerelease), None)
     warnings: list[str] = []
@@ -114,7 +110,7 @@ def compute_next(
     rev = f"{since}..HEAD" if since else "HEAD"
     changes: list[Change] = []
     count = 0
-    if git.has_commits(repo):
+    if head:
         for commit in git.iter_commits(repo, rev, s.paths):
             count += 1
             changes.extend(parse_commit(commit))
@@ -134,7 +130,7 @@ def compute_next(
         prerelease=prerelease,
         prerelease_start=s.prerelease_start,
     )
-    head_tagged = bool(current_tag and count_head(repo) == current_tag[0].sha)
+    head_tagged = bool(current_tag and head == current_tag[0].sha)
     nxt = plan.next
     return NextVersion(
         current=str(current) if current else None,
@@ -155,19 +151,30 @@ def compute_next(
     )
 
 
-def count_head(repo: Path) -> str | None:
-    """HEAD's sha, or None in a repository without commits."""
-    return git.head_sha(repo) if git.has_commits(repo) else None
+def _head(repo: Path) -> str | None:
+    """HEAD's sha, or None in a repository without commits (one git call)."""
+    try:
+        return git.run_git(repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}") or None
+    except (GitError, NotFound):
+        return None
 
 
 def _release_tags(repo: Path, s: VersionSettings) -> list[tuple[TagInfo, Version]]:
-    """Release tags reachable from HEAD that parse in the scheme, lowest version first."""
-    if not git.has_commits(repo):
-        return []
+    """Release tags reachable from HEAD that parse in the scheme, lowest version first.
+
+    One ``git for-each-ref --merged=HEAD`` call: cost does not grow with history.
+    """
+    fmt = "%(refname:strip=2)%00%(objectname)%00%(*objectname)"
+    head, _, tail = s.tag_format.partition("{version}")
+    out = git.run_git(repo, "for-each-ref", "--merged=HEAD", f"--format={fmt}", "refs/tags")
     found: list[tuple[TagInfo, Version]] = []
-    for tag in git.reachable_tags(repo, s.tag_format):
+    for line in out.splitlines():
+        name, obj, peeled = [*line.split("\0"), "", ""][:3]
+        if not (name.startswith(head) and name.endswith(tail)) or len(name) <= len(head + tail):
+            continue
+        text = name[len(head) : len(name) - len(tail)]
         try:
-            found.append((tag, parse(tag.version, s.scheme)))
+            found.append((TagInfo(name, text, peeled or obj), parse(text, s.scheme)))
         except VersionError:
             continue
     found.sort(key=lambda pair: pair[1])
@@ -294,6 +301,8 @@ def plan_files(
 
 def write_files(repo: Path, files: list[FileChange]) -> list[str]:
     """Step 1: write the planned file updates (atomic per file)."""
+    from castoff.release.versionfiles import write_changes
+
     return write_changes(repo, files)
 
 

@@ -19,11 +19,9 @@ already holding the new version is reported ``already`` (re-runs are safe).
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -74,6 +72,8 @@ class FileChange:
 
     def diff(self) -> str:
         """A unified diff of the change (empty when already up to date)."""
+        import difflib
+
         return "".join(
             difflib.unified_diff(
                 self.before.splitlines(keepends=True),
@@ -302,6 +302,8 @@ def write_changes(root: Path, changes: Iterable[FileChange]) -> list[str]:
 
 def atomic_write(path: Path, text: str) -> None:
     """Replace ``path`` with ``text`` (UTF-8, newlines as given), keeping its mode."""
+    import tempfile
+
     mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
