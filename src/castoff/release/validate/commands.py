@@ -37,6 +37,7 @@ class CommandResult:
     duration_seconds: float
     timed_out: bool = False
     error: str | None = None
+    timeout: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -48,7 +49,7 @@ class CommandResult:
         if self.error:
             return f"`{shown}` could not run: {self.error}"
         if self.timed_out:
-            return f"`{shown}` timed out after {self.duration_seconds:.0f}s and was killed"
+            return f"`{shown}` timed out after {self.timeout or self.duration_seconds:g}s and was killed"
         if self.exit_code in (_SHELL_NOT_FOUND, _SHELL_NOT_EXECUTABLE) and _is_shell(self.argv):
             return f"`{shown}` failed: command not found or not executable (exit {self.exit_code})"
         return f"`{shown}` exited with {self.exit_code}"
@@ -152,4 +153,4 @@ def run_command(
     text = tail(out.decode("utf-8", errors="replace"))
     duration = time.monotonic() - start
     code = None if timed_out else proc.returncode
-    return CommandResult(argv, code, text, duration, timed_out=timed_out)
+    return CommandResult(argv, code, text, duration, timed_out=timed_out, timeout=timeout)

@@ -80,7 +80,7 @@ class ValidateSettings:
 
 
 def _where(key: str) -> str:
-    return f"[tool.castoff.validate] {key}"
+    return f"[tool.castoff.validate] {key}" if key else "[tool.castoff.validate]"
 
 
 def _command(value: Any, key: str) -> Command:

@@ -1,0 +1,57 @@
+"""Reading [tool.castoff.validate]."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from castoff.config import Config
+from castoff.errors import ConfigError
+from castoff.release.validate.settings import load_settings
+
+
+def _settings(table: dict[str, Any]) -> Any:
+    return load_settings(Config(root=Path("/nowhere"), data={"validate": table}))
+
+
+def test_defaults_when_the_table_is_absent() -> None:
+    """No table: build on, no tests, isolation on, four workers."""
+    s = load_settings(Config(root=Path("/nowhere")))
+    assert s.build is True and s.test_command is None
+    assert s.build_isolation and s.concurrency == 4 and s.checks == ()
+
+
+def test_custom_checks_and_health_endpoints_are_read() -> None:
+    """checks and health tables become typed specs with defaults."""
+    s = _settings(
+        {
+            "checks": [{"id": "lint", "command": ["ruff", "check"], "expect_output": "ok"}],
+            "health": [{"url": "https://example.test/health", "deadline_seconds": 5}],
+            "index": {"kind": "npm", "package": "left-pad"},
+        }
+    )
+    assert s.checks[0].command == ("ruff", "check") and s.checks[0].expect_exit == 0
+    assert s.health[0].id == "1" and s.health[0].verify_tls and s.health[0].deadline_seconds == 5
+    assert s.index is not None and s.index.url == "https://registry.npmjs.org"
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"timeout": -1}, "timeout must be greater than 0"),
+        ({"build": 3}, "build must be a command"),
+        ({"checks": [{"id": "x"}]}, "needs a command"),
+        ({"checks": [{"id": "x", "command": "true", "expect_output": "("}]}, "not a valid regex"),
+        ({"health": [{"url": "ftp://x"}]}, "http:// or https:// URL"),
+        ({"index": {"kind": "cargo"}}, "must be one of pypi, npm"),
+        ({"concurrency": 0}, "at least 1"),
+        ({"tset_command": "pytest"}, "unknown key\\(s\\) tset_command"),
+        ({"checks": [{"id": "a", "command": "x"}, {"id": "a", "command": "y"}]}, "duplicate id"),
+    ],
+)
+def test_malformed_settings_name_the_key(table: dict[str, Any], message: str) -> None:
+    """Each malformed value is a ConfigError naming what is wrong."""
+    with pytest.raises(ConfigError, match=message):
+        _settings(table)
