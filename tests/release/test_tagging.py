@@ -1,0 +1,366 @@
+"""release.tagging: next version from real git history; idempotent files → commit → tag → push."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from castoff.config import Config
+from castoff.errors import DirtyWorkingTree, TagConflict, UsageError
+from castoff.release import tagging
+from castoff.release.version import version_settings
+
+PYPROJECT = '[project]\nname = "demo"\nversion = "{v}"  # the version\n'
+
+
+def cfg(repo: Any, **data: Any) -> Config:
+    return Config(root=repo.path, data={"version_files": ["pyproject.toml"], **data})
+
+
+def released(repo: Any, version: str = "1.0.0") -> None:
+    """A repository with one release of ``version`` tagged v<version>."""
+    repo.commit("feat: start", {"pyproject.toml": PYPROJECT.format(v=version)})
+    repo.tag(f"v{version}")
+
+
+def tags(repo: Any) -> list[str]:
+    return repo.git("tag", "--list").split()
+
+
+def count(repo: Any) -> int:
+    return int(repo.git("rev-list", "--count", "HEAD"))
+
+
+def test_next_from_commits_since_tag(repo: Any) -> None:
+    """feat + fix since v1.0.0 → 1.1.0, reasons name the feat."""
+    released(repo)
+    repo.commit("fix: a bug")
+    sha = repo.commit("feat(api): a feature")
+    nxt = tagging.compute_next(repo.path, cfg(repo))
+    assert (nxt.current, nxt.next, nxt.bump, nxt.tag) == ("1.0.0", "1.1.0", "minor", "v1.1.0")
+    assert [c.sha for c in nxt.reasons] == [sha]
+    assert nxt.commit_count == 2
+
+
+def test_next_nothing_releasable(repo: Any) -> None:
+    """Only chores since the tag → no_release with a message."""
+    released(repo)
+    repo.commit("chore: tidy")
+    nxt = tagging.compute_next(repo.path, cfg(repo))
+    assert nxt.no_release
+    assert nxt.next is None
+
+
+def test_next_uses_latest_reachable_tag_only(repo: Any) -> None:
+    """A higher tag on another branch is ignored."""
+    released(repo)
+    repo.git("checkout", "-q", "-b", "side")
+    repo.commit("feat: side")
+    repo.tag("v5.0.0")
+    repo.git("checkout", "-q", "main")
+    repo.commit("fix: main")
+    assert tagging.compute_next(repo.path, cfg(repo)).next == "1.0.1"
+
+
+def test_next_warns_when_files_disagree_with_tag(repo: Any) -> None:
+    """Version files saying another version than the tag are reported."""
+    released(repo)
+    repo.commit("fix: x", {"pyproject.toml": PYPROJECT.format(v="0.9.0")})
+    nxt = tagging.compute_next(repo.path, cfg(repo))
+    assert any("0.9.0" in w and "v1.0.0" in w for w in nxt.warnings)
+
+
+def test_next_without_tags_starts_from_version_files(repo: Any) -> None:
+    """No tag yet: the version files' version is current (commitizen's habit)."""
+    repo.commit("feat: start", {"pyproject.toml": PYPROJECT.format(v="0.1.0")})
+    nxt = tagging.compute_next(repo.path, cfg(repo))
+    assert (nxt.current, nxt.next) == ("0.1.0", "0.2.0")
+
+
+def test_prerelease_counter_grows_across_real_tags(repo: Any) -> None:
+    """v1.1.0-rc.1 tagged → the next --prerelease rc is 1.1.0-rc.2, then final 1.1.0."""
+    released(repo)
+    repo.commit("feat: x")
+    repo.tag("v1.1.0-rc.1")
+    repo.commit("fix: y")
+    config = cfg(repo)
+    assert tagging.compute_next(repo.path, config, prerelease="rc").next == "1.1.0-rc.2"
+    assert tagging.compute_next(repo.path, config).next == "1.1.0"
+
+
+def test_pep440_prerelease_across_real_tags(repo: Any) -> None:
+    """PEP 440: v1.1.0rc1 → 1.1.0rc2."""
+    released(repo)
+    repo.commit("feat: x")
+    repo.tag("v1.1.0rc1")
+    config = cfg(repo, version_scheme="pep440")
+    assert tagging.compute_next(repo.path, config, prerelease="rc").next == "1.1.0rc2"
+
+
+# -- applying ------------------------------------------------------------------
+
+
+def release(repo: Any, config: Config, **kw: Any) -> tagging.TagResult:
+    nxt = tagging.compute_next(repo.path, config)
+    return tagging.apply_release(repo.path, config, nxt, "Release notes\n\n## Features\n", **kw)
+
+
+def test_apply_writes_commits_and_tags(repo: Any) -> None:
+    """Files updated, one release commit, an annotated tag whose message is the notes."""
+    released(repo)
+    repo.commit("feat: x")
+    before = count(repo)
+    result = release(repo, cfg(repo))
+    assert result.status == "tagged"
+    assert (repo.path / "pyproject.toml").read_text() == PYPROJECT.format(v="1.1.0")
+    assert count(repo) == before + 1
+    assert repo.git("log", "-1", "--format=%s") == "chore(release): 1.1.0"
+    assert repo.git("cat-file", "-t", "v1.1.0") == "tag"
+    assert "## Features" in repo.git("tag", "-l", "--format=%(contents)", "v1.1.0")
+    assert repo.git("rev-parse", "v1.1.0^{commit}") == repo.head()
+
+
+def test_dry_run_changes_nothing(repo: Any) -> None:
+    """--dry-run returns diffs and writes nothing."""
+    released(repo)
+    repo.commit("feat: x")
+    head = repo.head()
+    result = release(repo, cfg(repo), dry_run=True)
+    assert result.status == "dry run"
+    assert '+version = "1.1.0"' in result.files[0].diff()
+    assert (repo.head(), tags(repo)) == (head, ["v1.0.0"])
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_already_tagged_is_success(repo: Any) -> None:
+    """Re-applying the same release reports 'already tagged' and adds nothing."""
+    released(repo)
+    repo.commit("feat: x")
+    config = cfg(repo)
+    nxt = tagging.compute_next(repo.path, config)
+    tagging.apply_release(repo.path, config, nxt, "notes")
+    head = repo.head()
+    again = tagging.apply_release(repo.path, config, nxt, "notes")
+    assert again.status == "already tagged"
+    assert (repo.head(), len(tags(repo))) == (head, 2)
+
+
+def test_tag_on_another_commit_is_a_conflict(repo: Any) -> None:
+    """An existing tag elsewhere → TagConflict (exit 3) and nothing changes."""
+    released(repo)
+    repo.git("checkout", "-q", "-b", "side")
+    repo.commit("fix: elsewhere")
+    repo.tag("v1.1.0")
+    repo.git("checkout", "-q", "main")
+    repo.commit("feat: x")
+    config = cfg(repo)
+    nxt = tagging.compute_next(repo.path, config)
+    head = repo.head()
+    with pytest.raises(TagConflict) as info:
+        tagging.apply_release(repo.path, config, nxt, "notes")
+    assert info.value.exit_code == 3
+    assert (repo.head(), repo.git("status", "--porcelain")) == (head, "")
+
+
+def test_crash_after_files_then_rerun(repo: Any) -> None:
+    """Files written, no commit: the re-run commits and tags once."""
+    released(repo)
+    repo.commit("feat: x")
+    config = cfg(repo)
+    nxt = tagging.compute_next(repo.path, config)
+    s = version_settings(config)
+    tagging.write_files(repo.path, tagging.plan_files(repo.path, s, nxt, None))
+    before = count(repo)
+    result = release(repo, config)
+    assert (result.version, count(repo), tags(repo)) == ("1.1.0", before + 1, ["v1.0.0", "v1.1.0"])
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_crash_after_commit_then_rerun(repo: Any) -> None:
+    """Commit made, no tag: the re-run tags that commit without a second commit."""
+    released(repo)
+    repo.commit("feat: x")
+    config = cfg(repo)
+    nxt = tagging.compute_next(repo.path, config)
+    s = version_settings(config)
+    files = tagging.plan_files(repo.path, s, nxt, None)
+    tagging.write_files(repo.path, files)
+    tagging.make_commit(repo.path, s, nxt, files)
+    release_commit = repo.head()
+    result = release(repo, config)
+    assert result.steps == ("files", "tag")
+    assert repo.head() == release_commit
+    assert repo.git("rev-parse", "v1.1.0^{commit}") == release_commit
+    assert repo.git("log", "--format=%s").count("chore(release)") == 1
+
+
+def test_crash_after_tag_then_push(repo: Any, tmp_path: Path) -> None:
+    """Tagged, not pushed: version tag --push on the tagged HEAD pushes it (no new tag)."""
+    bare = bare_origin(repo, tmp_path)
+    released(repo)
+    repo.commit("feat: x")
+    config = cfg(repo)
+    release(repo, config)
+    nxt = tagging.compute_next(repo.path, config)
+    assert nxt.no_release
+    assert nxt.head_tagged
+    tagging.push_release(repo.path, version_settings(config), str(nxt.previous_tag))
+    assert "v1.1.0" in git_in(bare, "tag", "--list")
+
+
+def bare_origin(repo: Any, tmp_path: Path) -> Path:
+    bare = tmp_path / "origin.git"
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    repo.git("remote", "add", "origin", str(bare))
+    return bare
+
+
+def git_in(path: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(path), *args], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def test_push_sends_branch_and_tag(repo: Any, tmp_path: Path) -> None:
+    """--push puts the release commit and the tag on the bare origin."""
+    bare = bare_origin(repo, tmp_path)
+    released(repo)
+    repo.commit("feat: x")
+    result = release(repo, cfg(repo), push=True)
+    assert result.pushed
+    assert git_in(bare, "rev-parse", "refs/heads/main") == repo.head()
+    assert git_in(bare, "rev-parse", "v1.1.0^{commit}") == repo.head()
+
+
+def test_push_is_atomic_when_branch_is_rejected(repo: Any, tmp_path: Path, make_repo: Any) -> None:
+    """If origin's branch moved, neither branch nor tag is pushed."""
+    bare = bare_origin(repo, tmp_path)
+    released(repo)
+    repo.git("push", "-q", "origin", "main")
+    other = make_repo("other")
+    other.git("remote", "add", "origin", str(bare))
+    other.git("fetch", "-q", "origin")
+    other.git("reset", "-q", "--hard", "origin/main")
+    other.commit("fix: elsewhere")
+    other.git("push", "-q", "origin", "main")
+    repo.commit("feat: x")
+    with pytest.raises(Exception, match="push"):
+        release(repo, cfg(repo), push=True)
+    assert "v1.1.0" not in git_in(bare, "tag", "--list")
+
+
+def test_dirty_tree_is_refused(repo: Any) -> None:
+    """Uncommitted changes to other files → DirtyWorkingTree."""
+    released(repo)
+    repo.commit("feat: x")
+    repo.write("notes.txt", "wip")
+    with pytest.raises(DirtyWorkingTree):
+        release(repo, cfg(repo))
+
+
+def test_dirty_version_file_is_allowed(repo: Any) -> None:
+    """A modified version file (ours) does not block the release."""
+    released(repo)
+    repo.commit("feat: x")
+    repo.write("pyproject.toml", PYPROJECT.format(v="1.1.0"))
+    assert release(repo, cfg(repo)).status == "tagged"
+
+
+def test_detached_head_is_refused(repo: Any) -> None:
+    """Detached HEAD → UsageError unless allow_detached."""
+    released(repo)
+    repo.commit("feat: x")
+    repo.git("checkout", "-q", "--detach")
+    with pytest.raises(UsageError, match="detached"):
+        release(repo, cfg(repo))
+    assert release(repo, cfg(repo, version={"allow_detached": True})).status == "tagged"
+
+
+def test_non_release_branch_is_refused(repo: Any) -> None:
+    """A branch outside release_branches → UsageError."""
+    released(repo)
+    repo.git("checkout", "-q", "-b", "feature/x")
+    repo.commit("feat: x")
+    with pytest.raises(UsageError, match="not a release branch"):
+        release(repo, cfg(repo))
+
+
+def test_release_branch_globs(repo: Any) -> None:
+    """release_branches accepts globs such as release/*."""
+    released(repo)
+    repo.git("checkout", "-q", "-b", "release/1.x")
+    repo.commit("fix: x")
+    assert release(repo, cfg(repo, release_branches=["release/*"])).status == "tagged"
+
+
+def test_no_commit_when_disabled(repo: Any) -> None:
+    """commit = false: no release commit and no version files; the tag lands on HEAD."""
+    released(repo)
+    sha = repo.commit("feat: x")
+    config = Config(root=repo.path, data={"version": {"commit": False}})
+    assert release(repo, config).commit == sha
+    assert repo.git("rev-parse", "v1.1.0^{commit}") == sha
+
+
+def test_changelog_is_committed_with_the_release(repo: Any) -> None:
+    """The changelog transform's output is written and in the release commit."""
+    released(repo)
+    repo.commit("feat: x")
+    config = cfg(repo)
+    nxt = tagging.compute_next(repo.path, config)
+
+    def add_section(text: str) -> str:
+        return text if "## 1.1.0" in text else "## 1.1.0\n\n" + text
+
+    tagging.apply_release(repo.path, config, nxt, "n", changelog=add_section)
+    assert (repo.path / "CHANGELOG.md").read_text() == "## 1.1.0\n\n"
+    assert "CHANGELOG.md" in repo.git("show", "--name-only", "--format=", "HEAD")
+
+
+# -- monorepo ---------------------------------------------------------------------
+
+
+def monorepo_config(repo: Any) -> Config:
+    return Config(
+        root=repo.path,
+        data={
+            "version": {
+                "packages": {
+                    "pkg-a": {"path": "packages/a", "version_files": ["pyproject.toml"]},
+                    "pkg-b": {"path": "packages/b", "version_files": ["pyproject.toml"]},
+                }
+            }
+        },
+    )
+
+
+def test_monorepo_commits_drive_their_package(repo: Any) -> None:
+    """A feat in packages/a bumps pkg-a only; tags carry the package prefix."""
+    repo.commit(
+        "chore: init",
+        {
+            "packages/a/pyproject.toml": PYPROJECT.format(v="1.0.0"),
+            "packages/b/pyproject.toml": PYPROJECT.format(v="2.0.0"),
+        },
+    )
+    repo.tag("pkg-a-v1.0.0")
+    repo.tag("pkg-b-v2.0.0")
+    repo.commit("feat: a thing", {"packages/a/x.py": "x = 1\n"})
+    repo.commit("fix: b thing", {"packages/b/y.py": "y = 1\n"})
+    config = monorepo_config(repo)
+    a = tagging.compute_next(repo.path, config, package="pkg-a")
+    b = tagging.compute_next(repo.path, config, package="pkg-b")
+    assert (a.next, a.tag, b.next, b.tag) == ("1.1.0", "pkg-a-v1.1.0", "2.0.1", "pkg-b-v2.0.1")
+    tagging.apply_release(repo.path, config, a, "notes")
+    assert (repo.path / "packages/a/pyproject.toml").read_text() == PYPROJECT.format(v="1.1.0")
+    assert (repo.path / "packages/b/pyproject.toml").read_text() == PYPROJECT.format(v="2.0.0")
+
+
+def test_monorepo_needs_a_package(repo: Any) -> None:
+    """Without --package in a monorepo, a UsageError lists the packages."""
+    repo.commit("chore: init")
+    with pytest.raises(UsageError, match="pkg-a, pkg-b"):
+        tagging.compute_next(repo.path, monorepo_config(repo))
