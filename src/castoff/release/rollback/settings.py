@@ -13,6 +13,7 @@ from castoff.release.rollback.risks import DEFAULT_MIGRATION_PATTERNS
 
 TEMPLATE_FIELDS = frozenset({"previous", "previous_tag", "version", "tag", "name", "remote"})
 DEFAULT_VERIFY_TIMEOUT = 600.0
+DEFAULT_STEP_TIMEOUT = 1800.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +23,7 @@ class RollbackSettings:
     build_command: str | None = None
     test_command: str | None = None
     verify_timeout: float = DEFAULT_VERIFY_TIMEOUT
+    step_timeout: float = DEFAULT_STEP_TIMEOUT
     deploy_command: str | None = None
     yank_command: str | None = None
     remote: str = "origin"
@@ -35,6 +37,13 @@ def _optional_str(table: Mapping[str, Any], key: str, source: str) -> str | None
     if not isinstance(value, str):
         raise ConfigError(f"[rollback] {key} must be a string in {source}")
     return value
+
+
+def _seconds(table: Mapping[str, Any], key: str, default: float, source: str) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"[rollback] {key} must be a positive number of seconds in {source}")
+    return float(value)
 
 
 def _check_template(value: str | None, key: str, source: str) -> None:
@@ -69,7 +78,8 @@ def load_settings(config: Config) -> RollbackSettings:
     settings = RollbackSettings(
         build_command=_optional_str(table, "build_command", src),
         test_command=_optional_str(table, "test_command", src),
-        verify_timeout=float(timeout),
+        verify_timeout=_seconds(table, "verify_timeout", DEFAULT_VERIFY_TIMEOUT, src),
+        step_timeout=_seconds(table, "step_timeout", DEFAULT_STEP_TIMEOUT, src),
         deploy_command=_optional_str(table, "deploy_command", src),
         yank_command=_optional_str(table, "yank_command", src),
         remote=remote,
