@@ -1,0 +1,182 @@
+"""release.adopt: commitizen / python-semantic-release projects need no castoff config."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from castoff.config import load_config
+from castoff.errors import NotSupportedYet
+from castoff.release import adopt, tagging
+
+CZ_PYPROJECT = """\
+[project]
+name = "demo"
+
+[tool.commitizen]
+name = "cz_conventional_commits"
+version = "{v}"
+tag_format = "v$version"
+version_files = ["src/demo/__init__.py:__version__"]
+major_version_zero = true
+"""
+
+PSR_PYPROJECT = """\
+[project]
+name = "demo"
+version = "{v}"
+
+[tool.semantic_release]
+version_toml = ["pyproject.toml:project.version"]
+version_variables = ["src/demo/__init__.py:__version__"]
+major_on_zero = false
+tag_format = "v{{version}}"
+
+[tool.semantic_release.branches.main]
+match = "(main|trunk)"
+"""
+
+
+def test_no_tool_configured(tmp_path: Any) -> None:
+    """A plain project adopts nothing."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert adopt.detect(tmp_path) is None
+
+
+def test_commitizen_settings_are_translated(tmp_path: Any) -> None:
+    """tag_format, version files, bump rules and message come from [tool.commitizen]."""
+    (tmp_path / "pyproject.toml").write_text(CZ_PYPROJECT.format(v="0.1.0"))
+    config = load_config(tmp_path)
+    assert config.source == "commitizen ([tool.commitizen] in pyproject.toml)"
+    assert config.tag_format == "v{version}"
+    assert config.version_scheme == "pep440"
+    assert config.version_files == [
+        "pyproject.toml:tool.commitizen.version",
+        "src/demo/__init__.py:__version__",
+    ]
+    section = config.section("version")
+    assert section["major_version_zero"] is True
+    assert section["patch_types"] == ["fix", "refactor", "perf"]
+    assert section["commit_message"] == "bump: version {current_version} → {version}"
+
+
+def test_commitizen_json_file(tmp_path: Any) -> None:
+    """.cz.json is read too, and named in the source."""
+    (tmp_path / ".cz.json").write_text(
+        json.dumps({"commitizen": {"version": "1.0.0", "version_provider": "pep621"}})
+    )
+    data, source = adopt.detect(tmp_path) or ({}, "")
+    assert source == "commitizen (.cz.json)"
+    assert data["version_files"] == ["pyproject.toml:project.version"]
+    assert data["tag_format"] == "{version}"
+
+
+def test_commitizen_custom_rules_are_not_guessed(tmp_path: Any) -> None:
+    """A non-conventional commitizen rule set is refused plainly."""
+    (tmp_path / "pyproject.toml").write_text('[tool.commitizen]\nname = "cz_jira"\n')
+    with pytest.raises(NotSupportedYet):
+        adopt.detect(tmp_path)
+
+
+def test_semantic_release_settings_are_translated(tmp_path: Any) -> None:
+    """version_toml / version_variables / major_on_zero / branches come from PSR."""
+    (tmp_path / "pyproject.toml").write_text(PSR_PYPROJECT.format(v="0.1.0"))
+    config = load_config(tmp_path)
+    assert config.source.startswith("python-semantic-release")
+    assert config.version_files == [
+        "pyproject.toml:project.version",
+        "src/demo/__init__.py:__version__",
+    ]
+    assert config.release_branches == ["main", "trunk"]
+    assert config.section("version")["major_version_zero"] is True
+    assert config.section("version")["patch_types"] == ["fix", "perf"]
+
+
+def cz_release(repo: Any, old: str, new: str) -> None:
+    """What `cz bump` does: update version files, commit 'bump: …', lightweight tag."""
+    repo.commit(
+        f"bump: version {old} → {new}",
+        {
+            "pyproject.toml": CZ_PYPROJECT.format(v=new),
+            "src/demo/__init__.py": f'__version__ = "{new}"\n',
+        },
+    )
+    repo.git("tag", f"v{new}")
+
+
+def test_commitizen_history_gives_the_versions_cz_released(repo: Any) -> None:
+    """On a cz-released history, version next names each version cz released."""
+    repo.commit(
+        "chore: init",
+        {
+            "pyproject.toml": CZ_PYPROJECT.format(v="0.1.0"),
+            "src/demo/__init__.py": '__version__ = "0.1.0"\n',
+        },
+    )
+    steps = [
+        ("feat: a", "0.2.0"),
+        ("refactor: b", "0.2.1"),
+        ("feat!: c", "0.3.0"),
+        ("fix: d", "0.3.1"),
+        ("perf: e", "0.3.2"),
+    ]
+    current = "0.1.0"
+    for message, cz_version in steps:
+        repo.commit(message)
+        nxt = tagging.compute_next(repo.path, load_config(repo.path))
+        assert nxt.next == cz_version, message
+        cz_release(repo, current, cz_version)
+        current = cz_version
+    assert tagging.compute_next(repo.path, load_config(repo.path)).no_release
+
+
+def test_castoff_releases_a_commitizen_project_like_cz(repo: Any) -> None:
+    """castoff's own release of a cz project writes cz's files, message and tag."""
+    repo.commit(
+        "chore: init",
+        {
+            "pyproject.toml": CZ_PYPROJECT.format(v="0.1.0"),
+            "src/demo/__init__.py": '__version__ = "0.1.0"\n',
+        },
+    )
+    repo.commit("feat: a")
+    config = load_config(repo.path)
+    nxt = tagging.compute_next(repo.path, config)
+    tagging.apply_release(repo.path, config, nxt, "notes")
+    assert repo.git("log", "-1", "--format=%s") == "bump: version 0.1.0 → 0.2.0"
+    assert (repo.path / "src/demo/__init__.py").read_text() == '__version__ = "0.2.0"\n'
+    assert 'version = "0.2.0"' in (repo.path / "pyproject.toml").read_text()
+    assert repo.git("tag", "--list") == "v0.2.0"
+
+
+def test_semantic_release_history_gives_the_versions_psr_released(repo: Any) -> None:
+    """On a PSR-released history (refactor does not release), version next agrees."""
+    repo.commit(
+        "chore: init",
+        {
+            "pyproject.toml": PSR_PYPROJECT.format(v="0.1.0"),
+            "src/demo/__init__.py": '__version__ = "0.1.0"\n',
+        },
+    )
+    repo.git("tag", "v0.1.0")
+    steps = [
+        ("perf: a", "0.1.1"),
+        ("refactor: b", None),
+        ("feat!: c", "0.2.0"),
+        ("feat: d", "0.3.0"),
+    ]
+    for message, psr_version in steps:
+        repo.commit(message)
+        nxt = tagging.compute_next(repo.path, load_config(repo.path))
+        assert nxt.next == psr_version, message
+        if psr_version:
+            repo.commit(
+                f"{psr_version}\n\nAutomatically generated by python-semantic-release",
+                {
+                    "pyproject.toml": PSR_PYPROJECT.format(v=psr_version),
+                    "src/demo/__init__.py": f'__version__ = "{psr_version}"\n',
+                },
+            )
+            repo.git("tag", "-a", f"v{psr_version}", "-m", f"v{psr_version}")
