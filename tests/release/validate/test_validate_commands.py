@@ -6,16 +6,16 @@ import os
 import sys
 from pathlib import Path
 
-from conftest import wait_for
-
 from castoff.release.validate.commands import OUTPUT_LIMIT, argv_of, run_command, tail
+from conftest import wait_for
 
 
 def test_output_and_exit_code_are_captured(tmp_path: Path) -> None:
     """stdout and stderr are merged and the exit code kept."""
     result = run_command(argv_of("echo out; echo err >&2; exit 3"), cwd=tmp_path, timeout=10)
     assert result.exit_code == 3
-    assert "out" in result.output and "err" in result.output
+    assert "out" in result.output
+    assert "err" in result.output
 
 
 def test_missing_program_is_reported_not_raised(tmp_path: Path) -> None:
@@ -37,7 +37,8 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     pidfile = tmp_path / "child.pid"
     script = f"sleep 60 & echo $! > {pidfile}; wait"
     result = run_command(argv_of(script), cwd=tmp_path, timeout=1)
-    assert result.timed_out and result.exit_code is None
+    assert result.timed_out
+    assert result.exit_code is None
     assert "timed out after 1s" in result.describe()
     child = int(pidfile.read_text())
 

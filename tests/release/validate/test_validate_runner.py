@@ -116,7 +116,8 @@ def test_report_status_is_fail_when_any_check_failed() -> None:
         Check("meh", "meh", lambda: Outcome.warned("meh")),
     ]
     report = run_report("preflight", checks, version="1.0.0", tag="v1.0.0", concurrency=2)
-    assert report.status is CheckStatus.FAIL and not report.ok
+    assert report.status is CheckStatus.FAIL
+    assert not report.ok
     assert report.counts == {"pass": 1, "fail": 1, "warn": 1, "skipped": 0}
     assert [c.id for c in report.failures] == ["bad"]
 
@@ -124,9 +125,14 @@ def test_report_status_is_fail_when_any_check_failed() -> None:
 def test_report_with_only_warnings_is_ok() -> None:
     """Warnings do not block: status warn, ok true."""
     report = run_report(
-        "preflight", [Check("meh", "m", lambda: Outcome.warned("m"))], version="1", tag=None, concurrency=1
+        "preflight",
+        [Check("meh", "m", lambda: Outcome.warned("m"))],
+        version="1",
+        tag=None,
+        concurrency=1,
     )
-    assert report.status is CheckStatus.WARN and report.ok
+    assert report.status is CheckStatus.WARN
+    assert report.ok
 
 
 def test_selecting_a_check_pulls_in_what_it_needs() -> None:
@@ -143,5 +149,5 @@ def test_selecting_a_check_pulls_in_what_it_needs() -> None:
 def test_unknown_check_ids_are_bad_input() -> None:
     """An unknown --check or --skip id is a usage error listing the known ones."""
     checks = [Check("build", "b", lambda: Outcome.passed("b"))]
-    with pytest.raises(UsageError, match="unknown check\\(s\\): nope .*known: build"):
+    with pytest.raises(UsageError, match=r"unknown check\(s\): nope .*known: build"):
         select_checks(checks, None, {"nope"})

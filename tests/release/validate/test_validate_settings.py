@@ -19,8 +19,11 @@ def _settings(table: dict[str, Any]) -> Any:
 def test_defaults_when_the_table_is_absent() -> None:
     """No table: build on, no tests, isolation on, four workers."""
     s = load_settings(Config(root=Path("/nowhere")))
-    assert s.build is True and s.test_command is None
-    assert s.build_isolation and s.concurrency == 4 and s.checks == ()
+    assert s.build is True
+    assert s.test_command is None
+    assert s.build_isolation
+    assert s.concurrency == 4
+    assert s.checks == ()
 
 
 def test_custom_checks_and_health_endpoints_are_read() -> None:
@@ -32,9 +35,13 @@ def test_custom_checks_and_health_endpoints_are_read() -> None:
             "index": {"kind": "npm", "package": "left-pad"},
         }
     )
-    assert s.checks[0].command == ("ruff", "check") and s.checks[0].expect_exit == 0
-    assert s.health[0].id == "1" and s.health[0].verify_tls and s.health[0].deadline_seconds == 5
-    assert s.index is not None and s.index.url == "https://registry.npmjs.org"
+    assert s.checks[0].command == ("ruff", "check")
+    assert s.checks[0].expect_exit == 0
+    assert s.health[0].id == "1"
+    assert s.health[0].verify_tls
+    assert s.health[0].deadline_seconds == 5
+    assert s.index is not None
+    assert s.index.url == "https://registry.npmjs.org"
 
 
 @pytest.mark.parametrize(

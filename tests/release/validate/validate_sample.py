@@ -76,7 +76,7 @@ test_command = '"{sys.executable}" tests/check_sample.py'
 """,
         "README.md": "# sample-pkg\n\nA sample package.\n",
         "CHANGELOG.md": f"# Changelog\n\n## [{version}] - 2024-01-02\n\n### Features\n\n- first\n",
-        "src/sample_pkg/__init__.py": f'"""sample."""\n\n__version__ = "{module_version or version}"\n',
+        "src/sample_pkg/__init__.py": f'__version__ = "{module_version or version}"\n',
         "src/sample_pkg/cli.py": (
             "import sample_pkg\n\n\ndef main() -> None:\n"
             '    print("sample-pkg", sample_pkg.__version__)\n'
