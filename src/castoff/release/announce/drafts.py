@@ -167,7 +167,7 @@ def _json_draft(
 
 def _slack(channel: str, t: Templates, ctx: dict[str, Any]) -> Draft:
     url = ctx["notes_url"]
-    body, cut = limits.truncate(t.render("slack", ctx), limits.SLACK_BODY_TEXT)
+    body, cut = limits.truncate(t.render("slack", ctx).strip(), limits.SLACK_BODY_TEXT)
     chunks = limits.split_chunks(body, limits.SLACK_SECTION_TEXT)
     room = limits.SLACK_MAX_BLOCKS - 2  # header + the closing context block
     if len(chunks) > room:
@@ -194,7 +194,7 @@ def _discord(channel: str, t: Templates, ctx: dict[str, Any]) -> Draft:
         limits.DISCORD_EMBED_TOTAL - limits.utf16_len(title) - limits.utf16_len(footer),
     )
     suffix = f"\n\n[Full release notes]({url})" if url else ""
-    description, cut = limits.truncate(t.render("discord", ctx), room, suffix=suffix)
+    description, cut = limits.truncate(t.render("discord", ctx).strip(), room, suffix=suffix)
     embed: dict[str, Any] = {"title": title, "description": description, "color": DISCORD_COLOR}
     if url:
         embed["url"] = url
@@ -233,7 +233,9 @@ def _teams(channel: str, t: Templates, ctx: dict[str, Any]) -> Draft:
             ],
         }
 
-    payload, cut = limits.fit_payload(build, t.render("teams", ctx), limits.TEAMS_PAYLOAD_BYTES)
+    payload, cut = limits.fit_payload(
+        build, t.render("teams", ctx).strip(), limits.TEAMS_PAYLOAD_BYTES
+    )
     return _json_draft(channel, payload, cut, limits.json_size(payload), limits.TEAMS_PAYLOAD_BYTES)
 
 
@@ -241,7 +243,9 @@ def _mattermost(channel: str, t: Templates, ctx: dict[str, Any]) -> Draft:
     url = ctx["notes_url"]
     heading = f"#### {ctx['title']}" + (f" — [release notes]({url})" if url else "") + "\n\n"
     body, cut = limits.truncate(
-        heading + t.render("mattermost", ctx), limits.MATTERMOST_TEXT, suffix=_link_suffix(url)
+        heading + t.render("mattermost", ctx).strip(),
+        limits.MATTERMOST_TEXT,
+        suffix=_link_suffix(url),
     )
     return _json_draft(channel, {"text": body}, cut, limits.utf16_len(body), limits.MATTERMOST_TEXT)
 
@@ -281,10 +285,21 @@ def _webhook(channel: str, t: Templates, ctx: dict[str, Any]) -> Draft:
 
 def _social(channel: str, t: Templates, ctx: dict[str, Any]) -> Draft:
     items: list[Highlight] = ctx["highlights"]
-    for keep in range(len(items), -1, -1):
-        text = t.render("social", {**ctx, "highlights": items[:keep]}).strip()
-        if limits.social_length(text) <= limits.SOCIAL_POST:
-            return _social_draft(channel, text, keep < len(items))
+
+    def post(keep: int) -> str:
+        return t.render("social", {**ctx, "highlights": items[:keep]}).strip()
+
+    # the largest number of highlights that fits (length grows with the count)
+    lo, hi = 0, min(len(items), limits.SOCIAL_POST // 2)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if limits.social_length(post(mid)) <= limits.SOCIAL_POST:
+            lo = mid
+        else:
+            hi = mid - 1
+    text = post(lo)
+    if limits.social_length(text) <= limits.SOCIAL_POST:
+        return _social_draft(channel, text, lo < len(items))
     url = ctx["notes_url"]
     body = text.replace(url, "").strip() if url else text
     return _social_draft(channel, limits.clip_social(body, url), True)

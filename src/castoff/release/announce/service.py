@@ -60,7 +60,10 @@ def release_notes(
 
         nxt = compute_next(root, config)
         if nxt.next is not None:
-            notes = dataclasses.replace(notes, version=nxt.next, tag=nxt.tag)
+            compare = notes.compare_url
+            if compare and nxt.tag and compare.endswith("...HEAD"):
+                compare = compare.removesuffix("HEAD") + nxt.tag
+            notes = dataclasses.replace(notes, version=nxt.next, tag=nxt.tag, compare_url=compare)
     return notes
 
 

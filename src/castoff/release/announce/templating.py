@@ -10,8 +10,10 @@ filter (``&``, ``<``, ``>`` escaped as Slack requires).
 
 from __future__ import annotations
 
+import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -44,38 +46,16 @@ _FALLBACK = {"github": "release", "gitlab": "release", "gitea": "release"}
 _NOREPLY = re.compile(r"^(?:\d+\+)?([A-Za-z0-9-]+)@users\.noreply\.github\.com$")
 
 
+_REPO_URL: ContextVar[str | None] = ContextVar("castoff_announce_repo_url", default=None)
+
+
 class Templates:
     """Renders named draft templates with the given context."""
 
     def __init__(self, settings: AnnounceSettings, *, repo_url: str | None = None) -> None:
         self._overrides = dict(settings.templates)
-        self._env = jinja2.Environment(
-            loader=jinja2.FunctionLoader(self._load),
-            autoescape=lambda name: name in (DEFAULT_FILES["email_html"], f"{_USER}email_html"),
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
-        self._env.filters.update(
-            handle=handle,
-            join_and=join_and,
-            slack=slack_escape,
-            ref_label=ref_label,
-            ref_url=lambda r: ref_url(r, repo_url),
-            commit_url=lambda c: commit_url(c, repo_url),
-        )
-
-    def _load(self, name: str) -> tuple[str, str, Any]:
-        if name.startswith(_USER):
-            path = self._overrides[name.removeprefix(_USER)]
-        else:
-            path = PACKAGE_DIR / name
-        try:
-            source = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise TemplateError(f"cannot read announce template {path}: {exc.strerror}") from exc
-        return source, str(path), lambda: True
+        self._repo_url = repo_url
+        self._env = _environment(tuple(sorted(self._overrides.items())))
 
     def _file_for(self, name: str) -> str:
         if name in self._overrides:
@@ -88,12 +68,49 @@ class Templates:
     def render(self, name: str, context: dict[str, Any]) -> str:
         """Render template ``name``; blank-line runs are squeezed and the ends trimmed."""
         file = self._file_for(name)
+        token = _REPO_URL.set(self._repo_url)
         try:
             text = self._env.get_template(file).render(**context)
         except jinja2.TemplateError as exc:
             where = self._overrides.get(file.removeprefix(_USER), file)
             raise TemplateError(f"announce template {name} ({where}): {exc}") from exc
+        finally:
+            _REPO_URL.reset(token)
         return tidy(text)
+
+
+@functools.lru_cache(maxsize=32)
+def _environment(overrides: tuple[tuple[str, Path], ...]) -> jinja2.Environment:
+    """One compiled-template cache per set of user overrides (files reloaded when changed)."""
+    paths = dict(overrides)
+
+    def load(name: str) -> tuple[str, str, Callable[[], bool]]:
+        path = paths[name.removeprefix(_USER)] if name.startswith(_USER) else PACKAGE_DIR / name
+        try:
+            source = path.read_text(encoding="utf-8")
+            mtime = path.stat().st_mtime_ns
+        except OSError as exc:
+            raise TemplateError(f"cannot read announce template {path}: {exc.strerror}") from exc
+        return source, str(path), lambda: path.is_file() and path.stat().st_mtime_ns == mtime
+
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(load),
+        autoescape=lambda name: name in (DEFAULT_FILES["email_html"], f"{_USER}email_html"),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(
+        handle=handle,
+        join_and=join_and,
+        slack=slack_escape,
+        ref_label=ref_label,
+        new_refs=new_refs,
+        ref_url=lambda r: ref_url(r, _REPO_URL.get()),
+        commit_url=lambda c: commit_url(c, _REPO_URL.get()),
+    )
+    return env
 
 
 def tidy(text: str) -> str:
@@ -125,6 +142,11 @@ def slack_escape(text: str) -> str:
 def ref_label(ref: Reference) -> str:
     """``#12`` or ``owner/repo#12``."""
     return f"{ref.repo}#{ref.number}" if ref.repo else f"#{ref.number}"
+
+
+def new_refs(change: Change) -> list[Reference]:
+    """The change's references its description does not already mention."""
+    return [r for r in change.refs if ref_label(r) not in change.description]
 
 
 def ref_url(ref: Reference, repo_url: str | None) -> str | None:

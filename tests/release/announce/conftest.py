@@ -1,0 +1,154 @@
+"""Fixtures of the announce tests: sample notes, settings, loopback HTTP and SMTP sinks."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from castoff.release.announce.settings import AnnounceSettings
+from castoff.release.model import Change, Group, Person, Reference, ReleaseNotes
+
+ALICE = Person("Alice Doe", "1234+alice@users.noreply.github.com")
+BOB = Person("Bob Builder", "bob@example.com")
+
+
+def sample_notes(**overrides: Any) -> ReleaseNotes:
+    """A small release with a breaking change, features, a fix and a first-time contributor."""
+    feat = Change(
+        "a" * 40,
+        "feat",
+        "add --json to every command",
+        scope="cli",
+        refs=(Reference(12),),
+        authors=(ALICE,),
+    )
+    drop = Change(
+        "c" * 40,
+        "feat",
+        "drop Python 3.10",
+        breaking=True,
+        breaking_description="Python 3.10 is no longer supported.",
+        authors=(ALICE,),
+    )
+    fix = Change(
+        "b" * 40,
+        "fix",
+        "don't crash on empty repos & <tags>",
+        refs=(Reference(3, repo="other/repo"),),
+        authors=(BOB,),
+    )
+    values: dict[str, Any] = {
+        "version": "1.2.0",
+        "date": date(2024, 5, 1),
+        "groups": (Group("feat", "Features", (feat, drop)), Group("fix", "Bug Fixes", (fix,))),
+        "tag": "v1.2.0",
+        "previous_tag": "v1.1.0",
+        "breaking": (drop,),
+        "contributors": (ALICE, BOB),
+        "first_timers": (BOB,),
+        "compare_url": "https://github.com/acme/widget/compare/v1.1.0...v1.2.0",
+        "repo_url": "https://github.com/acme/widget",
+        "commit_count": 3,
+    }
+    values.update(overrides)
+    return ReleaseNotes(**values)
+
+
+def make_settings(root: Path, **overrides: Any) -> AnnounceSettings:
+    values: dict[str, Any] = {
+        "root": root,
+        "project_name": "widget",
+        "backoff": 0.0,
+        "timeout": 2.0,
+    }
+    values.update(overrides)
+    return AnnounceSettings(**values)
+
+
+@pytest.fixture
+def notes() -> ReleaseNotes:
+    return sample_notes()
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+Reply = tuple[int, Any]
+Handler = Callable[[Recorded], Reply]
+
+
+@dataclass
+class HttpSink:
+    """A loopback HTTP server answering with ``handler`` and recording every request."""
+
+    handler: Handler
+    requests: list[Recorded] = field(default_factory=list)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def calls(self, method: str | None = None) -> list[Recorded]:
+        return [r for r in self.requests if method is None or r.method == method]
+
+
+@pytest.fixture
+def http_sink() -> Iterator[Callable[[Handler], HttpSink]]:
+    """Factory: ``http_sink(handler)`` starts a server on 127.0.0.1 for this test."""
+    servers: list[ThreadingHTTPServer] = []
+
+    def start(handler: Handler) -> HttpSink:
+        sink = HttpSink(handler)
+
+        class Handle(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                rec = Recorded(
+                    self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
+                )
+                sink.requests.append(rec)
+                status, body = sink.handler(rec)
+                if status == 0:  # simulate a lost answer: close without replying
+                    self.close_connection = True
+                    self.connection.close()
+                    return
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _serve  # noqa: N815
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handle)
+        server.daemon_threads = True
+        sink.port = server.server_address[1]
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return sink
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
