@@ -28,11 +28,11 @@ from castoff.store.migrate import ensure_schema
 
 
 class Orchestrator(
+    MaintenanceOperations,
     SessionOperations,
     TaskOperations,
     ExecutionOperations,
     HealthOperations,
-    MaintenanceOperations,
 ):
     """Sessions, tasks, leases, artifacts, events, health and maintenance."""
 

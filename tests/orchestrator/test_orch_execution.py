@@ -1,0 +1,198 @@
+"""Leases, execution context, completion, failure, artifacts and synthesis (both dialects)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import update
+
+from castoff.errors import InvalidTransition, LeaseConflict, NotFound, UsageError
+from castoff.orchestrator.models import ArtifactInput, TaskStatus
+from castoff.orchestrator.service import Orchestrator
+from castoff.store.schema import tasks
+
+
+def _expire_lease(orch: Orchestrator, task_id: str) -> None:
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    orch.db.write(
+        lambda conn: conn.execute(
+            update(tasks).where(tasks.c.id == task_id).values(lease_expires_at=past)
+        )
+    )
+
+
+def test_execute_returns_role_parent_and_dependency_artifacts(orch: Orchestrator) -> None:
+    """The specialist context has the role, parent context and dependency outputs."""
+    parent = orch.plan_task("Release", context={"version": "1.0.0"})
+    notes = orch.plan_task("Notes", parent_task_id=parent.id)
+    orch.execute_task(notes.id)
+    orch.complete_task(
+        notes.id, "notes written", artifacts=[ArtifactInput("NOTES.md", "# 1.0.0", "documentation")]
+    )
+    tag = orch.plan_task(
+        "Tag", parent_task_id=parent.id, specialist_type="version_tagging", dependencies=[notes.id]
+    )
+    ctx = orch.execute_task(tag.id)
+    assert ctx.role.specialist_type == "version_tagging"
+    assert ctx.parent_context is not None
+    assert ctx.parent_context.context == {"version": "1.0.0"}
+    assert [a.name for a in ctx.dependency_artifacts] == ["NOTES.md"]
+    assert ctx.dependency_summaries == {notes.id: "notes written"}
+    assert (ctx.task.status, ctx.task.attempts, ctx.task.lease_owner) == (
+        "in_progress",
+        1,
+        orch.worker,
+    )
+
+
+def test_execute_refuses_unmet_dependencies(orch: Orchestrator) -> None:
+    """A task whose dependencies are not completed cannot start."""
+    a = orch.plan_task("a")
+    b = orch.plan_task("b", dependencies=[a.id])
+    with pytest.raises(InvalidTransition, match=f"waits on dependencies.*{a.id}"):
+        orch.execute_task(b.id)
+    assert orch.get_task(b.id).status == TaskStatus.PENDING
+
+
+def test_execute_refuses_live_lease_of_another_worker(orch: Orchestrator) -> None:
+    """A live lease held by someone else is a conflict (exit 3)."""
+    a = orch.plan_task("a")
+    orch.execute_task(a.id, worker="w1")
+    with pytest.raises(LeaseConflict, match="leased by w1") as info:
+        orch.execute_task(a.id, worker="w2")
+    assert info.value.exit_code == 3
+
+
+def test_expired_lease_can_be_claimed_again(orch: Orchestrator) -> None:
+    """After the lease expires another worker may claim; attempts counts claims."""
+    a = orch.plan_task("a")
+    orch.execute_task(a.id, worker="w1")
+    _expire_lease(orch, a.id)
+    ctx = orch.execute_task(a.id, worker="w2")
+    assert (ctx.task.lease_owner, ctx.task.attempts) == ("w2", 2)
+
+
+def test_heartbeat_extends_only_own_lease(orch: Orchestrator) -> None:
+    """The holder can extend the lease; others cannot."""
+    a = orch.plan_task("a")
+    first = orch.execute_task(a.id, worker="w1", lease_seconds=5).task.lease_expires_at
+    extended = orch.heartbeat(a.id, worker="w1", lease_seconds=500).lease_expires_at
+    assert first is not None and extended is not None and extended > first
+    with pytest.raises(LeaseConflict):
+        orch.heartbeat(a.id, worker="w2")
+
+
+def test_concurrent_claims_have_one_winner(orch: Orchestrator) -> None:
+    """Of several workers claiming at once, exactly one wins."""
+    a = orch.plan_task("a")
+    results: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def claim(name: str) -> None:
+        barrier.wait()
+        try:
+            orch.execute_task(a.id, worker=name)
+            results.append("won")
+        except LeaseConflict:
+            results.append("lost")
+
+    threads = [threading.Thread(target=claim, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["lost", "lost", "lost", "won"]
+    assert orch.get_task(a.id).attempts == 1
+
+
+def test_complete_requires_execution_first(orch: Orchestrator) -> None:
+    """A pending task cannot be completed."""
+    a = orch.plan_task("a")
+    with pytest.raises(InvalidTransition, match="execute it"):
+        orch.complete_task(a.id, "done")
+
+
+def test_complete_stores_files_by_sha256_once(orch: Orchestrator, workdir: Path) -> None:
+    """file_paths become artifacts; equal content is stored once."""
+    (workdir / "a.txt").write_text("same")
+    (workdir / "b.txt").write_text("same")
+    a = orch.plan_task("a")
+    orch.execute_task(a.id)
+    done = orch.complete_task(
+        a.id,
+        "done",
+        file_paths=["a.txt", "b.txt"],
+        artifact_type="code",
+        next_action="review",
+    )
+    assert [x.name for x in done.artifacts] == ["a.txt", "b.txt"]
+    assert done.artifacts[0].sha256 == done.artifacts[1].sha256
+    assert done.artifacts[0].artifact_type == "code"
+    assert orch.read_artifact(done.artifacts[0].sha256) == b"same"
+    assert (done.status, done.next_action, done.lease_owner) == ("completed", "review", None)
+
+
+def test_complete_refuses_missing_file_and_changes_nothing(orch: Orchestrator) -> None:
+    """An unreadable file path is refused before anything is written."""
+    a = orch.plan_task("a")
+    orch.execute_task(a.id)
+    with pytest.raises(UsageError, match="cannot read file"):
+        orch.complete_task(a.id, "done", file_paths=["missing.txt"])
+    assert orch.get_task(a.id).status == TaskStatus.IN_PROGRESS
+
+
+def test_complete_by_other_worker_with_live_lease_is_refused(orch: Orchestrator) -> None:
+    """A worker that names itself cannot complete another's leased task."""
+    a = orch.plan_task("a")
+    orch.execute_task(a.id, worker="w1")
+    with pytest.raises(LeaseConflict):
+        orch.complete_task(a.id, "done", worker="w2")
+
+
+def test_fail_then_retry(orch: Orchestrator) -> None:
+    """A failed task records the error and can be set pending and run again."""
+    a = orch.plan_task("a")
+    orch.execute_task(a.id)
+    failed = orch.fail_task(a.id, "boom")
+    assert (failed.status, failed.error) == ("failed", "boom")
+    orch.update_task(a.id, status="pending")
+    assert orch.execute_task(a.id).task.attempts == 2
+
+
+def test_read_unknown_artifact_is_not_found(orch: Orchestrator) -> None:
+    """An unknown sha256 is NotFound."""
+    with pytest.raises(NotFound):
+        orch.read_artifact("0" * 64)
+
+
+def test_synthesize_results_combines_children(orch: Orchestrator) -> None:
+    """The report names every child and is stored as the parent's artifact."""
+    p = orch.plan_task("Release 1.0")
+    c1 = orch.plan_task("Notes", parent_task_id=p.id)
+    orch.plan_task("Tag", parent_task_id=p.id)
+    orch.execute_task(c1.id)
+    orch.complete_task(c1.id, "notes ready", detailed_work="All the notes")
+    result = orch.synthesize_results(p.id)
+    assert result.counts == {"completed": 1, "pending": 1}
+    assert "notes ready" in result.report and "## Still open" in result.report
+    assert orch.read_artifact(result.artifact.sha256).decode() == result.report
+    assert orch.get_task(p.id).artifacts[0].name == "synthesis.md"
+
+
+def test_synthesize_without_children_is_refused(orch: Orchestrator) -> None:
+    """A task without subtasks has nothing to synthesize."""
+    a = orch.plan_task("a")
+    with pytest.raises(UsageError, match="no subtasks"):
+        orch.synthesize_results(a.id)
+
+
+def test_list_artifacts_newest_first(orch: Orchestrator) -> None:
+    """list_artifacts returns the session's artifacts, newest first."""
+    a = orch.plan_task("a")
+    orch.execute_task(a.id)
+    orch.complete_task(a.id, "done", artifacts=[ArtifactInput("x", b"1"), ArtifactInput("y", b"2")])
+    assert [x.name for x in orch.list_artifacts()] == ["y", "x"]
+    assert [x.name for x in orch.list_artifacts(task_id=a.id, limit=1)] == ["y"]
