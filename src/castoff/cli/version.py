@@ -230,28 +230,37 @@ def fast_path(argv: list[str]) -> int | None:
     """
     if argv[:2] != ["version", "next"]:
         return None
-    import argparse
-
-    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--working-directory", "-C", type=Path)
-    for flag in ("--bump", "--version", "--prerelease", "--package"):
-        parser.add_argument(flag)
-    args, rest = parser.parse_known_args(argv[2:])
-    if rest:
-        return None
+    values: dict[str, Any] = {"--json": False}
+    flags = {"--working-directory", "-C", "--bump", "--version", "--prerelease", "--package"}
+    rest = argv[2:]
+    while rest:
+        arg, rest = rest[0], rest[1:]
+        name, eq, value = arg.partition("=")
+        if arg == "--json":
+            values["--json"] = True
+        elif name in flags and eq:
+            values[name] = value
+        elif arg in flags and rest and not rest[0].startswith("-"):
+            values[arg], rest = rest[0], rest[1:]
+        else:
+            return None  # --help, typos, ...: typer explains
+    workdir = values.get("--working-directory", values.get("-C"))
     from castoff.errors import CastoffError
 
     try:
         next_command(
-            json_out=args.json,
-            workdir=args.working_directory,
-            bump=args.bump,
-            version=args.version,
-            prerelease=args.prerelease,
-            package=args.package,
+            json_out=values["--json"],
+            workdir=Path(workdir) if workdir else None,
+            bump=values.get("--bump"),
+            version=values.get("--version"),
+            prerelease=values.get("--prerelease"),
+            package=values.get("--package"),
         )
     except CastoffError as exc:
         sys.stderr.write(f"castoff: {exc.message}\n")
         return exc.exit_code
+    except BrokenPipeError:  # `castoff version next | head`: the reader left
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0

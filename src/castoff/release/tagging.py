@@ -160,13 +160,57 @@ def _head(repo: Path) -> str | None:
 
 
 def _release_tags(repo: Path, s: VersionSettings) -> list[tuple[TagInfo, Version]]:
-    """Release tags reachable from HEAD that parse in the scheme, lowest version first.
+    """Release tags reachable from HEAD (down to the nearest final release), lowest first.
 
-    One ``git for-each-ref --merged=HEAD`` call: cost does not grow with history.
+    Cost follows the commits since the last release, not the history: the
+    tags are listed (``for-each-ref``, no reachability walk), then history is
+    walked from HEAD only until the first commit carrying a final release
+    tag. Tags of a higher version not met on that walk (another branch, an
+    old branch merged later) are checked one by one with ``merge-base``.
     """
+    by_sha: dict[str, list[tuple[TagInfo, Version]]] = {}
+    for tag, version in _all_release_tags(repo, s):
+        by_sha.setdefault(tag.sha, []).append((tag, version))
+    if not by_sha:
+        return []
+    found: list[tuple[TagInfo, Version]] = []
+    for record in git.iter_log_records(repo, ["--format=%H", "HEAD", "--"]):
+        tagged = by_sha.get(record.strip())
+        if tagged:
+            found.extend(tagged)
+            if any(not v.is_prerelease for _, v in tagged):
+                break
+    seen = {t.name for t, _ in found}
+    top = max((v for _, v in found), default=None)
+    higher = [
+        (t, v)
+        for pairs in by_sha.values()
+        for t, v in pairs
+        if t.name not in seen and (top is None or v > top)
+    ]
+    for tag, version in higher[:_MAX_ANCESTRY_CHECKS]:
+        if _is_ancestor(repo, tag.sha):
+            found.append((tag, version))
+    found.sort(key=lambda pair: pair[1])
+    return found
+
+
+_MAX_ANCESTRY_CHECKS = 50
+
+
+def _is_ancestor(repo: Path, sha: str) -> bool:
+    try:
+        git.run_git(repo, "merge-base", "--is-ancestor", sha, "HEAD")
+    except (GitError, NotFound):
+        return False
+    return True
+
+
+def _all_release_tags(repo: Path, s: VersionSettings) -> list[tuple[TagInfo, Version]]:
+    """Every tag matching the tag format whose version parses in the scheme."""
     fmt = "%(refname:strip=2)%00%(objectname)%00%(*objectname)"
     head, _, tail = s.tag_format.partition("{version}")
-    out = git.run_git(repo, "for-each-ref", "--merged=HEAD", f"--format={fmt}", "refs/tags")
+    out = git.run_git(repo, "for-each-ref", f"--format={fmt}", f"refs/tags/{head}*")
     found: list[tuple[TagInfo, Version]] = []
     for line in out.splitlines():
         name, obj, peeled = [*line.split("\0"), "", ""][:3]
@@ -177,7 +221,6 @@ def _release_tags(repo: Path, s: VersionSettings) -> list[tuple[TagInfo, Version
             found.append((TagInfo(name, text, peeled or obj), parse(text, s.scheme)))
         except VersionError:
             continue
-    found.sort(key=lambda pair: pair[1])
     return found
 
 
