@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
@@ -12,8 +11,6 @@ import typer
 from castoff.cli.options import JsonOpt, WorkdirOpt, YesOpt
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
     from castoff.release.rollback.execute import RollbackRun
 
 ToOpt = Annotated[
@@ -74,21 +71,14 @@ def plan(
     """Plan how to undo a release: ordered steps per layer and the risks of going back."""
     from castoff import workspace
     from castoff.cli.output import print_json
-    from castoff.config import load_config
     from castoff.errors import CheckFailed
+    from castoff.release.rollback.api import rollback_plan
     from castoff.release.rollback.plan import plan_data, render_markdown
-    from castoff.release.rollback.repo import plan_rollback, resolve_new_release
-    from castoff.release.rollback.verify import verify_plan
 
     root = workspace.find_root(workdir)
-    config = load_config(root)
-    new_version, new_tag, new_ref = resolve_new_release(root, config, version)
-    result = plan_rollback(
-        root, config, new_version=new_version, new_tag=new_tag, new_ref=new_ref, target_tag=to
+    result = rollback_plan(
+        root, to=to, version=version, verify=verify, on_progress=_progress(as_json)
     )
-    if verify:
-        say = _progress(as_json)
-        result = result.with_verification(verify_plan(root, config, result, on_progress=say))
     if as_json:
         print_json(plan_data(result))
     else:
@@ -97,20 +87,22 @@ def plan(
         raise CheckFailed(f"rollback verification failed: {result.verification.error}")
 
 
-def _print_run(run: RollbackRun, out: Console) -> None:
+def _print_run(run: RollbackRun) -> None:
+    """Plain text (no wrapping), so commands stay copy-pasteable."""
+    lines: list[str] = []
     for number, step in enumerate(run.steps, 1):
         mark = _MARKS.get(step.status, "?")
-        out.print(
-            f"{mark} {number}. [{step.layer}] {step.title} ({step.status.replace('_', ' ')})",
-            markup=False,
+        lines.append(
+            f"{mark} {number}. [{step.layer}] {step.title} ({step.status.replace('_', ' ')})"
         )
         if step.detail:
-            out.print(f"     {step.detail}", markup=False)
+            lines.append(f"     {step.detail}")
         elif step.status in ("manual", "would_run", "needs_push") and step.command:
-            out.print(f"     $ {step.command}", markup=False)
+            lines.append(f"     $ {step.command}")
         if step.status == "manual" and step.instructions:
-            out.print(f"     {step.instructions}", markup=False)
-    out.print(run.message, markup=False)
+            lines.append(f"     {step.instructions}")
+    lines.append(run.message)
+    sys.stdout.write("\n".join(lines) + "\n")
 
 
 def run(
@@ -125,24 +117,13 @@ def run(
     """Roll back to a release tag: dry-run by default; --yes runs the steps as resumable tasks."""
     from castoff import workspace
     from castoff.cli.output import emit
-    from castoff.config import load_config
     from castoff.errors import CheckFailed
-    from castoff.release.rollback.execute import outcome_data, run_rollback
+    from castoff.release.rollback.api import rollback_run
+    from castoff.release.rollback.execute import outcome_data
 
     root = workspace.find_root(workdir)
-    config = load_config(root)
-    say = _progress(as_json)
-    store_exists = (workspace.state_dir(root) / "castoff.db").exists()
-    if yes or store_exists or workspace.DATABASE_ENV in os.environ:
-        from castoff.orchestrator.service import Orchestrator
-
-        with Orchestrator.open(root) as orch:
-            result = run_rollback(
-                root, config, orch, to_tag=to, yes=yes, push=push, on_progress=say
-            )
-    else:
-        result = run_rollback(root, config, None, to_tag=to, yes=False, push=push)
-    emit(outcome_data(result), as_json=as_json, human=lambda out: _print_run(result, out))
+    result = rollback_run(root, to=to, yes=yes, push=push, on_progress=_progress(as_json))
+    emit(outcome_data(result), as_json=as_json, human=lambda _console: _print_run(result))
     if result.status == "failed":
         raise CheckFailed(result.message)
 
