@@ -345,7 +345,7 @@ def render_markdown(plan: RollbackPlan) -> str:
         steps = [s for s in plan.steps if s.layer is layer]
         if not steps:
             continue
-        out += ["", f"### {_LAYER_TITLES[layer]}", ""]
+        out += [*([""] if out[-1] else []), f"### {_LAYER_TITLES[layer]}", ""]
         for step in steps:
             number += 1
             out.append(f"{number}. {step.title} — *{_step_note(step)}*")
@@ -354,6 +354,8 @@ def render_markdown(plan: RollbackPlan) -> str:
             if step.instructions:
                 out += ["", f"   {step.instructions}"]
             out.append("")
+    if not out[-1]:
+        out.pop()
     out += _verification_lines(plan)
     return "\n".join(out).rstrip() + "\n"
 
