@@ -144,7 +144,7 @@ def http_sink() -> Iterator[Callable[[Handler], HttpSink]]:
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handle)
         server.daemon_threads = True
         sink.port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
         return sink
 
@@ -152,3 +152,44 @@ def http_sink() -> Iterator[Callable[[Handler], HttpSink]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+class _Collect:
+    """aiosmtpd handler keeping every message it accepts."""
+
+    def __init__(self) -> None:
+        self.envelopes: list[Any] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.envelopes.append(envelope)
+        return "250 Message accepted"
+
+
+@dataclass
+class SmtpSink:
+    host: str
+    port: int
+    handler: _Collect
+
+    @property
+    def messages(self) -> list[Any]:
+        return self.handler.envelopes
+
+
+@pytest.fixture
+def smtp_sink() -> Iterator[SmtpSink]:
+    """A local SMTP server (aiosmtpd) on 127.0.0.1 collecting messages, without STARTTLS."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    handler = _Collect()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield SmtpSink("127.0.0.1", port, handler)
+    finally:
+        controller.stop()

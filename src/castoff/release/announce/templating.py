@@ -105,6 +105,7 @@ def _environment(overrides: tuple[tuple[str, Path], ...]) -> jinja2.Environment:
         handle=handle,
         join_and=join_and,
         slack=slack_escape,
+        md=md_escape,
         ref_label=ref_label,
         new_refs=new_refs,
         ref_url=lambda r: ref_url(r, _REPO_URL.get()),
@@ -137,6 +138,11 @@ def join_and(items: Iterable[str]) -> str:
 def slack_escape(text: str) -> str:
     """Escape the three characters Slack's mrkdwn reserves."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def md_escape(text: str) -> str:
+    """Backslash-escape ``<`` so Markdown renderers show it instead of taking it for HTML."""
+    return str(text).replace("<", "\\<")
 
 
 def ref_label(ref: Reference) -> str:
