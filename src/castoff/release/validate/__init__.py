@@ -22,7 +22,12 @@ from castoff.release.validate.model import (
 )
 from castoff.release.validate.postdeploy import run_postdeploy
 from castoff.release.validate.preflight import PREFLIGHT_CHECKS, run_preflight
-from castoff.release.validate.report import render_markdown, report_data, write_report
+from castoff.release.validate.report import (
+    render_json,
+    render_markdown,
+    report_data,
+    write_report,
+)
 
 __all__ = [
     "PREFLIGHT_CHECKS",
@@ -30,6 +35,7 @@ __all__ = [
     "CheckStatus",
     "ProgressCallback",
     "ValidationReport",
+    "render_json",
     "render_markdown",
     "report_data",
     "run_postdeploy",

@@ -49,7 +49,8 @@ class CommandResult:
         if self.error:
             return f"`{shown}` could not run: {self.error}"
         if self.timed_out:
-            return f"`{shown}` timed out after {self.timeout or self.duration_seconds:g}s and was killed"
+            limit = self.timeout or self.duration_seconds
+            return f"`{shown}` timed out after {limit:g}s and was killed"
         if self.exit_code in (_SHELL_NOT_FOUND, _SHELL_NOT_EXECUTABLE) and _is_shell(self.argv):
             return f"`{shown}` failed: command not found or not executable (exit {self.exit_code})"
         return f"`{shown}` exited with {self.exit_code}"

@@ -26,9 +26,18 @@ from castoff.release.validate.model import (
 )
 
 
+def _notify(on_progress: ProgressCallback | None, check_id: str, state: str) -> None:
+    """Report progress; a broken listener (a closed MCP stream) never stops the checks."""
+    if on_progress is None:
+        return
+    try:
+        on_progress(check_id, state)
+    except Exception:  # progress is advisory: the report still carries every result
+        return
+
+
 def _execute(check: Check, on_progress: ProgressCallback | None) -> CheckResult:
-    if on_progress is not None:
-        on_progress(check.id, "running")
+    _notify(on_progress, check.id, "running")
     start = time.monotonic()
     try:
         outcome = check.run()
@@ -79,8 +88,7 @@ def run_checks(
 
     def finish(result: CheckResult) -> None:
         done[result.id] = result
-        if on_progress is not None:
-            on_progress(result.id, result.status.value)
+        _notify(on_progress, result.id, result.status.value)
 
     with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="check") as pool:
         running: dict[Future[CheckResult], Check] = {}
