@@ -154,3 +154,13 @@ def test_init_adopts_commitizen(repo: Any, run_castoff: Any) -> None:
     assert "commitizen" in out.stdout
     table = tomllib.loads((repo.path / "pyproject.toml").read_text())["tool"]["castoff"]
     assert table["tag_format"] == "{version}"
+
+
+def test_tag_message_is_the_notes_and_changelog_is_committed(repo: Any, run_castoff: Any) -> None:
+    """The tag message lists the release's changes; CHANGELOG.md is in the release commit."""
+    project(repo)
+    repo.commit("feat: shiny thing")
+    assert run_castoff("version", "tag", "--yes", cwd=repo.path).returncode == 0
+    assert "shiny thing" in repo.git("tag", "-l", "--format=%(contents)", "v1.1.0")
+    assert "CHANGELOG.md" in repo.git("show", "--name-only", "--format=", "HEAD")
+    assert "shiny thing" in (repo.path / "CHANGELOG.md").read_text()

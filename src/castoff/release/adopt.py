@@ -75,6 +75,9 @@ def from_commitizen(cz: Mapping[str, Any], config_file: str) -> dict[str, Any]:
     name = cz.get("name", "cz_conventional_commits")
     if name != "cz_conventional_commits":
         raise NotSupportedYet(f"adopting commitizen rules {name!r} is not supported yet")
+    custom = [key for key in ("bump_map", "bump_pattern", "customize") if key in cz]
+    if custom:
+        raise NotSupportedYet(f"adopting commitizen {', '.join(custom)} is not supported yet")
     scheme = str(cz.get("version_scheme", cz.get("version_type", "pep440")))
     data: dict[str, Any] = {
         "tag_format": _cz_tag_format(str(cz.get("tag_format", "$version"))),

@@ -35,7 +35,7 @@ from castoff.errors import (
     VersionError,
 )
 from castoff.release import git
-from castoff.release.model import Change, ReleaseNotes, TagInfo
+from castoff.release.model import Change, TagInfo
 from castoff.release.version import Version, VersionSettings, parse, plan_next, version_settings
 from castoff.release.versionfiles import FileChange, VersionFile, plan_updates, read_version
 
@@ -408,51 +408,32 @@ def push_release(repo: Path, s: VersionSettings, tag: str) -> bool:
 def release_notes_text(
     repo: Path, config: Config, nxt: NextVersion
 ) -> tuple[str, Callable[[str], str] | None]:
-    """The tag message (the release notes as text) and the CHANGELOG transform.
+    """The tag message (the notes engine's text format) and the CHANGELOG transform.
 
-    The CHANGELOG is updated only when ``version.update_changelog`` is true
-    (the default).
+    The transform inserts this release's Markdown section (idempotent: a
+    section for the version is never added twice); it is None when
+    ``version.update_changelog`` is false or there is nothing to write about.
     """
     from castoff.errors import UsageError as NoNotes
+    from castoff.release import changelog
     from castoff.release import notes as notes_engine
+    from castoff.release.notes_render import NotesRenderer
 
     title = f"Release {nxt.next}"
     try:
         since = nxt.since_tag if nxt.package else None
         notes = notes_engine.generate_notes(repo, since, config=config, version=nxt.next)
     except NoNotes:
-        return title, None
-    changelog = None
-    if config.section("version").get("update_changelog", True):
-        changelog = _changelog_transform(notes)
-    return tag_message(notes, title), changelog
+        return title + "\n", None
+    cfg = notes_engine.notes_config(repo, config)
+    forge = notes_engine.forge_of(repo, cfg)
+    text = NotesRenderer(cfg, "text", forge=forge)(notes)
+    if not config.section("version").get("update_changelog", True):
+        return text, None
+    section = NotesRenderer(cfg, "md", forge=forge)(notes)
+    version = nxt.next
 
+    def add_section(existing: str) -> str:
+        return changelog.insert_section(existing, section, version)
 
-def tag_message(notes: ReleaseNotes, title: str) -> str:
-    """The release notes as a plain-text annotated-tag message."""
-    lines = [f"{title} ({notes.date.isoformat()})"]
-    sections = [("Breaking Changes", notes.breaking)] if notes.breaking else []
-    sections += [(g.title, g.entries) for g in notes.groups]
-    for heading, entries in sections:
-        if not entries:
-            continue
-        lines += ["", heading]
-        for c in entries:
-            scope = f"{c.scope}: " if c.scope else ""
-            text = c.breaking_description if heading == "Breaking Changes" else None
-            lines.append(f"- {scope}{text or c.description} ({c.short_sha})")
-    if notes.compare_url:
-        lines += ["", notes.compare_url]
-    return "\n".join(lines) + "\n"
-
-
-def _changelog_transform(notes: ReleaseNotes) -> Callable[[str], str] | None:
-    """CHANGELOG text → text with this release's section (the notes engine's writer)."""
-    from importlib import import_module
-
-    try:
-        changelog = import_module("castoff.release.changelog")
-    except ImportError:
-        return None
-    update: Callable[[str, ReleaseNotes], str] = changelog.update_changelog
-    return lambda text: update(text, notes)
+    return text, add_section
