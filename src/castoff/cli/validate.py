@@ -102,15 +102,20 @@ def _live_view(enabled: bool, title: str) -> Iterator[ProgressCallback | None]:
             t.add_row(f"[{style.get(state, '')}]{state:>8}", check_id, f"{seconds:5.1f}s")
         return t
 
-    with Live(table(), console=console(stderr=True), refresh_per_second=8, transient=True) as live:
+    def on_progress(check_id: str, state: str) -> None:
+        with lock:
+            now = time.monotonic()
+            started = states.get(check_id, (state, now, None))[1]
+            states[check_id] = (state, started, None if state == "running" else now)
 
-        def on_progress(check_id: str, state: str) -> None:
-            with lock:
-                now = time.monotonic()
-                started = states.get(check_id, (state, now, None))[1]
-                states[check_id] = (state, started, None if state == "running" else now)
-                live.update(table())
+    def snapshot() -> Table:
+        with lock:
+            return table()
 
+    # get_renderable: redrawn 8 times a second, so running checks' clocks tick.
+    with Live(
+        get_renderable=snapshot, console=console(stderr=True), refresh_per_second=8, transient=True
+    ):
         yield on_progress
 
 
