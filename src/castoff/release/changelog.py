@@ -1,0 +1,126 @@
+"""CHANGELOG.md updates in place: add a release section, never rewrite existing text.
+
+:func:`insert_section` is pure and idempotent: a section whose version the
+file already has is not added again. New sections go below the title, the
+preamble and any Unreleased section, above the newest older release (so a
+late section for an old version lands in version order). :func:`replace_releases`
+keeps the preamble and regenerates every release section (``--full``).
+:func:`write_atomic` writes through a temporary file and ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from castoff.errors import UsageError
+from castoff.release.git import version_key
+from castoff.release.notes_render import CHANGELOG_HEADER
+
+_HEADING = re.compile(r"^##[ \t]+\[?[vV]?(?P<title>[^\]\s()]+)", re.MULTILINE)
+_FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
+UNRELEASED = "unreleased"
+
+
+def _headings(text: str) -> list[tuple[int, str]]:
+    """(offset, lower-cased title) of each level-2 heading outside fenced code."""
+    fences = [m.start() for m in _FENCE.finditer(text)]
+    spans = list(zip(fences[::2], [*fences[1::2], len(text)], strict=False))
+    return [
+        (m.start(), m["title"].lower())
+        for m in _HEADING.finditer(text)
+        if not any(a <= m.start() < b for a, b in spans)
+    ]
+
+
+def _same(title: str, version: str | None) -> bool:
+    if version is None:
+        return title == UNRELEASED
+    return title == version.lower().lstrip("v")
+
+
+def has_section(text: str, version: str | None) -> bool:
+    """True when ``text`` already has a section for ``version`` (None: Unreleased)."""
+    return any(_same(title, version) for _, title in _headings(text))
+
+
+def insert_section(existing: str, section: str, version: str | None) -> str:
+    """``existing`` with ``section`` (for ``version``; None = Unreleased) inserted in place.
+
+    Returns ``existing`` unchanged when it already has that version's section;
+    a new Keep a Changelog header when ``existing`` is empty.
+    """
+    section = section.strip("\n") + "\n"
+    if not existing.strip():
+        return f"{CHANGELOG_HEADER}\n{section}"
+    if has_section(existing, version):
+        return existing
+    new_key = version_key(version.lstrip("vV")) if version else None
+    position = None
+    for offset, title in _headings(existing):
+        if title == UNRELEASED:
+            if version is None:
+                position = offset
+                break
+            continue
+        if version is None:
+            position = offset
+            break
+        key = version_key(title)
+        if key is None or new_key is None or key < new_key:
+            position = offset
+            break
+    if position is None:
+        return existing.rstrip("\n") + "\n\n" + section
+    return existing[:position] + section + "\n" + existing[position:]
+
+
+def replace_releases(existing: str, sections: str) -> str:
+    """The preamble of ``existing`` (all before its first ``##`` heading), then ``sections``."""
+    heads = _headings(existing)
+    preamble = existing[: heads[0][0]] if heads else existing
+    if not preamble.strip():
+        preamble = CHANGELOG_HEADER
+    return preamble.rstrip("\n") + "\n\n" + sections.strip("\n") + "\n"
+
+
+def read_text(path: Path) -> str:
+    """The file's text, or "" when it does not exist."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return ""
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise UsageError(f"cannot read {path}: {reason}") from exc
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    folder = path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(text)
+            Path(tmp).chmod(mode)
+            Path(tmp).replace(path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def update_changelog(path: Path, section: str, version: str | None) -> bool:
+    """Insert ``section`` into the file at ``path``; False when it was already there."""
+    existing = read_text(path)
+    updated = insert_section(existing, section, version)
+    if updated == existing:
+        return False
+    write_atomic(path, updated)
+    return True

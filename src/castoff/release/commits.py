@@ -1,0 +1,262 @@
+"""Conventional Commits 1.0 parsing: one :class:`Commit` in, its :class:`Change` entries out.
+
+:func:`parse_commit` is pure and never raises on any text. It understands
+``type(scope)!: description`` headers, ``BREAKING CHANGE:`` /
+``BREAKING-CHANGE:`` footers (multi-line, among other footers), reverts
+(``Revert "…"`` and ``revert:``, with git's ``This reverts commit <sha>``),
+squash-merge bodies listing several conventional lines (one entry each),
+issue references and ``Co-authored-by`` trailers. A commit that is not
+conventional gives one entry with ``type="other"`` and ``conventional=False``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import replace
+
+from castoff.release.model import Change, Commit, Person, Reference
+from castoff.release.refs import Forge, find_refs
+
+#: Types recognised in squash-merge bodies even when the config does not list them.
+STANDARD_TYPES = frozenset(
+    ("feat", "fix", "perf", "refactor", "docs", "style", "test", "build", "ci", "chore", "revert")
+)
+
+_HEADER = re.compile(
+    r"(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\n]*)\))?(?P<bang>!)?:[ \t]+(?P<desc>\S.*)"
+)
+_BODY_LINE = re.compile(
+    r"^[ \t]*(?:[-*+][ \t]+)?(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\n]*)\))?(?P<bang>!)?"
+    r":[ \t]+(?P<desc>\S.*)$",
+    re.MULTILINE,
+)
+_BREAKING = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*", re.MULTILINE)
+_FOOTER = re.compile(r"^(?:[A-Za-z][\w-]*|BREAKING CHANGE)(?::[ \t]|[ \t]#)")
+_REVERT_SUBJECT = re.compile(r'^Revert "(?P<inner>.*)"\s*$')
+_REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-fA-F]{7,40})")
+_COAUTHOR = re.compile(
+    r"^Co-authored-by:[ \t]*(?P<name>[^<\n]*?)[ \t]*<(?P<email>[^>\n]*)>",
+    re.MULTILINE | re.IGNORECASE,
+)
+
+
+def co_authors(body: str) -> tuple[Person, ...]:
+    """People named in ``Co-authored-by:`` trailers of ``body``."""
+    if "o-authored-by" not in body and "O-AUTHORED-BY" not in body:
+        return ()
+    return tuple(Person(m["name"].strip(), m["email"].strip()) for m in _COAUTHOR.finditer(body))
+
+
+def _breaking_note(body: str) -> str | None:
+    """The text of a ``BREAKING CHANGE:`` footer (continuation lines included), or None."""
+    m = _BREAKING.search(body)
+    if m is None:
+        return None
+    lines = body[m.end() :].split("\n")
+    kept = [lines[0]]
+    for line in lines[1:]:
+        if _FOOTER.match(line):
+            break
+        kept.append(line)
+    return "\n".join(kept).strip() or None
+
+
+def _linked(refs: tuple[Reference, ...], forge: Forge | None) -> tuple[Reference, ...]:
+    if forge is None or not refs:
+        return refs
+    return tuple(forge.link(r) for r in refs)
+
+
+def parse_commit(
+    commit: Commit,
+    *,
+    body_types: Collection[str] = STANDARD_TYPES,
+    forge: Forge | None = None,
+) -> list[Change]:
+    """The release-notes entries of ``commit`` (possibly several; empty for an empty message).
+
+    ``body_types`` are the types accepted on conventional lines inside a body
+    (squash merges); the subject line accepts any type. ``forge`` fills in
+    reference links.
+    """
+    return parse_message(
+        commit.sha, commit.author, commit.subject, commit.body, body_types=body_types, forge=forge
+    )
+
+
+def _body_lines(body: str, prefixes: tuple[str, ...]) -> list[re.Match[str]]:
+    """Conventional lines in ``body`` whose type is one of ``prefixes`` (cheap pre-filter first)."""
+    found = []
+    for line in body.split("\n"):
+        bare = line.lstrip(" \t-*+").lower()
+        if bare.startswith(prefixes):
+            m = _BODY_LINE.match(line)
+            if m is not None and m["type"].lower() in prefixes:
+                found.append(m)
+    return found
+
+
+def parse_message(
+    sha: str,
+    author: Person,
+    subject: str,
+    body: str,
+    *,
+    body_types: Collection[str] = STANDARD_TYPES,
+    forge: Forge | None = None,
+) -> list[Change]:
+    """:func:`parse_commit` over a commit's fields (the streaming fast path)."""
+    if not subject:
+        if not body:
+            return []
+        subject, _, body = body.partition("\n")
+        subject = subject.strip()
+        body = body.strip("\n")
+    authors = (author, *co_authors(body)) if body else (author,)
+    breaking_note = _breaking_note(body) if "CHANGE" in body else None
+    reverts: str | None = None
+
+    header = _HEADER.fullmatch(subject)
+    revert = _REVERT_SUBJECT.match(subject) if subject.startswith("Revert ") else None
+    if revert is not None:
+        ctype, scope, bang, desc = "revert", None, False, revert["inner"]
+    elif header is not None:
+        ctype = header["type"].lower()
+        scope = (header["scope"] or "").strip() or None
+        bang = header["bang"] is not None
+        desc = header["desc"].strip()
+    else:
+        ctype, scope, bang, desc = "other", None, False, subject
+    if ctype == "revert" and "reverts commit" in body:
+        found = _REVERTS_SHA.search(body)
+        reverts = found["sha"].lower() if found else None
+    conventional = header is not None or revert is not None
+
+    lines = []
+    if body and ":" in body:
+        prefixes = body_types if isinstance(body_types, tuple) else _prefixes(body_types)
+        lines = _body_lines(body, prefixes)
+    if not lines:  # the common case: one entry
+        refs = find_refs(f"{subject}\n{body}" if body else subject)
+        return [
+            new_change(
+                sha,
+                ctype,
+                desc,
+                scope,
+                bang or breaking_note is not None,
+                breaking_note or (desc if bang else None),
+                body,
+                _linked(refs, forge) if refs else refs,
+                authors,
+                conventional,
+                reverts,
+            )
+        ]
+    return _squashed(sha, authors, subject, body, lines, forge=forge, conventional=conventional)
+
+
+def _squashed(
+    sha: str,
+    authors: tuple[Person, ...],
+    subject: str,
+    body: str,
+    lines: list[re.Match[str]],
+    *,
+    forge: Forge | None,
+    conventional: bool,
+) -> list[Change]:
+    """Entries of a commit whose body lists conventional lines (a squash merge)."""
+    rest = body
+    for m in lines:
+        rest = rest.replace(m.group(0), "", 1)
+    changes: list[Change] = []
+    if conventional:  # the subject entry, parsed without the listed lines
+        (first,) = parse_message(sha, authors[0], subject, rest.strip("\n"), body_types=())
+        changes.append(replace(first, authors=authors, body=body, refs=_linked(first.refs, forge)))
+    subject_refs = _linked(find_refs(subject), forge)
+    seen = {(c.type, c.scope, c.description) for c in changes}
+    for m in lines:
+        entry = Change(
+            sha,
+            m["type"].lower(),
+            m["desc"].strip(),
+            (m["scope"] or "").strip() or None,
+            m["bang"] is not None,
+            m["desc"].strip() if m["bang"] else None,
+            "",
+            (),
+            authors,
+        )
+        key = (entry.type, entry.scope, entry.description)
+        if key in seen:
+            continue
+        seen.add(key)
+        merged = {
+            (r.repo, r.number): r for r in (*_linked(find_refs(m.group(0)), forge), *subject_refs)
+        }
+        changes.append(replace(entry, refs=tuple(merged.values())))
+    return changes
+
+
+def _prefixes(types: Collection[str]) -> tuple[str, ...]:
+    """``types`` as the sorted tuple :func:`parse_message` checks lines against."""
+    return tuple(sorted({t.lower() for t in types}))
+
+
+_NEW = object.__new__
+_SETTERS = tuple(
+    Change.__dict__[name].__set__
+    for name in (
+        "sha",
+        "type",
+        "description",
+        "scope",
+        "breaking",
+        "breaking_description",
+        "body",
+        "refs",
+        "authors",
+        "conventional",
+        "reverts",
+    )
+)
+
+
+def new_change(  # noqa: PLR0917 - mirrors Change's positional fields
+    sha: str,
+    ctype: str,
+    description: str,
+    scope: str | None,
+    breaking: bool,
+    breaking_description: str | None,
+    body: str,
+    refs: tuple[Reference, ...],
+    authors: tuple[Person, ...],
+    conventional: bool,
+    reverts: str | None,
+) -> Change:
+    """``Change(...)`` built through its slots: equal result, without the frozen
+    ``__init__``'s per-field ``object.__setattr__`` (this runs once per commit)."""
+    change = _NEW(Change)
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10 = _SETTERS
+    s0(change, sha)
+    s1(change, ctype)
+    s2(change, description)
+    s3(change, scope)
+    s4(change, breaking)
+    s5(change, breaking_description)
+    s6(change, body)
+    s7(change, refs)
+    s8(change, authors)
+    s9(change, conventional)
+    s10(change, reverts)
+    return change
+
+
+def header_of(change: Change) -> str:
+    """The conventional header a change was written as (``type(scope)!: description``)."""
+    scope = f"({change.scope})" if change.scope else ""
+    bang = "!" if change.breaking and change.breaking_description == change.description else ""
+    return f"{change.type}{scope}{bang}: {change.description}"

@@ -1,0 +1,146 @@
+"""Release notes as text: Jinja2 templates shipped in the package, overridable from config.
+
+Formats: ``md`` (a Keep a Changelog section), ``github`` (a release body),
+``text`` and ``json`` (docs/notes.md documents the schema). Each template
+renders ONE release; :meth:`NotesRenderer.document` joins sections into a
+whole CHANGELOG / JSON document for ``--full``. Templates load (and fail)
+when the renderer is built, before any git work, so a broken template stops
+a run before anything is written.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from castoff.errors import TemplateError
+from castoff.release.model import Change, Reference, ReleaseNotes
+from castoff.release.notes import NotesConfig, notes_to_data
+from castoff.release.refs import Forge
+
+FORMATS = ("md", "github", "text", "json")
+TEMPLATE_FILES = {
+    "md": "markdown.md.j2",
+    "github": "github.md.j2",
+    "text": "text.txt.j2",
+    "json": "json.j2",
+}
+#: Keys accepted in ``[tool.castoff.notes] templates`` for each format.
+CONFIG_KEYS = {
+    "md": ("markdown", "md"),
+    "github": ("github",),
+    "text": ("text",),
+    "json": ("json",),
+}
+CHANGELOG_TITLE = "# Changelog"
+CHANGELOG_HEADER = f"""{CHANGELOG_TITLE}
+
+All notable changes to this project are documented in this file.
+
+The format is based on [Keep a Changelog](https://keepachangelog.com/en/1.1.0/).
+"""
+
+
+def _json_filter(value: Any, indent: int | None = None) -> str:
+    separators = (",", ": ") if indent else (",", ":")
+    return json.dumps(value, indent=indent, ensure_ascii=False, separators=separators)
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("castoff.release", "templates/notes"),
+        autoescape=False,  # Markdown and text, not HTML
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["json"] = _json_filter
+    env.filters["new_refs"] = _new_refs
+    return env
+
+
+def _new_refs(change: Change) -> list[Reference]:
+    """The references of ``change`` its description does not already spell out."""
+    text = change.description
+    if "#" not in text and "://" not in text:
+        return list(change.refs)
+    return [
+        r
+        for r in change.refs
+        if (r.url is None or r.url not in text) and f"{r.repo or ''}#{r.number}" not in text
+    ]
+
+
+class NotesRenderer:
+    """Renders release notes in one format (the project's template if configured)."""
+
+    def __init__(
+        self,
+        config: NotesConfig,
+        fmt: str = "md",
+        *,
+        forge: Forge | None = None,
+        full: bool = False,
+    ) -> None:
+        if fmt not in FORMATS:
+            raise TemplateError(f"unknown notes format {fmt!r} (choose {', '.join(FORMATS)})")
+        self.fmt = fmt
+        self.full = full
+        self.config = config
+        self.forge = forge
+        self.env = _environment()
+        self.template = self._load()
+
+    def _load(self) -> jinja2.Template:
+        override = next(
+            (self.config.templates[k] for k in CONFIG_KEYS[self.fmt] if k in self.config.templates),
+            None,
+        )
+        try:
+            if override is None:
+                return self.env.get_template(TEMPLATE_FILES[self.fmt])
+            path = Path(override)
+            if not path.is_absolute() and self.config.root is not None:
+                path = self.config.root / path
+            try:
+                source = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise TemplateError(f"cannot read notes template {path}: {reason}") from exc
+            return self.env.from_string(source)
+        except jinja2.TemplateSyntaxError as exc:
+            where = override or TEMPLATE_FILES[self.fmt]
+            raise TemplateError(f"{where}, line {exc.lineno}: {exc.message}") from exc
+
+    def section(self, notes: ReleaseNotes) -> str:
+        """One release rendered with the format's template."""
+        context: dict[str, Any] = {
+            "notes": notes,
+            "breaking_title": self.config.breaking_title,
+            "commit_url": self.forge.commit_url if self.forge is not None else None,
+            "indent": None if self.full else 2,
+        }
+        if self.fmt == "json" or self.config.templates:
+            context["data"] = notes_to_data(notes)
+        try:
+            text = self.template.render(context)
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"rendering the {self.fmt} notes template failed: {exc}") from exc
+        return text.rstrip("\n") + "\n"
+
+    __call__ = section
+
+    def document(self, sections: list[str]) -> str:
+        """Sections (newest first) joined into one document of this format."""
+        if self.fmt == "json":
+            if not self.full:
+                return "".join(sections)
+            return '{"releases":[' + ",".join(s.rstrip("\n") for s in sections) + "]}\n"
+        body = "\n".join(sections)
+        if self.fmt == "md" and self.full:
+            return f"{CHANGELOG_HEADER}\n{body}"
+        return body

@@ -1,0 +1,195 @@
+"""Issue / pull-request references in commit messages, and links to the forge.
+
+:func:`find_refs` extracts ``#123``, ``GH-123``, ``owner/repo#123``, full
+issue / pull / merge-request URLs and the closing keywords before them
+(``Closes #4``, ``fixes: #5``). :class:`Forge` turns the ``origin`` remote URL
+(ssh or https) into link builders in the URL style of GitHub, GitLab,
+Gitea / Forgejo or Bitbucket. Pure functions: no git, no network.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from castoff.release.model import Reference
+
+STYLES = ("github", "gitlab", "gitea", "bitbucket")
+
+_URL_REF = re.compile(
+    r"https?://(?P<host>[\w.-]+(?::\d+)?)/(?P<repo>[\w.-]+(?:/[\w.-]+)+?)/(?:-/)?"
+    r"(?P<kind>issues|pull|pulls|merge_requests|pull-requests)/(?P<num>\d+)\b"
+)
+_HASH_REF = re.compile(r"#(\d+)\b")
+_GH_REF = re.compile(r"(?<![\w/.&-])GH-(\d+)\b")
+_OWNER_BEFORE = re.compile(r"(?<![\w/.&-])([A-Za-z0-9][\w.-]*/[\w.-]+)$")
+_WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_CLOSING = re.compile(
+    r"\b(?P<kw>close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?[ \t]*$",
+    re.IGNORECASE,
+)
+_ACTIONS = {"close": "closes", "fix": "fixes", "resolve": "resolves"}
+
+
+def _action(text: str, pos: int) -> str | None:
+    window = text[max(0, pos - 24) : pos]
+    low = window.lower()
+    if "clos" not in low and "fix" not in low and "resolv" not in low:
+        return None
+    m = _CLOSING.search(window)
+    if m is None:
+        return None
+    word = m["kw"].lower()
+    for stem, action in _ACTIONS.items():
+        if word.startswith(stem):
+            return action
+    return None  # pragma: no cover - the regex only matches the three stems
+
+
+def find_refs(text: str) -> tuple[Reference, ...]:
+    """References in ``text``, in order of appearance, without duplicates."""
+    has_hash = "#" in text
+    if not has_hash and "GH-" not in text and "://" not in text:
+        return ()
+    found: dict[tuple[str | None, int], tuple[int, Reference]] = {}
+    spans: list[tuple[int, int]] = []
+    if "://" in text:
+        for m in _URL_REF.finditer(text):
+            kind = "issue" if m["kind"] == "issues" else "pull"
+            action = _action(text, m.start())
+            ref = Reference(int(m["num"]), kind, m["repo"], m.group(0), action)
+            found.setdefault((m["repo"], ref.number), (m.start(), ref))
+            spans.append(m.span())
+    if has_hash:
+        for m in _HASH_REF.finditer(text):
+            start = m.start()
+            if spans and any(a <= start < b for a, b in spans):
+                continue
+            repo = None
+            before = text[start - 1] if start else " "
+            if before in _WORDISH:
+                owner = _OWNER_BEFORE.search(text, max(0, start - 120), start)
+                if owner is None:
+                    continue  # "abc#12": not a reference
+                repo, start = owner[1], owner.start()
+            elif before in "/&":
+                continue
+            key = (repo, int(m[1]))
+            if key not in found:
+                found[key] = (start, Reference(key[1], "issue", repo, None, _action(text, start)))
+    if "GH-" in text:
+        for m in _GH_REF.finditer(text):
+            key = (None, int(m[1]))
+            if key not in found:
+                found[key] = (
+                    m.start(),
+                    Reference(key[1], "issue", None, None, _action(text, m.start())),
+                )
+    if len(found) == 1:
+        return (next(iter(found.values()))[1],)
+    return tuple(ref for _, ref in sorted(found.values(), key=lambda pair: pair[0]))
+
+
+@dataclass(frozen=True, slots=True)
+class Forge:
+    """Where a repository lives and how its web links are spelled."""
+
+    base: str  # https://host[/prefix]
+    path: str  # owner/repo (GitLab: group/subgroup/repo)
+    style: str = "github"
+
+    @property
+    def repo_url(self) -> str:
+        return f"{self.base}/{self.path}"
+
+    def issue_url(self, number: int, kind: str = "issue", repo: str | None = None) -> str:
+        """The web page of issue / pull request ``number`` (in ``repo`` if given)."""
+        root = f"{self.base}/{repo or self.path}"
+        if self.style == "gitlab":
+            return f"{root}/-/{'merge_requests' if kind == 'pull' else 'issues'}/{number}"
+        if self.style == "bitbucket":
+            return f"{root}/{'pull-requests' if kind == 'pull' else 'issues'}/{number}"
+        if self.style == "gitea":
+            return f"{root}/{'pulls' if kind == 'pull' else 'issues'}/{number}"
+        return f"{root}/{'pull' if kind == 'pull' else 'issues'}/{number}"
+
+    def commit_url(self, sha: str) -> str:
+        """The web page of commit ``sha``."""
+        if self.style == "gitlab":
+            return f"{self.repo_url}/-/commit/{sha}"
+        if self.style == "bitbucket":
+            return f"{self.repo_url}/commits/{sha}"
+        return f"{self.repo_url}/commit/{sha}"
+
+    def compare_url(self, old: str, new: str) -> str:
+        """The page comparing ``old`` to ``new`` (tags or shas)."""
+        if self.style == "gitlab":
+            return f"{self.repo_url}/-/compare/{old}...{new}"
+        if self.style == "bitbucket":
+            return f"{self.repo_url}/branches/compare/{quote(new)}%0D{quote(old)}"
+        return f"{self.repo_url}/compare/{old}...{new}"
+
+    def link(self, ref: Reference) -> Reference:
+        """``ref`` with its ``url`` filled in (kept if the message gave one)."""
+        if ref.url:
+            return ref
+        return Reference(
+            ref.number,
+            ref.kind,
+            ref.repo,
+            self.issue_url(ref.number, ref.kind, ref.repo),
+            ref.action,
+        )
+
+
+_SCP = re.compile(r"^(?:[\w.+-]+@)?(?P<host>[\w.-]+):(?!//)(?P<path>[^\\]+)$")
+_URL = re.compile(
+    r"^(?P<scheme>[a-z][a-z0-9+.-]*)://(?:[^@/]+@)?(?P<host>[^/:]+)(?::(?P<port>\d+))?/(?P<path>.+)$"
+)
+
+
+def guess_style(host: str) -> str:
+    """The URL style a forge host most likely uses (GitHub when unknown)."""
+    host = host.lower()
+    if "gitlab" in host:
+        return "gitlab"
+    if "bitbucket" in host:
+        return "bitbucket"
+    if any(word in host for word in ("gitea", "forgejo", "codeberg")):
+        return "gitea"
+    return "github"
+
+
+def parse_remote(url: str | None, style: str | None = None) -> Forge | None:
+    """A :class:`Forge` from a remote URL (``git@host:o/r.git``, ``https://host/o/r``, ``ssh://``).
+
+    ``style`` forces the link style (for self-hosted forges with plain host
+    names); local paths and ``file://`` remotes give None.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    m = _URL.match(url)
+    if m is not None:
+        if m["scheme"] == "file":
+            return None
+        host = m["host"]
+        port = m["port"] if m["scheme"] in ("http", "https") else None
+        scheme = "http" if m["scheme"] == "http" else "https"
+        base = f"{scheme}://{host}" + (f":{port}" if port else "")
+        path = m["path"]
+    else:
+        scp = _SCP.match(url)
+        if scp is None:
+            return None
+        host, path = scp["host"], scp["path"]
+        base = f"https://{host}"
+    path = path.strip("/").removesuffix(".git").strip("/")
+    if "bitbucket" in host and path.startswith("scm/"):
+        path = path.removeprefix("scm/")
+    if "/" not in path:
+        return None
+    if style is not None and style not in STYLES:
+        style = None
+    return Forge(base=base, path=path, style=style or guess_style(host))

@@ -1,0 +1,299 @@
+"""History cut into release sections, read in one pass per slice, slices in parallel.
+
+A :class:`Section` is the range of one release: the commits reachable from
+its tip (the release tag, or HEAD for Unreleased) and from no older release.
+:func:`collect_sections` reads several consecutive sections with ONE
+``git log`` stream, assigning each commit to the oldest section whose tip
+reaches it (labels flow from children to parents, and ``git log`` shows
+children first). :func:`full_history` splits the sections of a whole
+history into contiguous slices, one per worker process (ranges between tags
+are independent), then joins the results; only the first-timer computation
+needs every slice, so it runs in the parent between two worker phases.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from castoff.errors import GitError, UsageError
+from castoff.release import git
+from castoff.release.commits import STANDARD_TYPES, parse_message
+from castoff.release.model import Change, Person, ReleaseNotes, TagInfo
+from castoff.release.notes import NotesConfig, build_notes, forge_of
+from castoff.release.refs import Forge
+
+Rendered = Callable[[ReleaseNotes], str]
+
+
+@dataclass(frozen=True)
+class Section:
+    """One release range: ``tip`` and its ancestors not reachable from older sections."""
+
+    index: int
+    tip: str
+    tag: TagInfo | None = None
+    previous: str | None = None
+
+
+@dataclass
+class Collected:
+    """What one section's commits yielded."""
+
+    section: Section
+    changes: list[Change] = field(default_factory=list)
+    people: dict[str, Person] = field(default_factory=dict)
+    commit_count: int = 0
+
+    @property
+    def contributors(self) -> list[Person]:
+        return list(self.people.values())
+
+
+def collect_sections(
+    root: Path,
+    sections: Sequence[Section],
+    excluded: Sequence[str],
+    cfg: NotesConfig,
+    forge: Forge | None = None,
+) -> list[Collected]:
+    """Parse the commits of ``sections`` with one ``git log`` (commits of ``excluded`` left out)."""
+    out = [Collected(s) for s in sections]
+    tips: dict[str, int] = {}
+    for pos, s in enumerate(sections):
+        tips.setdefault(s.tip, pos)
+    revs = [*dict.fromkeys(s.tip for s in sections), *(f"^{sha}" for sha in excluded)]
+    shallow = _shallow_boundary(root)
+    body_types = tuple(sorted(STANDARD_TYPES | {t.lower() for t in cfg.types}))
+    include_merges = cfg.include_merges
+    pending: dict[str, int] = {}
+    people: dict[tuple[str, str], Person] = {}
+    coauthors: set[Person] = set()
+    last = len(sections) - 1
+    for sha, parents, name, email, _, subject, body in git.iter_commit_fields(root, revs):
+        label = pending.pop(sha, None)
+        tip = tips.get(sha)
+        if tip is not None and (label is None or tip < label):
+            label = tip
+        if label is None:  # clock skew put a parent before its child: keep the last section
+            label = last
+        last = label
+        for parent in parents.split():
+            old = pending.get(parent)
+            if old is None or label < old:
+                pending[parent] = label
+        if shallow and sha in shallow:
+            raise GitError(
+                f"{root} is a shallow clone and the history of this range is cut at "
+                f"{sha[:12]}: run `git fetch --unshallow --tags` first"
+            )
+        bucket = out[label]
+        bucket.commit_count += 1
+        if " " in parents and not include_merges:
+            continue
+        author = people.get((name, email))
+        if author is None:
+            author = people[name, email] = Person(name, email)
+        if author.key not in bucket.people:
+            bucket.people[author.key] = author
+        changes = parse_message(sha, author, subject, body, body_types=body_types, forge=forge)
+        if changes and len(changes[0].authors) > 1:
+            coauthors.update(changes[0].authors[1:])
+        bucket.changes.extend(changes)
+    if coauthors:
+        _apply_mailmap(root, out, coauthors)
+    return out
+
+
+def _shallow_boundary(root: Path) -> set[str]:
+    if not git.is_shallow(root):
+        return set()
+    return git.shallow_commits(root)
+
+
+def _apply_mailmap(root: Path, out: list[Collected], coauthors: set[Person]) -> None:
+    mapping = git.check_mailmap(root, coauthors)
+    for bucket in out:
+        for i, change in enumerate(bucket.changes):
+            if len(change.authors) < 2:
+                continue
+            authors = tuple(dict.fromkeys(mapping.get(p, p) for p in change.authors))
+            if authors != change.authors:
+                bucket.changes[i] = _with_authors(change, authors)
+            for person in authors[1:]:
+                bucket.people.setdefault(person.key, person)
+
+
+def _with_authors(change: Change, authors: tuple[Person, ...]) -> Change:
+    from dataclasses import replace
+
+    return replace(change, authors=authors)
+
+
+def plan_sections(root: Path, to_sha: str, cfg: NotesConfig) -> list[Section]:
+    """Sections of the whole history up to ``to_sha``, oldest first (Unreleased last)."""
+    tags = git.reachable_tags(root, cfg.tag_format, to_sha)
+    if not cfg.include_prereleases:
+        tags = [t for t in tags if not git.is_prerelease(t.version)]
+    sections: list[Section] = []
+    previous: str | None = None
+    for tag in tags:
+        sections.append(Section(len(sections), tag.sha, tag, previous))
+        previous = tag.name
+    if not tags or tags[-1].sha != to_sha:
+        sections.append(Section(len(sections), to_sha, None, previous))
+    return sections
+
+
+def _finish(
+    collected: Collected,
+    first_timers: Sequence[Person],
+    cfg: NotesConfig,
+    forge: Forge | None,
+    render: Rendered | None,
+) -> ReleaseNotes | str:
+    s = collected.section
+    on = s.tag.created_at.date() if s.tag and s.tag.created_at else datetime.now(UTC).date()
+    notes = build_notes(
+        collected.changes,
+        config=cfg,
+        version=s.tag.version if s.tag else None,
+        on=on,
+        tag=s.tag.name if s.tag else None,
+        previous_tag=s.previous,
+        contributors=collected.contributors,
+        first_timers=first_timers,
+        forge=forge,
+        commit_count=collected.commit_count,
+    )
+    return render(notes) if render is not None else notes
+
+
+def _first_timers(people: Sequence[Sequence[Person]]) -> list[list[Person]]:
+    """For each section (oldest first), the contributors seen in no earlier section."""
+    seen: set[str] = set()
+    result = []
+    for group in people:
+        result.append([p for p in group if p.key not in seen])
+        seen.update(p.key for p in group)
+    return result
+
+
+def _chunks(sections: Sequence[Section], n: int) -> list[list[Section]]:
+    size, extra = divmod(len(sections), n)
+    out, start = [], 0
+    for i in range(n):
+        end = start + size + (1 if i < extra else 0)
+        out.append(list(sections[start:end]))
+        start = end
+    return [c for c in out if c]
+
+
+def _worker(conn: Any, job: tuple[Any, ...]) -> None:
+    root, chunk, excluded, cfg, forge, render = job
+    try:
+        collected = collect_sections(root, chunk, excluded, cfg, forge)
+        conn.send(("ok", [(c.contributors, c.commit_count) for c in collected]))
+        firsts = conn.recv()
+        conn.send(
+            (
+                "ok",
+                [_finish(c, f, cfg, forge, render) for c, f in zip(collected, firsts, strict=True)],
+            )
+        )
+    except BaseException as exc:  # handed to the parent, which re-raises it
+        conn.send(("error", exc))
+    finally:
+        conn.close()
+
+
+def _receive(conn: Any) -> Any:
+    try:
+        status, payload = conn.recv()
+    except EOFError as exc:
+        raise GitError("a release-notes worker process died") from exc
+    if status == "error":
+        raise payload
+    return payload
+
+
+def full_history(
+    root: Path,
+    to_ref: str,
+    cfg: NotesConfig,
+    *,
+    workers: int | None = None,
+    render: Rendered | None = None,
+) -> list[ReleaseNotes] | list[str]:
+    """Every release section up to ``to_ref``, newest first: notes, or text if ``render``."""
+    if not git.has_commits(root):
+        raise UsageError(f"{root} has no commits yet: nothing to write notes about")
+    to_sha = git.resolve_ref(root, to_ref)
+    sections = plan_sections(root, to_sha, cfg)
+    forge = forge_of(root, cfg)
+    n = min(workers or cfg.workers, len(sections))
+    # Forking while other threads run may deadlock the child: stay in-process then.
+    if n <= 1 or len(sections) < 4 or threading.active_count() > 1:
+        collected = collect_sections(root, sections, [], cfg, forge)
+        firsts = _first_timers([c.contributors for c in collected])
+        done = [
+            (c.commit_count, _finish(c, f, cfg, forge, render))
+            for c, f in zip(collected, firsts, strict=True)
+        ]
+    else:
+        done = _run_parallel(root, sections, n, cfg=cfg, forge=forge, render=render)
+    kept = [item for (count, item), s in zip(done, sections, strict=True) if count or s.tag]
+    return list(reversed(kept))  # type: ignore[return-value]
+
+
+def _run_parallel(
+    root: Path,
+    sections: list[Section],
+    n: int,
+    *,
+    cfg: NotesConfig,
+    forge: Forge | None,
+    render: Rendered | None,
+) -> list[tuple[int, ReleaseNotes | str]]:
+    ctx = multiprocessing.get_context("fork")
+    chunks = _chunks(sections, n)
+    procs, conns = [], []
+    for chunk in chunks:
+        excluded = [s.tip for s in sections[: chunk[0].index]]
+        parent_end, child_end = ctx.Pipe()
+        proc = ctx.Process(
+            target=_worker, args=(child_end, (root, chunk, excluded, cfg, forge, render))
+        )
+        proc.start()
+        child_end.close()
+        procs.append(proc)
+        conns.append(parent_end)
+    try:
+        summaries = [_receive(conn) for conn in conns]
+        people = [p for summary in summaries for p, _ in summary]
+        counts = [count for summary in summaries for _, count in summary]
+        firsts = _first_timers(people)
+        start = 0
+        for conn, chunk in zip(conns, chunks, strict=True):
+            conn.send(firsts[start : start + len(chunk)])
+            start += len(chunk)
+        items = [item for conn in conns for item in _receive(conn)]
+    finally:
+        for proc in procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for conn in conns:
+            conn.close()
+    return list(zip(counts, items, strict=True))
+
+
+def render_full(root: Path, to_ref: str, cfg: NotesConfig, render: Rendered) -> list[str]:
+    """Every release section up to ``to_ref``, rendered in the workers, newest first."""
+    return full_history(root, to_ref, cfg, render=render)  # type: ignore[return-value]
