@@ -37,7 +37,7 @@ from castoff.release.announce.ledger import (
     delivery_key,
 )
 from castoff.release.announce.redact import Redactor
-from castoff.release.announce.senders import Delivery, resolve
+from castoff.release.announce.senders import DEFAULT_ENV, Delivery, resolve
 from castoff.release.announce.settings import FORGES, AnnounceSettings
 from castoff.release.announce.transport import RetryPolicy, SendError
 from castoff.release.model import ReleaseNotes
@@ -73,8 +73,6 @@ class SendReport:
 
 def secret_redactor(settings: AnnounceSettings) -> Redactor:
     """A redactor that knows every secret any configured channel names."""
-    from castoff.release.announce.senders import DEFAULT_ENV
-
     redact = Redactor()
     names = set(DEFAULT_ENV.values()) | {"SMTP_USER", "SMTP_PASSWORD"}
     for table in settings.tables.values():

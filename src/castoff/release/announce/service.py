@@ -130,6 +130,8 @@ def announce_send(
     for name in force:
         if name not in wanted:
             raise UsageError(f"--force-channel {name}: {name} is not among the channels being sent")
+    if not wanted:
+        return SendReport(tag=tag or "", dry_run=not confirm, results=())
     notes = notes or _send_notes(root, config, tag)
     if not notes.tag:
         raise UsageError("the release has no tag; pass --tag")
