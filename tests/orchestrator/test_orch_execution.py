@@ -80,7 +80,9 @@ def test_heartbeat_extends_only_own_lease(orch: Orchestrator) -> None:
     a = orch.plan_task("a")
     first = orch.execute_task(a.id, worker="w1", lease_seconds=5).task.lease_expires_at
     extended = orch.heartbeat(a.id, worker="w1", lease_seconds=500).lease_expires_at
-    assert first is not None and extended is not None and extended > first
+    assert first is not None
+    assert extended is not None
+    assert extended > first
     with pytest.raises(LeaseConflict):
         orch.heartbeat(a.id, worker="w2")
 
@@ -177,7 +179,8 @@ def test_synthesize_results_combines_children(orch: Orchestrator) -> None:
     orch.complete_task(c1.id, "notes ready", detailed_work="All the notes")
     result = orch.synthesize_results(p.id)
     assert result.counts == {"completed": 1, "pending": 1}
-    assert "notes ready" in result.report and "## Still open" in result.report
+    assert "notes ready" in result.report
+    assert "## Still open" in result.report
     assert orch.read_artifact(result.artifact.sha256).decode() == result.report
     assert orch.get_task(p.id).artifacts[0].name == "synthesis.md"
 

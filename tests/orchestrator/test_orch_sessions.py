@@ -39,7 +39,8 @@ def test_get_status_counts_and_ready(orch: Orchestrator) -> None:
     c = orch.plan_task("c")
     orch.execute_task(c.id)
     status = orch.get_status()
-    assert status.counts["pending"] == 2 and status.counts["in_progress"] == 1
+    assert status.counts["pending"] == 2
+    assert status.counts["in_progress"] == 1
     assert [t.id for t in status.ready] == [a.id]
     assert [t.id for t in status.in_progress] == [c.id]
     orch.complete_task(c.id, "done")

@@ -1,0 +1,199 @@
+"""`castoff orchestrator <tool>` through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+
+def _env(db_url: str) -> dict[str, str]:
+    return {"CASTOFF_DATABASE_URL": db_url} if db_url.startswith("postgresql") else {}
+
+
+def _runner(run_castoff: Any, project: Path, db_url: str) -> Any:
+    (project / ".castoff").mkdir(exist_ok=True)
+
+    def run(*args: str, expect: int = 0) -> Any:
+        out = run_castoff("orchestrator", *args, cwd=project, env=_env(db_url))
+        assert out.returncode == expect, out.stderr
+        if "--json" in args and expect == 0:
+            return json.loads(out.stdout)
+        return out
+
+    return run
+
+
+@pytest.fixture
+def cli(run_castoff: Any, tmp_path: Path) -> Any:
+    """Run `castoff orchestrator ARGS` on the embedded store; parse --json output."""
+    return _runner(run_castoff, tmp_path, "")
+
+
+@pytest.fixture
+def cli_any(run_castoff: Any, tmp_path: Path, db_url: str) -> Any:
+    """Like ``cli``, on SQLite and on PostgreSQL (CASTOFF_DATABASE_URL)."""
+    return _runner(run_castoff, tmp_path, db_url)
+
+
+def test_plan_execute_complete_round_trip(cli_any: Any, tmp_path: Path) -> None:
+    """A task goes through its lifecycle by CLI, with a file artifact."""
+    cli = cli_any
+    task = cli("plan-task", "Write notes", "--specialist-type", "release_notes", "--json")
+    assert task["status"] == "pending"
+    ctx = cli("execute-task", task["id"], "--json")
+    assert ctx["role"]["specialist_type"] == "release_notes"
+    assert ctx["task"]["status"] == "in_progress"
+    (tmp_path / "NOTES.md").write_text("# notes\n")
+    done = cli(
+        "complete-task",
+        task["id"],
+        "--summary",
+        "written",
+        "--file-paths",
+        "NOTES.md",
+        "--artifact-type",
+        "documentation",
+        "--json",
+    )
+    assert done["status"] == "completed"
+    assert done["artifacts"][0]["path"] == "NOTES.md"
+
+
+def test_plan_task_json_fields_are_stable(cli: Any) -> None:
+    """--json prints every DESIGN.md task field."""
+    task = cli("plan-task", "x", "--context", '{"a": 1}', "--due-date", "2030-01-01", "--json")
+    for name in (
+        "id",
+        "session_id",
+        "parent_task_id",
+        "title",
+        "description",
+        "task_type",
+        "specialist_type",
+        "complexity",
+        "status",
+        "dependencies",
+        "estimated_effort",
+        "due_date",
+        "context",
+        "summary",
+        "detailed_work",
+        "next_action",
+        "artifacts",
+        "lease_owner",
+        "lease_expires_at",
+        "attempts",
+        "created_at",
+        "updated_at",
+        "completed_at",
+    ):
+        assert name in task
+    assert task["context"] == {"a": 1}
+    assert task["due_date"].startswith("2030-01-01")
+
+
+def test_query_tasks_repeatable_status(cli: Any) -> None:
+    """--status repeats; --dependencies links tasks."""
+    a = cli("plan-task", "a", "--json")
+    b = cli("plan-task", "b", "--dependencies", a["id"], "--json")
+    cli("update-task", b["id"], "--status", "blocked", "--json")
+    page = cli("query-tasks", "--status", "pending", "--status", "blocked", "--json")
+    assert page["total"] == 2
+    page = cli("query-tasks", "--status", "blocked", "--json")
+    assert [t["id"] for t in page["tasks"]] == [b["id"]]
+    assert page["tasks"][0]["dependencies"] == [a["id"]]
+
+
+def test_bad_value_exits_2_with_one_line(cli: Any) -> None:
+    """A malformed value prints one line on stderr and exits 2."""
+    out = cli("plan-task", "x", "--complexity", "huge", expect=2)
+    assert out.stderr.count("\n") == 1
+    assert "complexity must be one of" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_unknown_task_exits_2(cli: Any) -> None:
+    """An unknown id is exit 2."""
+    out = cli("execute-task", "nope", expect=2)
+    assert "no task with id nope" in out.stderr
+
+
+def test_dependency_cycle_exits_2(cli: Any) -> None:
+    """A dependency cycle is refused with exit 2."""
+    a = cli("plan-task", "a", "--json")
+    b = cli("plan-task", "b", "--dependencies", a["id"], "--json")
+    out = cli("update-task", a["id"], "--dependencies", b["id"], expect=2)
+    assert "cycle" in out.stderr
+
+
+def test_lease_conflict_exits_3(cli_any: Any) -> None:
+    """Claiming a task another worker holds is exit 3."""
+    cli = cli_any
+    a = cli("plan-task", "a", "--json")
+    cli("execute-task", a["id"], "--worker", "w1", "--json")
+    out = cli("execute-task", a["id"], "--worker", "w2", expect=3)
+    assert "leased by w1" in out.stderr
+
+
+def test_delete_with_children_needs_force(cli: Any) -> None:
+    """Deleting a parent without --force is exit 3; with --force it goes."""
+    p = cli("plan-task", "p", "--json")
+    cli("plan-task", "c", "--parent-task-id", p["id"], "--json")
+    cli("delete-task", p["id"], expect=3)
+    assert len(cli("delete-task", p["id"], "--force", "--json")["deleted"]) == 2
+
+
+def test_cancel_and_synthesize(cli: Any) -> None:
+    """cancel-task and synthesize-results work by CLI."""
+    p = cli("plan-task", "p", "--json")
+    c = cli("plan-task", "c", "--parent-task-id", p["id"], "--json")
+    cli("execute-task", c["id"], "--json")
+    cli("complete-task", c["id"], "--summary", "ok", "--json")
+    result = cli("synthesize-results", p["id"], "--json")
+    assert result["counts"] == {"completed": 1}
+    cancelled = cli("cancel-task", p["id"], "--reason", "done", "--json")
+    assert cancelled["cancelled"] == [p["id"]]
+
+
+def test_status_health_and_restart_json(cli_any: Any) -> None:
+    """get-status, health-check and restart-status print their documented fields."""
+    cli = cli_any
+    cli("plan-task", "a", "--json")
+    status = cli("get-status", "--json")
+    assert status["counts"]["pending"] == 1
+    health = cli("health-check", "--include-database-status", "--json")
+    assert health["healthy"] is True
+    assert health["database"]["migration_version"] == health["database"]["migration_head"]
+    assert set(cli("restart-status", "--json")) >= {"reclaimed", "interrupted", "expired_now"}
+
+
+def test_sessions_commands(cli: Any, tmp_path: Path) -> None:
+    """initialize-session, list-sessions, session-status, cleanup-sessions --dry-run."""
+    session = cli("initialize-session", "--name", "demo", "--json")
+    assert session["name"] == "demo"
+    assert any(s["id"] == session["id"] for s in cli("list-sessions", "--json"))
+    assert cli("session-status", "--json")["session"]["id"] == session["id"]
+    assert cli("resume-session", "--json")["session"]["id"] == session["id"]
+    assert cli("cleanup-sessions", "--dry-run", "--json")["dry_run"] is True
+
+
+def test_maintenance_writes_handover(cli: Any, tmp_path: Path) -> None:
+    """prepare_handover writes .castoff/handover.md; validate_structure finds nothing."""
+    cli("plan-task", "a", "--json")
+    report = cli("maintenance-coordinator", "--action", "prepare_handover", "--json")
+    assert Path(report["path"]) == tmp_path / ".castoff" / "handover.md"
+    assert "# Handover" in (tmp_path / ".castoff" / "handover.md").read_text()
+    assert (
+        cli("maintenance-coordinator", "--action", "validate_structure", "--json")["findings"] == []
+    )
+
+
+def test_human_output_is_a_table(cli: Any) -> None:
+    """Without --json, query-tasks prints a table."""
+    cli("plan-task", "visible", "--json")
+    out = cli("query-tasks")
+    assert "visible" in out.stdout
+    assert "1–1 of 1" in out.stdout
