@@ -20,6 +20,7 @@ ChannelOpt = Annotated[
     typer.Option(
         "--channel",
         "-c",
+        metavar="CHANNEL",
         help="A channel (repeatable): github, gitlab, gitea, email, slack, discord, teams, "
         "mattermost, webhook, social, blog.",
         show_default=False,
@@ -28,7 +29,10 @@ ChannelOpt = Annotated[
 TagOpt = Annotated[
     str | None,
     typer.Option(
-        "--tag", help="Announce this tagged release (default: the latest).", show_default=False
+        "--tag",
+        metavar="TAG",
+        help="Announce this tagged release (default: the latest).",
+        show_default=False,
     ),
 ]
 
@@ -108,13 +112,22 @@ def register(app: typer.Typer) -> None:
         channel: ChannelOpt = None,
         version: Annotated[
             str | None,
-            typer.Option("--version", help="Draft for this upcoming version.", show_default=False),
+            typer.Option(
+                "--version",
+                metavar="VERSION",
+                help="Draft for this upcoming version.",
+                show_default=False,
+            ),
         ] = None,
         tag: TagOpt = None,
         output: Annotated[
             Path | None,
             typer.Option(
-                "--output", "-o", help="Write the drafts into this folder.", show_default=False
+                "--output",
+                "-o",
+                metavar="DIR",
+                help="Write the drafts into this folder.",
+                show_default=False,
             ),
         ] = None,
         as_json: JsonOpt = False,
@@ -138,6 +151,7 @@ def register(app: typer.Typer) -> None:
             list[str] | None,
             typer.Option(
                 "--force-channel",
+                metavar="CHANNEL",
                 help="Resend this channel even if the ledger says it was (or may have been) sent.",
                 show_default=False,
             ),

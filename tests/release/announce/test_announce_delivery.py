@@ -317,3 +317,64 @@ def test_prerelease_is_flagged_on_github(tmp_path: Path, http_sink: SinkFactory)
     notes = sample_notes(version="2.0.0-rc.1", tag="v2.0.0-rc.1")
     send_notes(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
     assert sink.calls("POST")[0].json()["prerelease"] is True
+
+
+def test_gitlab_release_created_with_private_token(
+    tmp_path: Path, http_sink: SinkFactory, notes: ReleaseNotes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GitLab: lookup by tag (404), then one POST to the encoded project with PRIVATE-TOKEN."""
+    created: dict[str, Any] = {}
+
+    def gitlab(req: Recorded) -> tuple[int, Any]:
+        assert req.headers.get("PRIVATE-TOKEN") == "glpat-SECRET1234"
+        base = "/api/v4/projects/group%2Fsub%2Fwidget/releases"
+        if req.method == "GET" and req.path == f"{base}/v1.2.0":
+            return (200, created) if created else (404, {})
+        if req.method == "POST" and req.path == base:
+            body = req.json()
+            assert set(body) == {"tag_name", "name", "description"}
+            created.update(tag_name=body["tag_name"], _links={"self": "https://gl.test/r/v1.2.0"})
+            return 201, created
+        return 404, {}
+
+    sink = http_sink(gitlab)
+    monkeypatch.setenv("GITLAB_TOKEN", "glpat-SECRET1234")
+    table = {"api_url": f"{sink.url}/api/v4", "repo": "group/sub/widget"}
+    settings = make_settings(tmp_path, tables={"gitlab": table})
+    report = send_notes(notes, settings, tmp_path, ["gitlab"], confirm=True)
+    assert (report.results[0].status, report.results[0].url) == ("sent", "https://gl.test/r/v1.2.0")
+    assert len(sink.calls("POST")) == 1
+
+
+def test_gitea_existing_release_is_left_unchanged(
+    tmp_path: Path, http_sink: SinkFactory, notes: ReleaseNotes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gitea: a release already present for the tag counts as sent; nothing is created."""
+
+    def gitea(req: Recorded) -> tuple[int, Any]:
+        assert req.headers.get("Authorization") == "token gitea-SECRET1234"
+        if req.path == "/api/v1/repos/acme/widget/releases/tags/v1.2.0":
+            return 200, {
+                "id": 5,
+                "html_url": "https://codeberg.test/acme/widget/releases/tag/v1.2.0",
+            }
+        return 404, {}
+
+    sink = http_sink(gitea)
+    monkeypatch.setenv("GITEA_TOKEN", "gitea-SECRET1234")
+    table = {"api_url": f"{sink.url}/api/v1"}
+    settings = make_settings(tmp_path, tables={"gitea": table})
+    report = send_notes(notes, settings, tmp_path, ["gitea"], confirm=True)  # repo from repo_url
+    assert report.results[0].status == "sent"
+    assert "already existed" in report.results[0].detail
+    assert sink.calls("POST") == []
+
+
+def test_gitea_needs_an_api_url(
+    tmp_path: Path, notes: ReleaseNotes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Gitea has no default host: a missing api_url fails the channel clearly."""
+    monkeypatch.setenv("GITEA_TOKEN", "gitea-SECRET1234")
+    report = send_notes(notes, make_settings(tmp_path), tmp_path, ["gitea"], confirm=False)
+    assert report.results[0].status == "failed"
+    assert "api_url" in report.results[0].detail
