@@ -27,7 +27,9 @@ PG_ADMIN_URL = os.environ.get(
 
 
 @pytest.fixture(autouse=True)
-def _isolated_git(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_git(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A private HOME and global git config for every test."""
     home = tmp_path_factory.mktemp("home")
     gitconfig = home / ".gitconfig"
@@ -161,7 +163,10 @@ def run_castoff() -> object:
     """Run ``castoff ARGS`` through the real entry point; returns CompletedProcess."""
 
     def run(
-        *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, input: str | None = None
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        input: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "castoff", *args],

@@ -41,7 +41,9 @@ class Config:
     def tag_format(self) -> str:
         value = self.data.get("tag_format", DEFAULT_TAG_FORMAT)
         if not isinstance(value, str) or "{version}" not in value:
-            raise ConfigError(f"tag_format must contain '{{version}}' (got {value!r}) in {self.source}")
+            raise ConfigError(
+                f"tag_format must contain '{{version}}' (got {value!r}) in {self.source}"
+            )
         return value
 
     @property

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 JsonOpt = Annotated[
-    bool, typer.Option("--json", help="Print machine-readable JSON (stable fields) and no progress.")
+    bool,
+    typer.Option("--json", help="Print machine-readable JSON (stable fields) and no progress."),
 ]
 WorkdirOpt = Annotated[
     Path | None,
@@ -20,4 +21,6 @@ WorkdirOpt = Annotated[
     ),
 ]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask before writing.")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would be written; write nothing.")
+]

@@ -1,0 +1,7 @@
+"""The release workflow: the five components as one durable, resumable task graph.
+
+- :mod:`.steps` — which tasks a release has and how they depend on each other;
+- :mod:`.executors` — one executor per step, wiring the pure engines in;
+- :mod:`.runner` — plan or resume the graph and run it through the orchestrator;
+- :mod:`.report` — the release report synthesized from the steps' results.
+"""
