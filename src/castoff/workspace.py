@@ -41,6 +41,19 @@ def state_dir(root: Path) -> Path:
     return root / STATE_DIRNAME
 
 
+def ensure_state_dir(directory: Path) -> Path:
+    """Create the ``.castoff`` folder ``directory`` with a ``.gitignore`` of ``*``.
+
+    castoff's own state (store, artifacts, reports, ledgers) then never shows
+    up in ``git status``, so it never makes the working tree look dirty.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    ignore = directory / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+    return directory
+
+
 def database_url(root: Path) -> str:
     """``CASTOFF_DATABASE_URL`` if set, else the embedded SQLite file."""
     url = os.environ.get(DATABASE_ENV)

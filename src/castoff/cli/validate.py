@@ -148,14 +148,11 @@ def _finish(root: Path, report: ValidationReport, *, json_out: bool) -> None:
     """Store the report, print it, and fail the command when a check failed."""
     from castoff.errors import CheckFailed
     from castoff.release.validate.report import report_data, write_report
-    from castoff.workspace import state_dir
+    from castoff.workspace import ensure_state_dir, state_dir
 
     paths: list[Path] = []
     try:
-        paths = write_report(report, state_dir(root) / "validate")
-        ignore = state_dir(root) / ".gitignore"
-        if not ignore.exists():  # castoff's state never shows up in `git status`
-            ignore.write_text("*\n", encoding="utf-8")
+        paths = write_report(report, ensure_state_dir(state_dir(root)) / "validate")
     except OSError as exc:
         sys.stderr.write(f"castoff: warning: the report could not be stored: {exc}\n")
     if json_out:

@@ -24,6 +24,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from castoff.errors import CastoffError, ConfigError, StoreError
+from castoff.workspace import STATE_DIRNAME, ensure_state_dir
 
 T = TypeVar("T")
 
@@ -64,7 +65,11 @@ def _make_engine(url: str) -> Engine:
             raise ConfigError(
                 "the SQLite store needs a file path (in-memory databases are not shared)"
             )
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(parsed.database).parent
+        if folder.name == STATE_DIRNAME:
+            ensure_state_dir(folder)
+        else:
+            folder.mkdir(parents=True, exist_ok=True)
         return _sqlite_engine(url)
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from castoff.errors import ConflictError, StoreError
-from castoff.workspace import state_dir
+from castoff.workspace import ensure_state_dir, state_dir
 
 SENDING, SENT, FAILED, UNKNOWN = "sending", "sent", "failed", "unknown"
 
@@ -128,7 +128,8 @@ class FileLedger:
         entries = {name: asdict(d) for name, d in self.entries().items()}
         entries[channel] = asdict(entry)
         data: dict[str, Any] = {"tag": self.tag, "channels": entries}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_state_dir(self.path.parent.parent)
+        self.path.parent.mkdir(exist_ok=True)
         tmp = self.path.with_suffix(f".tmp{os.getpid()}")
         try:
             with tmp.open("w", encoding="utf-8") as fh:
@@ -150,7 +151,8 @@ class FileLedger:
     @contextmanager
     def lock(self) -> Iterator[None]:
         """Hold this release's send lock; a concurrent holder is a ConflictError."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_state_dir(self.path.parent.parent)
+        self.path.parent.mkdir(exist_ok=True)
         with self.path.with_suffix(".lock").open("a") as fh:
             try:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
