@@ -8,6 +8,7 @@ build on. :class:`castoff.orchestrator.service.Orchestrator` combines them.
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -37,7 +38,7 @@ class OrchestratorCore:
         self.db = db
         self.working_directory = working_directory
         self.actor = actor
-        self.worker = f"{actor}@{socket.gethostname()}"
+        self.worker = f"{actor}:{os.getpid()}@{socket.gethostname()}"
         sqlite_path = db.sqlite_path
         self.blobs = BlobStore(sqlite_path.parent / "artifacts" if sqlite_path else None)
         self._session_id: str | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 from sqlalchemy import Connection
@@ -160,6 +162,54 @@ class SessionOperations(OrchestratorCore):
         )
         return reclaimed
 
+    def reclaim_dead_workers(self) -> list[str]:
+        """Reclaim leases held by processes of this host that are gone; the task ids.
+
+        Workers name themselves ``<actor>:<pid>@<host>``; a lease whose holder
+        runs on this host and whose pid no longer exists was left by a crash
+        (``kill -9``), so it need not wait for its expiry.
+        """
+        sid = self.session_id
+        host = socket.gethostname()
+
+        def work(conn: Connection) -> list[str]:
+            running = task_store.by_status(conn, sid, "in_progress", limit=1000)
+            dead = [r["id"] for r in running if _holder_is_dead(r["lease_owner"], host)]
+            if not dead:
+                return []
+            now = self.now()
+            task_store.set_many(
+                conn,
+                dead,
+                {
+                    "status": "pending",
+                    "lease_owner": None,
+                    "lease_expires_at": None,
+                    "updated_at": now,
+                },
+            )
+            for task_id in dead:
+                self.event(
+                    conn,
+                    "task.pending",
+                    task_id=task_id,
+                    at=now,
+                    reason="lease holder died",
+                    **{"from": "in_progress"},
+                )
+            self.event(
+                conn,
+                RECOVERED,
+                session_id=sid,
+                at=now,
+                reason="dead worker",
+                reclaimed=dead,
+                interrupted=dead,
+            )
+            return dead
+
+        return self.db.write(work)
+
     def restart_status(self) -> RestartStatus:
         """What the last recovery reclaimed, and what is running or expired now."""
 
@@ -188,3 +238,20 @@ class SessionOperations(OrchestratorCore):
             return rows.session(row)
 
         return self.db.read(work)
+
+
+def _holder_is_dead(owner: str | None, host: str) -> bool:
+    """True when ``owner`` (``<actor>:<pid>@<host>``) is a process of ``host`` that is gone."""
+    if not owner or "@" not in owner:
+        return False
+    who, _, where = owner.rpartition("@")
+    _, sep, pid_text = who.rpartition(":")
+    if where != host or not sep or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False

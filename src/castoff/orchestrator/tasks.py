@@ -29,6 +29,9 @@ from castoff.store.schema import new_id
 from castoff.store.tasks import TaskQuery
 
 
+RESERVED_EVENT_KEYS = frozenset({"kind", "task_id", "session_id", "at"})
+
+
 class TaskOperations(OrchestratorCore):
     """plan / update / delete / cancel / query tasks; record and read events."""
 
@@ -352,6 +355,9 @@ class TaskOperations(OrchestratorCore):
         def work(conn: Connection) -> None:
             if task_id is not None:
                 self.task_row(conn, task_id)
+            clash = sorted(set(data) & RESERVED_EVENT_KEYS)
+            if clash:
+                raise UsageError(f"event data may not use the reserved key(s) {', '.join(clash)}")
             self.event(conn, kind, task_id=task_id, **dict(data))
 
         self.db.write(work)
