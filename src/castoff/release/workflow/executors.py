@@ -351,10 +351,11 @@ def run_announce_send(inp: StepInput) -> StepResult:
         notes, settings, inp.root, list(settings.channels), confirm=not plan.dry_run
     )
     data = to_data(report)
-    failed = [r for r in report.results if r.status == "failed"]
+    failed = [r for r in report.results if r.status in ("failed", "unknown")]
     if failed:
         raise StepFailed(
-            "announcement failed for " + ", ".join(f"{r.channel} ({r.detail})" for r in failed),
+            "announcement not delivered for "
+            + ", ".join(f"{r.channel}: {r.status} ({r.detail})" for r in failed),
             StepResult("failed", data),
         )
     return StepResult(

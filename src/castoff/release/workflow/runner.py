@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -300,6 +301,7 @@ def _run(
     )
     orch.reclaim_dead_workers()
     _retry_failed(orch, release)
+    _clean_worktrees(root)
     while True:
         steps = _steps(orch, release)
         ready = _ready(steps)
@@ -316,6 +318,13 @@ def _run(
         if failure is not None:
             return _outcome(orch, release, plan, stopped="failed", error=failure)
     return _finish(orch, release, plan)
+
+
+def _clean_worktrees(root: Path) -> None:
+    """Remove rollback-verification worktrees left behind by a crashed run."""
+    from castoff.release.rollback.verify import cleanup_stale_worktrees
+
+    cleanup_stale_worktrees(root)
 
 
 def _ready(steps: list[Task]) -> list[Task]:
@@ -525,7 +534,7 @@ def _outcome(
     error: CastoffError | None = None,
 ) -> ReleaseOutcome:
     steps = _steps(orch, release)
-    states = tuple(_state(t) for t in steps)
+    states = tuple(_state(t, _started_at(orch, t)) for t in steps)
     remaining = tuple(s.key for s in states if s.status != "completed")
     report = None
     if release.status == "completed":
@@ -572,10 +581,19 @@ def _outcome(
     )
 
 
-def _state(task: Task) -> StepState:
+def _started_at(orch: Orchestrator, task: Task) -> datetime | None:
+    """When the task's latest attempt started (its last ``task.in_progress`` event)."""
+    if task.status not in ("completed", "failed"):
+        return None
+    started = orch.events(task_id=task.id, kind="task.in_progress", limit=1)
+    return started[0].created_at if started else None
+
+
+def _state(task: Task, started_at: datetime | None) -> StepState:
     duration = None
-    if task.completed_at is not None:
-        duration = round((task.completed_at - task.created_at).total_seconds(), 3)
+    ended = task.completed_at or (task.updated_at if task.status == "failed" else None)
+    if started_at is not None and ended is not None:
+        duration = round((ended - started_at).total_seconds(), 3)
     return StepState(
         key=_step_key(task),
         title=task.title,
