@@ -1,0 +1,118 @@
+"""Compact JSON Schemas for tools/list: every byte is paid in every agent's context.
+
+pydantic's schemas are correct but chatty: an auto ``title`` on every property,
+enums behind ``$ref`` into ``$defs``, ``anyOf [X, null]`` for optional values.
+:func:`compact` rewrites them to an equivalent, smaller form: titles dropped
+(descriptions kept), local references inlined (recursive ones kept), and
+``anyOf [{"type": T}, {"type": "null"}]`` folded to ``{"type": [T, "null"]}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
+_SCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+_SCHEMA_VALUES = ("items", "additionalProperties", "not", "contains", "propertyNames")
+_DEFS_PREFIX = "#/$defs/"
+
+
+def compact(schema: dict[str, Any]) -> dict[str, Any]:
+    """A smaller schema that accepts exactly the same documents as ``schema``."""
+    defs: dict[str, Any] = dict(schema.get("$defs", {}))
+    kept: dict[str, Any] = {}
+
+    def walk(node: Any, stack: tuple[str, ...]) -> Any:
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith(_DEFS_PREFIX):
+            name = ref.removeprefix(_DEFS_PREFIX)
+            if name in stack:  # recursive type: keep the reference and its definition
+                kept[name] = defs[name]
+                return {k: v for k, v in node.items() if k != "title"}
+            target = walk(defs[name], (*stack, name))
+            target.pop("description", None)  # the class docstring; the property says what it means
+            siblings = {k: walk(v, stack) for k, v in node.items() if k not in ("$ref", "title")}
+            return {**target, **siblings}
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in {"title", "$defs"}:
+                continue
+            if key in _SCHEMA_MAPS and isinstance(value, dict):
+                out[key] = {name: walk(sub, stack) for name, sub in value.items()}
+            elif key in _SCHEMA_LISTS and isinstance(value, list):
+                out[key] = [walk(sub, stack) for sub in value]
+            elif key in _SCHEMA_VALUES:
+                out[key] = walk(value, stack)
+            else:
+                out[key] = value
+        return _fold_nullable(out)
+
+    result = walk(schema, ())
+    if kept:
+        result["$defs"] = {name: walk(defs[name], (name,)) for name in kept}
+    return result  # type: ignore[no-any-return]
+
+
+def _fold_nullable(node: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf [{"type": T, ...}, {"type": "null"}]`` → ``{"type": [T, "null"], ...}``."""
+    options = node.get("anyOf")
+    if not isinstance(options, list) or len(options) != 2 or {"type": "null"} not in options:
+        return node
+    other = options[0] if options[1] == {"type": "null"} else options[1]
+    kind = other.get("type")
+    if not isinstance(kind, str) or "anyOf" in other:
+        return node
+    folded = {k: v for k, v in node.items() if k != "anyOf"}
+    merged = {**other, **folded, "type": [kind, "null"]}
+    if "enum" in merged:
+        merged["enum"] = [*merged["enum"], None]
+    return merged
+
+
+def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A tool's input schema, compacted; optional parameters drop their ``null`` arm.
+
+    The server accepts ``null`` for them as well; the published schema only
+    tells clients to leave an optional parameter out rather than send null.
+    """
+    result = compact(schema)
+    for name, prop in result.get("properties", {}).items():
+        if name in result.get("required", []) or prop.get("default", 0) is not None:
+            continue
+        prop.pop("default")
+        kind = prop.get("type")
+        if isinstance(kind, list) and "null" in kind:
+            rest = [k for k in kind if k != "null"]
+            prop["type"] = rest[0] if len(rest) == 1 else rest
+            if "enum" in prop:
+                prop["enum"] = [v for v in prop["enum"] if v is not None]
+    return result
+
+
+def output_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """A tool's output schema, kept shallow: every top-level field and its JSON type.
+
+    Results are our own dataclasses, always complete; nested objects are described
+    by their type only, which keeps tools/list small while every result still
+    validates against the schema.
+    """
+    full = compact(schema)
+    properties = {name: _kind(prop) for name, prop in full.get("properties", {}).items()}
+    return {"type": "object", "properties": properties}
+
+
+def _kind(prop: dict[str, Any]) -> dict[str, Any]:
+    """Only the JSON type(s) a value may have."""
+    if "type" in prop:
+        return {"type": prop["type"]}
+    kinds: list[str] = []
+    for option in prop.get("anyOf", []):
+        kind = _kind(option).get("type")
+        for k in kind if isinstance(kind, list) else [kind]:
+            if k is not None and k not in kinds:
+                kinds.append(k)
+    if not kinds:
+        return {}
+    return {"type": kinds[0] if len(kinds) == 1 else kinds}
