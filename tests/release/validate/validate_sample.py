@@ -7,6 +7,7 @@ commits it in a git repository with a fixed identity.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -42,12 +43,19 @@ def write_sample(
     module_version: str | None = None,
     tests_pass: bool = True,
     validate: str = "",
+    test_command: list[str] | None = None,
 ) -> Path:
     """Create and commit the sample project at ``path``; return ``path``.
 
     ``module_version`` sets ``__version__`` (default: ``version``), ``tests_pass``
-    makes the test command fail, ``validate`` adds lines to the validate table.
+    makes the test command fail, ``validate`` adds lines to the validate table,
+    ``test_command`` replaces the sample's test script.
     """
+    tests = (
+        json.dumps(test_command)
+        if test_command
+        else f"'\"{sys.executable}\" tests/check_sample.py'"
+    )
     files = {
         "pyproject.toml": f"""\
 [build-system]
@@ -71,7 +79,7 @@ packages = ["src/sample_pkg"]
 version_files = ["pyproject.toml"]
 
 [tool.castoff.validate]
-test_command = '"{sys.executable}" tests/check_sample.py'
+test_command = {tests}
 {validate}
 """,
         "README.md": "# sample-pkg\n\nA sample package.\n",
