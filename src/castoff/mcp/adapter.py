@@ -32,7 +32,6 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.mcpserver.tools import Tool
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import TypeAdapter
 
 from castoff.errors import CastoffError, NotFound
 from castoff.mcp.schema import input_schema, output_schema
@@ -68,11 +67,17 @@ class Progress:
         self._ctx = ctx
         self.stop = stop
         self._last = 0.0
+        self._steps = 0
 
     def check(self) -> None:
         """Raise :class:`Cancelled` if the client cancelled this call."""
         if self.stop.is_set():
             raise Cancelled
+
+    def step(self, message: str) -> None:
+        """One more step done (for engines that report steps, not fractions)."""
+        self._steps += 1
+        self(self._steps, None, message)
 
     def __call__(self, done: float, total: float | None = None, message: str | None = None) -> None:
         self.check()
@@ -136,7 +141,7 @@ def build_tool(spec: ToolSpec) -> Tool:
     tool.parameters = input_schema(tool.parameters)
     # Published, not re-validated per call: results are our own dataclasses, and the
     # schema comes from those very types (tests validate results against it).
-    tool.fn_metadata.output_schema = output_schema(TypeAdapter(output_type).json_schema())
+    tool.fn_metadata.output_schema = output_schema(output_type)
     return tool
 
 

@@ -140,9 +140,38 @@ TOOLS: tuple[ToolSpec, ...] = (
         idempotent=True,
     ),
     # -- release components: one entry per component tool that exists ---------------
+    _spec("notes_generate", rel.notes_generate, RELEASE, "Generate release notes"),
     _spec("version_next", rel.version_next, RELEASE, "Plan the next version", **RO),
     _spec(
         "version_tag", rel.version_tag, RELEASE, "Tag the release", idempotent=True, open_world=True
+    ),
+    _spec("validate_preflight", rel.validate_preflight, RELEASE, "Pre-flight checks", **RO),
+    _spec(
+        "validate_postdeploy",
+        rel.validate_postdeploy,
+        RELEASE,
+        "Post-deploy checks",
+        read_only=True,
+        open_world=True,
+    ),
+    _spec("rollback_plan", rel.rollback_plan, RELEASE, "Plan a rollback", **RO),
+    _spec(
+        "rollback_run",
+        rel.rollback_run,
+        RELEASE,
+        "Roll back a release",
+        destructive=True,
+        idempotent=True,
+        open_world=True,
+    ),
+    _spec("announce_draft", rel.announce_draft, RELEASE, "Draft the announcement", **RO),
+    _spec(
+        "announce_send",
+        rel.announce_send,
+        RELEASE,
+        "Send the announcement",
+        idempotent=True,
+        open_world=True,
     ),
     # -- release workflow (release_prepare / release_status / release_resume) -------
     # Register the workflow tools HERE when castoff.release.workflow provides them.

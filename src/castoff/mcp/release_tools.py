@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import Field
+from typing_extensions import TypedDict
 
+from castoff.mcp.adapter import Progress
 from castoff.mcp.state import State
+from castoff.release.announce.delivery import SendReport
+from castoff.release.announce.service import DraftResult
+from castoff.release.model import ReleaseNotes
+from castoff.release.rollback.execute import RollbackRun
+from castoff.release.rollback.model import RollbackPlan
 from castoff.release.tagging import NextVersion, TagResult
+from castoff.release.validate.model import ValidationReport
 
 if TYPE_CHECKING:
     from castoff.config import Config
@@ -98,3 +106,192 @@ def version_tag(
     return tagging.apply_release(
         root, config, nxt, notes_text, push=push, dry_run=dry_run, changelog=changelog
     )
+
+
+class NotesResult(TypedDict):
+    """The release notes, rendered, and whether the CHANGELOG gained the section."""
+
+    notes: ReleaseNotes
+    text: str
+    changelog_updated: bool
+
+
+def notes_generate(
+    state: State,
+    progress: Progress,
+    *,
+    from_ref: Annotated[
+        str | None, Field(description="Start (excluded); default: latest release tag.")
+    ] = None,
+    to_ref: Annotated[str, Field(description="End (included).")] = "HEAD",
+    format: Annotated[
+        Literal["md", "github", "text"], Field(description="How text is rendered.")
+    ] = "md",
+    update_changelog: Annotated[
+        bool, Field(description="Add the section to the CHANGELOG.")
+    ] = False,
+) -> NotesResult:
+    """Release notes from the conventional commits in from_ref..to_ref, grouped by type,
+    with breaking changes, references and contributors. Writes only with update_changelog;
+    a cancelled call writes nothing."""
+    from castoff.config import load_config
+    from castoff.release import changelog, git
+    from castoff.release.notes import NotesConfig, forge_of, generate_notes
+    from castoff.release.notes_render import NotesRenderer
+
+    root = git.repo_root(state.root)
+    cfg = NotesConfig.from_config(load_config(root))
+    forge = forge_of(root, cfg)
+    progress.step("reading history")
+    notes = generate_notes(root, from_ref, to_ref, config=cfg)
+    renderer = NotesRenderer(cfg, format, forge=forge, full=False)
+    text = renderer.document([renderer(notes)])
+    updated = False
+    if update_changelog:
+        progress.step("updating the changelog")  # the last point where cancelling stops it
+        md = renderer if format == "md" else NotesRenderer(cfg, "md", forge=forge, full=False)
+        updated = changelog.update_changelog(root / cfg.changelog, md(notes), notes.version)
+    return {"notes": notes, "text": text, "changelog_updated": updated}
+
+
+def _release_target(root: Path, config: Config, version: str | None) -> tuple[str, str]:
+    if version is not None:
+        return version, config.tag_format.replace("{version}", version)
+    from castoff.errors import UsageError
+    from castoff.release.tagging import compute_next
+
+    nxt = compute_next(root, config)
+    if nxt.no_release or nxt.next is None:
+        raise UsageError(f"nothing to release: {nxt.message}; pass version to validate anyway")
+    return nxt.next, nxt.tag or config.tag_format.replace("{version}", nxt.next)
+
+
+Checks = Annotated[
+    list[str] | None, Field(description="Run only these check ids (and their needs).")
+]
+Skip = Annotated[list[str] | None, Field(description="Report these check ids as skipped.")]
+
+
+def validate_preflight(
+    state: State,
+    progress: Progress,
+    *,
+    version: Annotated[
+        str | None, Field(description="Version to validate (default: the next).")
+    ] = None,
+    check: Checks = None,
+    skip: Skip = None,
+) -> ValidationReport:
+    """Pre-flight checks before tagging: clean tree, release branch, upstream, tag free,
+    version files, CHANGELOG section, tests, build and install in a scratch copy. Failed
+    checks are in the report (status fail), not errors. Cancelling stops between checks."""
+    from castoff.release.validate import run_preflight
+
+    root, config = _project(state)
+    version, tag = _release_target(root, config, version)
+    return run_preflight(
+        root,
+        config,
+        version=version,
+        tag=tag,
+        on_progress=lambda check_id, status: progress.step(f"{check_id}: {status}"),
+        checks=set(check) if check else None,
+        skip=skip or (),
+    )
+
+
+def validate_postdeploy(
+    state: State,
+    progress: Progress,
+    *,
+    version: Annotated[
+        str | None, Field(description="Deployed version (default: the next).")
+    ] = None,
+    check: Checks = None,
+    skip: Skip = None,
+) -> ValidationReport:
+    """Post-deploy checks of a released version: configured health endpoints report it,
+    the package index serves it. Failed checks are in the report, not errors."""
+    from castoff.release.validate import run_postdeploy
+
+    root, config = _project(state)
+    version, _tag = _release_target(root, config, version)
+    return run_postdeploy(
+        config,
+        version=version,
+        on_progress=lambda check_id, status: progress.step(f"{check_id}: {status}"),
+        checks=set(check) if check else None,
+        skip=skip or (),
+    )
+
+
+def rollback_plan(
+    state: State,
+    progress: Progress,
+    *,
+    to: Annotated[
+        str | None, Field(description="Tag to return to (default: the previous).")
+    ] = None,
+    version: Annotated[str | None, Field(description="Release to undo (default: latest).")] = None,
+    verify: Annotated[bool, Field(description="Rehearse it in a scratch worktree.")] = False,
+) -> RollbackPlan:
+    """Plan undoing a release: the steps (revert, tag removal, index yank), their risks
+    (migrations, data files), optionally verified in a scratch worktree. Writes nothing."""
+    from castoff.release.rollback.api import rollback_plan as plan
+
+    root, _config = _project(state)
+    return plan(root, to=to, version=version, verify=verify, on_progress=progress.step)
+
+
+def rollback_run(
+    state: State,
+    progress: Progress,
+    *,
+    to: Annotated[str, Field(description="Tag to return to.")],
+    yes: Annotated[bool, Field(description="Really do it (default: a dry run).")] = False,
+    push: Annotated[
+        bool, Field(description="Also delete the remote tag and push the revert.")
+    ] = False,
+) -> RollbackRun:
+    """Roll back to a tag: revert commit, tag removal, optionally on the remote. A dry run
+    unless yes; every step is recorded, so an interrupted run resumes where it stopped."""
+    from castoff.release.rollback.api import rollback_run as run
+
+    root, _config = _project(state)
+    return run(root, to=to, yes=yes, push=push, on_progress=progress.step)
+
+
+Channels = Annotated[list[str] | None, Field(description="Channels (default: all configured).")]
+
+
+def announce_draft(
+    state: State,
+    *,
+    channel: Channels = None,
+    version: Annotated[str | None, Field(description="Release version (default: latest).")] = None,
+    tag: Annotated[str | None, Field(description="Release tag (default: latest).")] = None,
+) -> DraftResult:
+    """Draft the release announcement per channel (GitHub release, Slack, email, ...) from
+    the release notes. Sends and writes nothing."""
+    from castoff.release.announce.service import announce_draft as draft
+
+    root, _config = _project(state)
+    return draft(root, channels=channel, version=version, tag=tag)
+
+
+def announce_send(
+    state: State,
+    *,
+    channel: Channels = None,
+    yes: Annotated[bool, Field(description="Really send (default: a dry run).")] = False,
+    force_channel: Annotated[
+        list[str] | None, Field(description="Send these again even if already sent.")
+    ] = None,
+    tag: Annotated[str | None, Field(description="Release tag (default: the latest).")] = None,
+) -> SendReport:
+    """Send the announcement of a tagged release to its channels. A dry run unless yes;
+    a channel already sent is not sent twice (unless forced)."""
+    from castoff.release.announce.service import announce_send as send
+
+    root, _config = _project(state)
+    return send(root, channels=channel, confirm=yes, force=force_channel or (), tag=tag)

@@ -9,6 +9,14 @@ enums behind ``$ref`` into ``$defs``, ``anyOf [X, null]`` for optional values.
 
 from __future__ import annotations
 
+import collections.abc
+import dataclasses
+import enum
+import sys
+import types
+import typing
+from datetime import date
+from pathlib import PurePath
 from typing import Any
 
 _SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
@@ -91,28 +99,77 @@ def input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def output_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A tool's output schema, kept shallow: every top-level field and its JSON type.
+def output_schema(result_type: type) -> dict[str, Any]:
+    """A tool's output schema, kept shallow: every field of the result and its JSON type.
 
-    Results are our own dataclasses, always complete; nested objects are described
-    by their type only, which keeps tools/list small while every result still
-    validates against the schema.
+    Results are our own dataclasses (or TypedDicts), always complete; nested
+    objects are described by their type only. That keeps tools/list small, and
+    every result still validates against the schema.
     """
-    full = compact(schema)
-    properties = {name: _kind(prop) for name, prop in full.get("properties", {}).items()}
+    if dataclasses.is_dataclass(result_type):
+        fields = {f.name: f.type for f in dataclasses.fields(result_type)}
+    else:
+        fields = dict(getattr(result_type, "__annotations__", {}))
+    namespace = vars(sys.modules[result_type.__module__])
+    properties = {name: _json_type(_resolve(hint, namespace)) for name, hint in fields.items()}
     return {"type": "object", "properties": properties}
 
 
-def _kind(prop: dict[str, Any]) -> dict[str, Any]:
-    """Only the JSON type(s) a value may have."""
-    if "type" in prop:
-        return {"type": prop["type"]}
+def _resolve(hint: Any, namespace: dict[str, Any]) -> Any:
+    """A string annotation evaluated in its module (not the class, whose fields shadow types)."""
+    if isinstance(hint, str):
+        return eval(hint, dict(namespace))  # our own annotations, evaluated in their module
+    return hint
+
+
+_SCALARS: dict[type, str] = {bool: "boolean", int: "integer", float: "number", str: "string"}
+
+
+def _json_type(hint: Any) -> dict[str, Any]:
+    """``{"type": ...}`` for a Python annotation; ``{}`` when any value is possible."""
     kinds: list[str] = []
-    for option in prop.get("anyOf", []):
-        kind = _kind(option).get("type")
-        for k in kind if isinstance(kind, list) else [kind]:
-            if k is not None and k not in kinds:
-                kinds.append(k)
-    if not kinds:
-        return {}
+    for option in _options(hint):
+        kind = _kind_of(option)
+        if kind is None:
+            return {}
+        if kind not in kinds:
+            kinds.append(kind)
     return {"type": kinds[0] if len(kinds) == 1 else kinds}
+
+
+def _options(hint: Any) -> list[Any]:
+    origin = typing.get_origin(hint)
+    if origin is typing.Annotated:
+        return _options(typing.get_args(hint)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [o for arg in typing.get_args(hint) for o in _options(arg)]
+    return [hint]
+
+
+def _kind_of(hint: Any) -> str | None:
+    if hint is None or hint is type(None):
+        return "null"
+    if hint is Any:
+        return None
+    origin = typing.get_origin(hint) or hint
+    if typing.get_origin(hint) is typing.Literal:
+        return "string"
+    if isinstance(origin, type):
+        if issubclass(origin, enum.Enum | date | PurePath):
+            return "string"
+        for kind, name in _SCALARS.items():
+            if issubclass(origin, kind):
+                return name
+        if issubclass(origin, list | tuple | set | frozenset):
+            return "array"
+        if (
+            issubclass(origin, dict)
+            or dataclasses.is_dataclass(origin)
+            or typing.is_typeddict(origin)
+        ):
+            return "object"
+    if isinstance(origin, type) and issubclass(origin, collections.abc.Mapping):
+        return "object"
+    if isinstance(origin, type) and issubclass(origin, collections.abc.Sequence):
+        return "array"
+    return None
