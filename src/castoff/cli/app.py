@@ -1,8 +1,12 @@
-"""The ``castoff`` entry point and its one error boundary.
+"""The ``castoff`` entry point: a thin dispatcher and the one error boundary.
 
-Each command group lives in its own module with a ``register(app)`` function.
-Those modules import only typer and the standard library at module level, so
-``castoff --help`` stays fast; each command imports what it needs when it runs.
+:data:`COMMANDS` is the single table of top-level commands: name → (module,
+one-line help). ``castoff --help`` and ``castoff --version`` are answered from
+it without importing typer; ``castoff <name> ...`` imports only that command's
+module, registers it on a small Typer app and runs it. Each command module has
+``register(app)`` and imports only typer and the standard library at module
+level (engines, SQLAlchemy, Jinja2 and Rich load inside the commands).
+
 Every expected error is a :class:`castoff.errors.CastoffError`; :func:`main`
 prints it as one line on stderr and exits with its code (DESIGN.md).
 """
@@ -10,63 +14,111 @@ prints it as one line on stderr and exits with its code (DESIGN.md).
 from __future__ import annotations
 
 import sys
-from importlib import import_module
-
-import typer
+from typing import TYPE_CHECKING
 
 from castoff import __version__
 from castoff.errors import CastoffError
 
-COMMAND_MODULES = (
-    "castoff.cli.demo",
-    "castoff.cli.init",
-    "castoff.cli.release",
-    "castoff.cli.notes",
-    "castoff.cli.version",
-    "castoff.cli.validate",
-    "castoff.cli.rollback",
-    "castoff.cli.announce",
-    "castoff.cli.orchestrator",
-    "castoff.cli.serve",
-)
+if TYPE_CHECKING:
+    import typer
 
-app = typer.Typer(
-    name="castoff",
-    help="Prepare software releases as a durable, resumable graph of tasks.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+HELP = "Prepare software releases as a durable, resumable graph of tasks."
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("castoff.cli.demo", "A sample repository with a real history, released end to end."),
+    "init": ("castoff.cli.init", "Write a [tool.castoff] (or castoff.toml) skeleton."),
+    "release": ("castoff.cli.release", "Prepare, resume and inspect a release (the whole graph)."),
+    "notes": ("castoff.cli.notes", "Release notes from git history; update CHANGELOG.md."),
+    "version": ("castoff.cli.version", "The next version; update version files and tag."),
+    "validate": ("castoff.cli.validate", "Pre-flight gates and post-deploy checks."),
+    "rollback": ("castoff.cli.rollback", "Plan, verify and run a rollback to a previous release."),
+    "announce": ("castoff.cli.announce", "Draft and deliver release announcements."),
+    "orchestrator": ("castoff.cli.orchestrator", "The task orchestrator: sessions, tasks, leases."),
+    "mcp": ("castoff.cli.serve", "Run the MCP server for AI agents (stdio or HTTP)."),
+    "serve": ("castoff.cli.serve", "Serve MCP over streamable HTTP."),
+}
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        typer.echo(f"castoff {__version__}")
-        raise typer.Exit
+def overview() -> str:
+    """The top-level help text (click's layout, built from :data:`COMMANDS`)."""
+    width = max(len(name) for name in COMMANDS)
+    lines = [
+        "Usage: castoff [OPTIONS] COMMAND [ARGS]...",
+        "",
+        f"  {HELP}",
+        "",
+        "Options:",
+        "  --version   Show the version.",
+        "  -h, --help  Show this message and exit.",
+        "",
+        "Commands:",
+    ]
+    lines += [f"  {name.ljust(width)}  {text}" for name, (_, text) in COMMANDS.items()]
+    return "\n".join(lines) + "\n"
 
 
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version_callback, is_eager=True, help="Show the version."
-    ),
-) -> None:
-    """Prepare software releases as a durable, resumable graph of tasks."""
+def build_app(name: str | None = None) -> typer.Typer:
+    """A Typer app with command ``name`` registered (every command when None)."""
+    from importlib import import_module
+
+    import typer
+
+    app = typer.Typer(
+        name="castoff",
+        help=HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def _root() -> None:
+        """Prepare software releases as a durable, resumable graph of tasks."""
+
+    modules = [COMMANDS[name][0]] if name else list(dict.fromkeys(m for m, _ in COMMANDS.values()))
+    for module in modules:
+        import_module(module).register(app)
+    return app
 
 
-for _name in COMMAND_MODULES:
-    import_module(_name).register(app)
+def _dispatch(argv: list[str]) -> int:
+    if not argv or argv[0] in ("-h", "--help"):
+        sys.stdout.write(overview())
+        return 0
+    if argv[0] == "--version":
+        sys.stdout.write(f"castoff {__version__}\n")
+        return 0
+    if argv[0] not in COMMANDS:
+        import difflib
+
+        close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        sys.stderr.write(f"castoff: no such command '{argv[0]}'{hint}; see `castoff --help`\n")
+        return 2
+    if argv[0] == "version":
+        from castoff.cli.version import fast_path
+
+        code = fast_path(argv)
+        if code is not None:
+            return code
+    app = build_app(argv[0])
+    try:
+        app(args=argv, prog_name="castoff")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return 0
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map castoff errors to one stderr line and their exit code."""
     try:
-        app()
+        code = _dispatch(sys.argv[1:] if argv is None else argv)
     except CastoffError as exc:
         sys.stderr.write(f"castoff: {exc.message}\n")
-        sys.exit(exc.exit_code)
+        code = exc.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("castoff: interrupted\n")
-        sys.exit(130)
+        code = 130
+    sys.exit(code)
