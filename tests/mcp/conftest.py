@@ -43,10 +43,12 @@ async def stdio_session(project: Path, *args: str) -> AsyncIterator[ClientSessio
         env=_env(),
     )
     with (project.parent / "mcp-stderr.log").open("a") as errlog:
-        async with stdio_client(params, errlog=errlog) as (read, write):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                yield session
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            yield session
 
 
 def free_port() -> int:

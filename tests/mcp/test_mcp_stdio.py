@@ -38,10 +38,12 @@ RELEASE = {
     "announce_draft",
     "announce_send",
 }
-ORCHESTRATOR = {
-    f"orchestrator_{name}"
-    for name in ["initialize_session", "plan_task", "execute_task", "complete_task", "query_tasks", "get_status", "update_task", "delete_task", "cancel_task", "synthesize_results", "health_check", "maintenance_coordinator", "restart_status", "list_sessions", "resume_session", "session_status", "cleanup_sessions"]
-}
+ORCHESTRATOR_NAMES = """
+initialize_session plan_task execute_task complete_task query_tasks get_status update_task
+delete_task cancel_task synthesize_results health_check maintenance_coordinator restart_status
+list_sessions resume_session session_status cleanup_sessions
+"""
+ORCHESTRATOR = {f"orchestrator_{name}" for name in ORCHESTRATOR_NAMES.split()}
 
 
 def ok(result: CallToolResult) -> Any:
@@ -76,7 +78,8 @@ async def test_every_schema_is_valid_and_described(project: Path) -> None:
     async with stdio_session(project, "--tools", "all") as session:
         tools = (await session.list_tools()).tools
     for tool in tools:
-        assert tool.description and len(tool.description) > 20, tool.name
+        assert tool.description, tool.name
+        assert len(tool.description) > 20, tool.name
         jsonschema.Draft202012Validator.check_schema(tool.input_schema)
         assert tool.output_schema is not None, tool.name
         jsonschema.Draft202012Validator.check_schema(tool.output_schema)
