@@ -6,8 +6,9 @@ import os
 import sys
 from pathlib import Path
 
+from validate_sample import wait_for
+
 from castoff.release.validate.commands import OUTPUT_LIMIT, argv_of, run_command, tail
-from conftest import wait_for
 
 
 def test_output_and_exit_code_are_captured(tmp_path: Path) -> None:
