@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from castoff.errors import NotFound, StoreError
@@ -51,10 +51,11 @@ class BlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
+            # Atomic (write + rename): never half-visible. No fsync: durability
+            # matches the database's (WAL, synchronous=NORMAL) — a killed process
+            # loses nothing; a power cut may lose the newest writes of both.
             with os.fdopen(fd, "wb") as handle:
                 handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
             Path(tmp).replace(target)
         except OSError as exc:
             Path(tmp).unlink(missing_ok=True)
@@ -108,15 +109,18 @@ def insert_artifacts(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Non
         conn.execute(insert(artifacts), [dict(r) for r in rows])
 
 
+_FOR_TASKS = (
+    select(artifacts)
+    .where(artifacts.c.task_id.in_(bindparam("ids", expanding=True)))
+    .order_by(artifacts.c.id)
+)
+
+
 def for_tasks(conn: Connection, task_ids: Iterable[str]) -> list[RowMapping]:
     wanted = list(task_ids)
     if not wanted:
         return []
-    return list(
-        conn.execute(
-            select(artifacts).where(artifacts.c.task_id.in_(wanted)).order_by(artifacts.c.id)
-        ).mappings()
-    )
+    return list(conn.execute(_FOR_TASKS, {"ids": wanted}).mappings())
 
 
 def recent(
