@@ -207,6 +207,7 @@ def run(
     """Serve until the client disconnects (stdio) or the process is interrupted (HTTP)."""
     from castoff.workspace import find_root
 
+    logger.setLevel(logging.INFO)  # our own lines (refusals, cancellations) go to stderr
     root = find_root(working_directory)
     if transport == "http":
         from castoff.mcp.http import check_bind, serve_http

@@ -1,0 +1,139 @@
+"""Release tools over MCP: each answers, long ones report progress and honour cancellation."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from conftest import stdio_session
+
+pytestmark = pytest.mark.anyio
+
+
+def ok(result: Any) -> Any:
+    """The structured content of a successful call."""
+    assert not result.is_error, result.content
+    return result.structured_content
+
+
+@pytest.fixture
+def released(repo: Any) -> Path:
+    """A project with release v0.1.0 and a feature after it."""
+    repo.commit("feat: first", {"pyproject.toml": '[project]\nname = "demo"\nversion = "0.1.0"\n'})
+    repo.tag("v0.1.0")
+    repo.commit("feat: second feature")
+    repo.commit("fix: a bug")
+    return Path(repo.path)
+
+
+async def test_version_and_notes_tools(released: Path) -> None:
+    """version_next, version_tag (dry run) and notes_generate answer with their results."""
+    async with stdio_session(released, "--tools", "release") as session:
+        nxt = ok(await session.call_tool("version_next", {}))
+        preview = ok(await session.call_tool("version_tag", {"dry_run": True}))
+        notes = ok(await session.call_tool("notes_generate", {}))
+    assert (nxt["current"], nxt["next"]) == ("0.1.0", "0.2.0")
+    assert (preview["tag"], preview["status"]) == ("v0.2.0", "dry run")
+    assert "second feature" in notes["text"]
+    assert notes["changelog_updated"] is False
+
+
+async def test_version_tag_tags_once(released: Path) -> None:
+    """version_tag creates the tag; a second call finds it already there."""
+    async with stdio_session(released, "--tools", "release") as session:
+        first = ok(await session.call_tool("version_tag", {}))
+        second = ok(await session.call_tool("version_tag", {}))
+    assert first["status"] == "tagged"
+    assert second["status"] == "already tagged"
+    tags = subprocess.run(["git", "tag"], cwd=released, capture_output=True, text=True, check=True)
+    assert tags.stdout.split() == ["v0.1.0", "v0.2.0"]
+
+
+async def test_validate_tools(released: Path) -> None:
+    """validate_preflight and validate_postdeploy return their reports (failures inside)."""
+    async with stdio_session(released, "--tools", "release") as session:
+        pre = ok(
+            await session.call_tool("validate_preflight", {"check": ["clean-tree", "tag-free"]})
+        )
+        post = ok(await session.call_tool("validate_postdeploy", {}))
+    assert pre["kind"] == "preflight"
+    assert {c["id"] for c in pre["checks"]} == {"clean-tree", "tag-free"}
+    assert post["status"] == "pass"
+
+
+async def test_rollback_and_announce_tools(released: Path, repo: Any) -> None:
+    """rollback_plan, rollback_run (dry run), announce_draft and announce_send (dry run) answer."""
+    repo.tag("v0.2.0")
+    async with stdio_session(released, "--tools", "release") as session:
+        plan = ok(await session.call_tool("rollback_plan", {}))
+        run = ok(await session.call_tool("rollback_run", {"to": "v0.1.0"}))
+        drafts = ok(await session.call_tool("announce_draft", {}))
+        sent = await session.call_tool("announce_send", {})
+    assert (plan["new_tag"], plan["previous_tag"]) == ("v0.2.0", "v0.1.0")
+    assert run["status"] == "dry_run"
+    assert drafts["version"] == "0.2.0"
+    assert sent.is_error or sent.structured_content["dry_run"] is True
+
+
+async def test_progress_is_reported(released: Path, repo: Any) -> None:
+    """A long tool sends progress notifications when the client gives a progress token."""
+    repo.tag("v0.2.0")
+    seen: list[tuple[float, str | None]] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append((progress, message))
+
+    async with stdio_session(released, "--tools", "release") as session:
+        ok(await session.call_tool("notes_generate", {}, progress_callback=on_progress))
+    assert seen
+    assert seen[0][1] == "reading history"
+
+
+def _big_history(repo: Any, commits: int) -> None:
+    """``commits`` conventional commits on main, written fast with git fast-import."""
+    lines = []
+    for n in range(commits):
+        body = f"feat: change number {n}\n"
+        lines.append(
+            f"commit refs/heads/main\nmark :{n + 1}\n"
+            f"committer Dev <dev@example.com> {1_700_000_000 + n} +0000\n"
+            f"data {len(body)}\n{body}"
+            + (f"from :{n}\n" if n else "")
+            + f"M 644 inline file.txt\ndata {len(str(n))}\n{n}\n"
+        )
+    subprocess.run(
+        ["git", "fast-import", "--quiet"],
+        cwd=repo.path,
+        input="".join(lines).encode(),
+        check=True,
+    )
+    repo.git("checkout", "-q", "-f", "main")
+
+
+async def test_cancelled_notes_write_nothing(repo: Any) -> None:
+    """Cancelling notes_generate stops it before the CHANGELOG is written; the server lives on."""
+    _big_history(repo, 4000)
+    project = Path(repo.path)
+
+    async with stdio_session(project, "--tools", "release") as session:
+        with anyio.CancelScope() as scope:
+
+            async def cancel_on_first(
+                progress: float, total: float | None, message: str | None
+            ) -> None:
+                scope.cancel()
+
+            await session.call_tool(
+                "notes_generate", {"update_changelog": True}, progress_callback=cancel_on_first
+            )
+        assert scope.cancelled_caught
+        await anyio.sleep(0.5)
+        status = ok(await session.call_tool("orchestrator_get_status", {}))
+    assert status["total"] == 0
+    assert not (project / "CHANGELOG.md").exists()
+    log = (project.parent / "mcp-stderr.log").read_text()
+    assert "cancelled by the client" in log
