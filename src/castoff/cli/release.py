@@ -79,6 +79,11 @@ def show_outcome(outcome: ReleaseOutcome, console: Console) -> None:
                 node.add(f"[cyan]{art['name']}[/] [dim]{art['sha256'][:12]}[/]")
     if outcome.steps:
         console.print(tree)
+    if outcome.diff:
+        from rich.syntax import Syntax
+
+        console.print("[bold]The release commit would change:[/]")
+        console.print(Syntax(outcome.diff, "diff", background_color="default", word_wrap=True))
     style = {"released": "green", "dry_run": "green", "nothing_to_release": "green"}.get(
         outcome.outcome, "yellow" if outcome.outcome == "partial" else "red"
     )

@@ -201,7 +201,9 @@ def _diff(path: str, before: str, after: str) -> str:
     )
 
 
-DRY_RUN_SKIPS = ("version-files", "changelog", "clean-tree")
+# A dry run makes no release commit: the checks that read it (the version in the files,
+# the CHANGELOG section, a clean tree, and the built package's version) cannot pass.
+DRY_RUN_SKIPS = ("version-files", "changelog", "clean-tree", "build", "twine-check", "smoke")
 
 
 def run_validate(inp: StepInput) -> StepResult:

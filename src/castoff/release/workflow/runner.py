@@ -17,13 +17,13 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from castoff.config import Config, load_config
-from castoff.errors import CastoffError, NotFound
+from castoff.errors import CastoffError, CheckFailed, NotFound
 from castoff.release.workflow.executors import (
     EXECUTORS,
     ReleasePlan,
@@ -84,7 +84,7 @@ class StepState:
 class ReleaseOutcome:
     """The honest, machine-readable end of a run (DESIGN.md outcomes and exit codes)."""
 
-    outcome: str  # released | nothing_to_release | partial | failed | dry_run
+    outcome: str  # released | nothing_to_release | partial | failed | conflict | dry_run
     message: str
     exit_code: int
     version: str | None = None
@@ -94,6 +94,7 @@ class ReleaseOutcome:
     remaining: tuple[str, ...] = ()
     next_action: str | None = None
     report: dict[str, Any] | None = None
+    diff: str | None = None  # dry run: what the release commit would change
 
 
 # -- entry points ---------------------------------------------------------------------
@@ -115,11 +116,23 @@ def prepare(
         with tempfile.TemporaryDirectory(prefix="castoff-dry-run-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'dry-run.db'}"
             with Orchestrator.open(root, database_url=url, actor="release") as orch:
-                return _prepare(
+                outcome = _prepare(
                     orch, root, config, options, on_progress=on_progress, confirm=confirm
                 )
+                # the temporary store goes away: keep what would be written in the outcome
+                return replace(outcome, diff=_dry_run_diff(orch, outcome))
     with Orchestrator.open(root, database_url=database_url, actor="release") as orch:
         return _prepare(orch, root, config, options, on_progress=on_progress, confirm=confirm)
+
+
+def _dry_run_diff(orch: Orchestrator, outcome: ReleaseOutcome) -> str | None:
+    step = next((s for s in outcome.steps if s.key == "release_commit"), None)
+    art = (
+        next((a for a in step.artifacts if a["name"] == "release-commit.diff"), None)
+        if step
+        else None
+    )
+    return orch.read_artifact(art["sha256"]).decode() if art else None
 
 
 def resume(
@@ -259,6 +272,10 @@ def _latest_release(orch: Orchestrator) -> Task | None:
     return roots[-1] if roots else None
 
 
+def _is_agent(task: Task) -> bool:
+    return isinstance(task.context, dict) and bool(task.context.get("agent"))
+
+
 def _kind(task: Task) -> str | None:
     return task.context.get("kind") if isinstance(task.context, dict) else None
 
@@ -315,6 +332,8 @@ def _run(
             if not ask(f"Create tag {plan.tag} now?"):
                 return _outcome(orch, release, plan, stopped="confirmation")
         failure = run.step(task, steps)
+        if failure is not None and _step_key(task) == "highlights":
+            return _outcome(orch, release, plan, stopped="agent", error=failure)
         if failure is not None:
             return _outcome(orch, release, plan, stopped="failed", error=failure)
     return _finish(orch, release, plan)
@@ -382,13 +401,16 @@ class _Run:
         try:
             with _heartbeat(orch, task.id, self.worker):
                 result = EXECUTORS[key](inp)
-        except StepFailed as exc:
-            _fail(orch, task, self.worker, exc.message, exc.result)
-            if key == "highlights":
-                _ask_agent_again(orch, task, steps, exc.message)
-            return exc
         except CastoffError as exc:
-            _fail(orch, task, self.worker, exc.message, None)
+            _fail(
+                orch,
+                task,
+                self.worker,
+                exc.message,
+                exc.result if isinstance(exc, StepFailed) else None,
+            )
+            if key == "highlights" and isinstance(exc, CheckFailed):
+                _ask_agent_again(orch, task, steps, exc.message)
             return exc
         except BaseException as exc:
             _fail(orch, task, self.worker, f"internal error: {type(exc).__name__}: {exc}", None)
@@ -559,19 +581,25 @@ def _outcome(
         what = "dry run complete: nothing was written" if plan.dry_run else f"released {plan.tag}"
         return make(kind, what, 0)
     if stopped == "failed" and error is not None:
+        code = error.exit_code if error.exit_code != 4 else 1
         return make(
-            "failed",
+            "conflict" if code == 3 else "failed",
             f"release {plan.tag} failed: {error.message}",
-            error.exit_code if error.exit_code != 4 else 1,
+            code,
             "fix the cause, then `castoff release resume` retries the failed step",
         )
     if stopped is None and not remaining:
         return make("partial", f"release {plan.tag} is not finished", 4)
+    agent_work = [f"{t.title} ({t.id})" for t in steps if _is_agent(t) and t.status == "pending"]
     waiting = {
         "confirmation": f"stopped before tagging {plan.tag}: confirm with "
         "`castoff release resume --yes`",
-        "agent": "waiting for an agent to complete: "
-        + ", ".join(s.title for s in states if s.status == "pending"),
+        "agent": (f"refused: {error.message}; " if error is not None else "")
+        + (
+            f"waiting for an agent to complete: {', '.join(agent_work)}"
+            if agent_work
+            else "waiting on: " + ", ".join(s.title for s in states if s.status != "completed")
+        ),
     }.get(stopped or "", f"release {plan.tag} is part-way")
     return make(
         "partial",
