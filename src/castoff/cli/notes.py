@@ -39,7 +39,7 @@ ChangelogOpt = Annotated[
 ]
 
 
-def notes_command(  # noqa: PLR0917 - typer maps parameters to options
+def notes_command(
     from_ref: FromOpt = None,
     to_ref: ToOpt = "HEAD",
     full: FullOpt = False,

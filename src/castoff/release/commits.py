@@ -105,40 +105,63 @@ def parse_message(
     *,
     body_types: Collection[str] = STANDARD_TYPES,
     forge: Forge | None = None,
+    keep_body: bool = True,
 ) -> list[Change]:
-    """:func:`parse_commit` over a commit's fields (the streaming fast path)."""
+    """:func:`parse_commit` over a commit's fields (the streaming fast path).
+
+    ``keep_body=False`` leaves ``Change.body`` empty (whole-history runs that
+    render no bodies then hold no message twice).
+    """
     if not subject:
         if not body:
             return []
         subject, _, body = body.partition("\n")
         subject = subject.strip()
         body = body.strip("\n")
-    authors = (author, *co_authors(body)) if body else (author,)
-    breaking_note = _breaking_note(body) if "CHANGE" in body else None
     reverts: str | None = None
-
     header = _HEADER.fullmatch(subject)
-    revert = _REVERT_SUBJECT.match(subject) if subject.startswith("Revert ") else None
-    if revert is not None:
-        ctype, scope, bang, desc = "revert", None, False, revert["inner"]
-    elif header is not None:
-        ctype = header["type"].lower()
-        scope = (header["scope"] or "").strip() or None
-        bang = header["bang"] is not None
-        desc = header["desc"].strip()
+    if header is not None:
+        ctype, scope, bang_mark, desc = header.groups()
+        ctype = ctype.lower()
+        if scope is not None:
+            scope = scope.strip() or None
+        bang = bang_mark is not None
+        desc = desc.rstrip()
+        conventional = True
+    elif subject.startswith("Revert ") and (revert := _REVERT_SUBJECT.match(subject)):
+        ctype, scope, bang, desc, conventional = "revert", None, False, revert["inner"], True
     else:
-        ctype, scope, bang, desc = "other", None, False, subject
+        ctype, scope, bang, desc, conventional = "other", None, False, subject, False
+
+    if not body:  # the most common case: a one-line message
+        refs = find_refs(subject) if _may_refer(subject) else ()
+        return [
+            new_change(
+                sha,
+                ctype,
+                desc,
+                scope,
+                bang,
+                desc if bang else None,
+                "",
+                _linked(refs, forge) if refs else refs,
+                (author,),
+                conventional,
+                None,
+            )
+        ]
+    authors = (author, *co_authors(body))
+    breaking_note = _breaking_note(body) if "CHANGE" in body else None
     if ctype == "revert" and "reverts commit" in body:
         found = _REVERTS_SHA.search(body)
         reverts = found["sha"].lower() if found else None
-    conventional = header is not None or revert is not None
-
     lines = []
-    if body and ":" in body:
+    if ":" in body:
         prefixes = body_types if isinstance(body_types, tuple) else _prefixes(body_types)
         lines = _body_lines(body, prefixes)
-    if not lines:  # the common case: one entry
-        refs = find_refs(f"{subject}\n{body}" if body else subject)
+    if not lines:  # one entry
+        text = f"{subject}\n{body}"
+        refs = find_refs(text) if _may_refer(text) else ()
         return [
             new_change(
                 sha,
@@ -147,14 +170,21 @@ def parse_message(
                 scope,
                 bang or breaking_note is not None,
                 breaking_note or (desc if bang else None),
-                body,
+                body if keep_body else "",
                 _linked(refs, forge) if refs else refs,
                 authors,
                 conventional,
                 reverts,
             )
         ]
-    return _squashed(sha, authors, subject, body, lines, forge=forge, conventional=conventional)
+    changes = _squashed(sha, authors, subject, body, lines, forge=forge, conventional=conventional)
+    if not keep_body and changes and changes[0].body:
+        changes[0] = replace(changes[0], body="")
+    return changes
+
+
+def _may_refer(text: str) -> bool:
+    return "#" in text or "GH-" in text or "://" in text
 
 
 def _squashed(
@@ -224,7 +254,7 @@ _SETTERS = tuple(
 )
 
 
-def new_change(  # noqa: PLR0917 - mirrors Change's positional fields
+def new_change(
     sha: str,
     ctype: str,
     description: str,

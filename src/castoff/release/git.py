@@ -408,21 +408,50 @@ def reachable_tags(repo: Path, tag_format: str, reachable_from: str = "HEAD") ->
     return [t for t in list_tags(repo, tag_format) if t.name in merged]
 
 
+def is_ancestor(repo: Path, ancestor: str, descendant: str) -> bool:
+    """True when commit ``ancestor`` is in the history of ``descendant`` (or is it)."""
+    proc = subprocess.run(
+        ["git", "-C", str(repo), "merge-base", "--is-ancestor", ancestor, descendant],
+        capture_output=True,
+        env=_git_env(),
+        check=False,
+    )
+    if proc.returncode in (0, 1):
+        return proc.returncode == 0
+    raise _classify(repo, ["merge-base"], proc.stderr.decode(errors="replace"))
+
+
+_MAX_ANCESTOR_PROBES = 16
+
+
 def latest_release_tag(
     repo: Path,
     tag_format: str,
     reachable_from: str = "HEAD",
     *,
     include_prereleases: bool = False,
+    exclude_sha: str | None = None,
 ) -> TagInfo | None:
     """The highest-version release tag reachable from ``reachable_from``, or None.
 
-    Prerelease tags (``v1.0.0-rc.1``) are skipped unless ``include_prereleases``.
+    Prerelease tags (``v1.0.0-rc.1``) are skipped unless ``include_prereleases``;
+    tags on commit ``exclude_sha`` are skipped (the release being described).
+    Probes candidates newest first with ``merge-base --is-ancestor`` (cheap for
+    recent tags) and falls back to one ``git tag --merged`` walk.
     """
-    tags = reachable_tags(repo, tag_format, reachable_from)
-    if not include_prereleases:
-        tags = [t for t in tags if not is_prerelease(t.version)]
-    return tags[-1] if tags else None
+    target = resolve_ref(repo, reachable_from)
+    candidates = [
+        t
+        for t in reversed(list_tags(repo, tag_format))
+        if (include_prereleases or not is_prerelease(t.version)) and t.sha != exclude_sha
+    ]
+    for probe, tag in enumerate(candidates):
+        if probe == _MAX_ANCESTOR_PROBES:
+            merged = set(run_git(repo, "tag", "--merged", target).splitlines())
+            return next((t for t in candidates[probe:] if t.name in merged), None)
+        if tag.sha == target or is_ancestor(repo, tag.sha, target):
+            return tag
+    return None
 
 
 def shallow_commits(repo: Path) -> set[str]:

@@ -12,6 +12,7 @@ Three layers:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -224,18 +225,6 @@ def _tag_at(tags: Sequence[TagInfo], sha: str, ref: str) -> TagInfo | None:
     return next((t for t in reversed(tags) if t.sha == sha), None)
 
 
-def _previous_release(
-    tags: Sequence[TagInfo], reachable: set[str], to_sha: str, cfg: NotesConfig
-) -> TagInfo | None:
-    for tag in reversed(tags):
-        if tag.name not in reachable or tag.sha == to_sha:
-            continue
-        if not cfg.include_prereleases and git.is_prerelease(tag.version):
-            continue
-        return tag
-    return None
-
-
 def generate_notes(
     repo: Path,
     from_ref: str | None = None,
@@ -271,8 +260,13 @@ def generate_notes(
     tags = git.list_tags(root, cfg.tag_format)
     to_tag = _tag_at(tags, to_sha, to_ref)
     if from_ref is None:
-        reachable = {t.name for t in git.reachable_tags(root, cfg.tag_format, to_sha)}
-        previous = _previous_release(tags, reachable, to_sha, cfg)
+        previous = git.latest_release_tag(
+            root,
+            cfg.tag_format,
+            to_sha,
+            include_prereleases=cfg.include_prereleases,
+            exclude_sha=to_sha,
+        )
         from_sha = previous.sha if previous is not None else None
         previous_name = previous.name if previous is not None else None
     else:
@@ -282,7 +276,7 @@ def generate_notes(
     section = Section(index=0, tip=to_sha, tag=to_tag, previous=previous_name)
     forge = forge_of(root, cfg)
     excluded = [from_sha] if from_sha else []
-    (result,) = collect_sections(root, [section], excluded, cfg, forge)
+    (result,) = collect_sections(root, [section], excluded, cfg, forge).sections
     if result.commit_count == 0:
         span = f"{from_ref or previous_name}..{to_ref}" if (from_ref or previous_name) else to_ref
         raise UsageError(f"no commits in {span}: nothing to write notes about")
@@ -390,3 +384,55 @@ def notes_to_data(notes: ReleaseNotes) -> dict[str, Any]:
         "contributors": [person(p) for p in notes.contributors],
         "first_timers": [person(p) for p in notes.first_timers],
     }
+
+
+_enc = json.encoder.encode_basestring  # the C encoder json.dumps(ensure_ascii=False) uses
+
+
+def _opt(value: str | None) -> str:
+    return "null" if value is None else _enc(value)
+
+
+def notes_json(notes: ReleaseNotes) -> str:
+    """``notes_to_data(notes)`` as compact JSON, built directly (one pass, no dicts).
+
+    Equal to ``json.dumps(notes_to_data(notes), ensure_ascii=False,
+    separators=(",", ":"))``; whole-history output is mostly this.
+    """
+    people: dict[Person, str] = {}
+
+    def person(p: Person) -> str:
+        text = people.get(p)
+        if text is None:
+            text = people[p] = f'{{"name":{_enc(p.name)},"email":{_enc(p.email)}}}'
+        return text
+
+    def ref(r: Reference) -> str:
+        return (
+            f'{{"number":{r.number},"kind":{_enc(r.kind)},"repo":{_opt(r.repo)},'
+            f'"url":{_opt(r.url)},"action":{_opt(r.action)}}}'
+        )
+
+    def entry(c: Change) -> str:
+        refs = ",".join([ref(r) for r in c.refs]) if c.refs else ""
+        authors = ",".join([person(p) for p in c.authors])
+        return (
+            f'{{"hash":{_enc(c.sha)},"type":{_enc(c.type)},"scope":{_opt(c.scope)},'
+            f'"description":{_enc(c.description)},"breaking":{"true" if c.breaking else "false"},'
+            f'"breaking_description":{_opt(c.breaking_description)},'
+            f'"refs":[{refs}],"authors":[{authors}]}}'
+        )
+
+    groups = ",".join(
+        f'{{"type":{_enc(g.type)},"title":{_enc(g.title)},'
+        f'"entries":[{",".join([entry(c) for c in g.entries])}]}}'
+        for g in notes.groups
+    )
+    return (
+        f'{{"version":{_opt(notes.version)},"tag":{_opt(notes.tag)},'
+        f'"previous_tag":{_opt(notes.previous_tag)},"date":{_enc(notes.date.isoformat())},'
+        f'"compare_url":{_opt(notes.compare_url)},"commit_count":{notes.commit_count},'
+        f'"groups":[{groups}],"breaking":[{",".join([entry(c) for c in notes.breaking])}],'
+        f'"contributors":[{",".join([person(p) for p in notes.contributors])}],'
+        f'"first_timers":[{",".join([person(p) for p in notes.first_timers])}]}}'
+    )

@@ -18,7 +18,7 @@ import jinja2
 
 from castoff.errors import TemplateError
 from castoff.release.model import Change, Reference, ReleaseNotes
-from castoff.release.notes import NotesConfig, notes_to_data
+from castoff.release.notes import NotesConfig, notes_json, notes_to_data
 from castoff.release.refs import Forge
 
 FORMATS = ("md", "github", "text", "json")
@@ -60,6 +60,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["json"] = _json_filter
     env.filters["new_refs"] = _new_refs
+    env.filters["notes_json"] = notes_json
     return env
 
 
@@ -93,13 +94,15 @@ class NotesRenderer:
         self.config = config
         self.forge = forge
         self.env = _environment()
+        self.override = next(
+            (config.templates[k] for k in CONFIG_KEYS[fmt] if k in config.templates), None
+        )
         self.template = self._load()
+        # `data` (the JSON-ready dict) costs a pass over every entry: only when used.
+        self.wants_data = self.override is not None or (fmt == "json" and not full)
 
     def _load(self) -> jinja2.Template:
-        override = next(
-            (self.config.templates[k] for k in CONFIG_KEYS[self.fmt] if k in self.config.templates),
-            None,
-        )
+        override = self.override
         try:
             if override is None:
                 return self.env.get_template(TEMPLATE_FILES[self.fmt])
@@ -124,7 +127,7 @@ class NotesRenderer:
             "commit_url": self.forge.commit_url if self.forge is not None else None,
             "indent": None if self.full else 2,
         }
-        if self.fmt == "json" or self.config.templates:
+        if self.wants_data:
             context["data"] = notes_to_data(notes)
         try:
             text = self.template.render(context)

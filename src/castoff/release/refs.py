@@ -21,10 +21,10 @@ _URL_REF = re.compile(
     r"https?://(?P<host>[\w.-]+(?::\d+)?)/(?P<repo>[\w.-]+(?:/[\w.-]+)+?)/(?:-/)?"
     r"(?P<kind>issues|pull|pulls|merge_requests|pull-requests)/(?P<num>\d+)\b"
 )
-_HASH_REF = re.compile(r"#(\d+)\b")
-_GH_REF = re.compile(r"(?<![\w/.&-])GH-(\d+)\b")
-_OWNER_BEFORE = re.compile(r"(?<![\w/.&-])([A-Za-z0-9][\w.-]*/[\w.-]+)$")
+_NUMBER = re.compile(r"\d+\b")
+_OWNER_REPO = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_TOKEN = _WORDISH | {"/"}
 _CLOSING = re.compile(
     r"\b(?P<kw>close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?[ \t]*$",
     re.IGNORECASE,
@@ -32,7 +32,28 @@ _CLOSING = re.compile(
 _ACTIONS = {"close": "closes", "fix": "fixes", "resolve": "resolves"}
 
 
+_NEW = object.__new__
+_SET_NUMBER, _SET_KIND, _SET_REPO, _SET_URL, _SET_ACTION = (
+    Reference.__dict__[name].__set__ for name in ("number", "kind", "repo", "url", "action")
+)
+
+
+def new_reference(
+    number: int, kind: str, repo: str | None, url: str | None, action: str | None
+) -> Reference:
+    """``Reference(...)`` built through its slots (equal result, cheaper than the frozen init)."""
+    ref = _NEW(Reference)
+    _SET_NUMBER(ref, number)
+    _SET_KIND(ref, kind)
+    _SET_REPO(ref, repo)
+    _SET_URL(ref, url)
+    _SET_ACTION(ref, action)
+    return ref
+
+
 def _action(text: str, pos: int) -> str | None:
+    if pos < 4:
+        return None
     window = text[max(0, pos - 24) : pos]
     low = window.lower()
     if "clos" not in low and "fix" not in low and "resolv" not in low:
@@ -58,34 +79,49 @@ def find_refs(text: str) -> tuple[Reference, ...]:
         for m in _URL_REF.finditer(text):
             kind = "issue" if m["kind"] == "issues" else "pull"
             action = _action(text, m.start())
-            ref = Reference(int(m["num"]), kind, m["repo"], m.group(0), action)
+            ref = new_reference(int(m["num"]), kind, m["repo"], m.group(0), action)
             found.setdefault((m["repo"], ref.number), (m.start(), ref))
             spans.append(m.span())
-    if has_hash:
-        for m in _HASH_REF.finditer(text):
-            start = m.start()
+    hash_at = text.find("#") if has_hash else -1
+    while hash_at >= 0:
+        start = hash_at
+        hash_at = text.find("#", start + 1)
+        number = _NUMBER.match(text, start + 1)
+        if number is not None:
             if spans and any(a <= start < b for a, b in spans):
                 continue
             repo = None
             before = text[start - 1] if start else " "
-            if before in _WORDISH:
-                owner = _OWNER_BEFORE.search(text, max(0, start - 120), start)
-                if owner is None:
-                    continue  # "abc#12": not a reference
-                repo, start = owner[1], owner.start()
+            if before in _WORDISH:  # "owner/repo#12", or "abc#12" which is no reference
+                head = start
+                while head > 0 and text[head - 1] in _TOKEN:
+                    head -= 1
+                token = text[head:start]
+                if not _OWNER_REPO.fullmatch(token) or (head and text[head - 1] == "&"):
+                    continue
+                repo, start = token, head
             elif before in "/&":
                 continue
-            key = (repo, int(m[1]))
-            if key not in found:
-                found[key] = (start, Reference(key[1], "issue", repo, None, _action(text, start)))
-    if "GH-" in text:
-        for m in _GH_REF.finditer(text):
-            key = (None, int(m[1]))
+            key = (repo, int(number.group()))
             if key not in found:
                 found[key] = (
-                    m.start(),
-                    Reference(key[1], "issue", None, None, _action(text, m.start())),
+                    start,
+                    new_reference(key[1], "issue", repo, None, _action(text, start)),
                 )
+    gh_at = text.find("GH-")
+    while gh_at >= 0:
+        start = gh_at
+        gh_at = text.find("GH-", start + 3)
+        number = _NUMBER.match(text, start + 3)
+        if (
+            number is None
+            or (start and text[start - 1] in _TOKEN)
+            or text[start - 1 : start] == "&"
+        ):
+            continue
+        key = (None, int(number.group()))
+        if key not in found:
+            found[key] = (start, new_reference(key[1], "issue", None, None, _action(text, start)))
     if len(found) == 1:
         return (next(iter(found.values()))[1],)
     return tuple(ref for _, ref in sorted(found.values(), key=lambda pair: pair[0]))
@@ -134,13 +170,8 @@ class Forge:
         """``ref`` with its ``url`` filled in (kept if the message gave one)."""
         if ref.url:
             return ref
-        return Reference(
-            ref.number,
-            ref.kind,
-            ref.repo,
-            self.issue_url(ref.number, ref.kind, ref.repo),
-            ref.action,
-        )
+        url = self.issue_url(ref.number, ref.kind, ref.repo)
+        return new_reference(ref.number, ref.kind, ref.repo, url, ref.action)
 
 
 _SCP = re.compile(r"^(?:[\w.+-]+@)?(?P<host>[\w.-]+):(?!//)(?P<path>[^\\]+)$")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,13 +55,28 @@ class Collected:
         return list(self.people.values())
 
 
+@dataclass
+class Walk:
+    """One ``git log`` pass over consecutive sections.
+
+    ``links`` maps a section tip (or an excluded commit) to the index of a
+    section one of whose commits has it as a parent: the evidence that the
+    tip is in that section's history (see :func:`unreachable`).
+    """
+
+    sections: list[Collected]
+    links: dict[str, int] = field(default_factory=dict)
+
+
 def collect_sections(
     root: Path,
     sections: Sequence[Section],
     excluded: Sequence[str],
     cfg: NotesConfig,
     forge: Forge | None = None,
-) -> list[Collected]:
+    *,
+    keep_body: bool = True,
+) -> Walk:
     """Parse the commits of ``sections`` with one ``git log`` (commits of ``excluded`` left out)."""
     out = [Collected(s) for s in sections]
     tips: dict[str, int] = {}
@@ -72,14 +87,18 @@ def collect_sections(
     body_types = tuple(sorted(STANDARD_TYPES | {t.lower() for t in cfg.types}))
     include_merges = cfg.include_merges
     pending: dict[str, int] = {}
+    links: dict[str, int] = {}
     people: dict[tuple[str, str], Person] = {}
     coauthors: set[Person] = set()
     last = len(sections) - 1
     for sha, parents, name, email, _, subject, body in git.iter_commit_fields(root, revs):
         label = pending.pop(sha, None)
         tip = tips.get(sha)
-        if tip is not None and (label is None or tip < label):
-            label = tip
+        if tip is not None:
+            if label is not None:
+                links[sha] = sections[label].index
+            if label is None or tip < label:
+                label = tip
         if label is None:  # clock skew put a parent before its child: keep the last section
             label = last
         last = label
@@ -101,13 +120,37 @@ def collect_sections(
             author = people[name, email] = Person(name, email)
         if author.key not in bucket.people:
             bucket.people[author.key] = author
-        changes = parse_message(sha, author, subject, body, body_types=body_types, forge=forge)
+        changes = parse_message(
+            sha, author, subject, body, body_types=body_types, forge=forge, keep_body=keep_body
+        )
         if changes and len(changes[0].authors) > 1:
             coauthors.update(changes[0].authors[1:])
         bucket.changes.extend(changes)
+    for sha in excluded:
+        if sha in pending:
+            links[sha] = sections[pending[sha]].index
     if coauthors:
         _apply_mailmap(root, out, coauthors)
-    return out
+    return Walk(out, links)
+
+
+def unreachable(sections: Sequence[Section], links: dict[str, int], to_sha: str) -> list[Section]:
+    """Sections whose tip the walks did not show to be in the history of ``to_sha``.
+
+    A tip is reachable when it is ``to_sha``, or when a commit of a section
+    whose tip is reachable has it as a parent.
+    """
+    reached: set[int] = set()
+    changed = True
+    while changed:
+        changed = False
+        for s in sections:
+            if s.index in reached:
+                continue
+            if s.tip == to_sha or links.get(s.tip, -1) in reached:
+                reached.add(s.index)
+                changed = True
+    return [s for s in sections if s.index not in reached]
 
 
 def _shallow_boundary(root: Path) -> set[str]:
@@ -124,20 +167,24 @@ def _apply_mailmap(root: Path, out: list[Collected], coauthors: set[Person]) -> 
                 continue
             authors = tuple(dict.fromkeys(mapping.get(p, p) for p in change.authors))
             if authors != change.authors:
-                bucket.changes[i] = _with_authors(change, authors)
+                bucket.changes[i] = replace(change, authors=authors)
             for person in authors[1:]:
                 bucket.people.setdefault(person.key, person)
 
 
-def _with_authors(change: Change, authors: tuple[Person, ...]) -> Change:
-    from dataclasses import replace
+def plan_sections(
+    root: Path, to_sha: str, cfg: NotesConfig, *, exact: bool = False
+) -> list[Section]:
+    """Sections of the whole history up to ``to_sha``, oldest first (Unreleased last).
 
-    return replace(change, authors=authors)
-
-
-def plan_sections(root: Path, to_sha: str, cfg: NotesConfig) -> list[Section]:
-    """Sections of the whole history up to ``to_sha``, oldest first (Unreleased last)."""
-    tags = git.reachable_tags(root, cfg.tag_format, to_sha)
+    ``exact`` keeps only tags git says are merged into ``to_sha`` (a walk of
+    the whole history); otherwise every release tag is planned and the walks
+    verify reachability themselves (:func:`unreachable`).
+    """
+    if exact:
+        tags = git.reachable_tags(root, cfg.tag_format, to_sha)
+    else:
+        tags = git.list_tags(root, cfg.tag_format)
     if not cfg.include_prereleases:
         tags = [t for t in tags if not git.is_prerelease(t.version)]
     sections: list[Section] = []
@@ -194,18 +241,29 @@ def _chunks(sections: Sequence[Section], n: int) -> list[list[Section]]:
     return [c for c in out if c]
 
 
-def _worker(conn: Any, job: tuple[Any, ...]) -> None:
-    root, chunk, excluded, cfg, forge, render = job
+@dataclass(frozen=True)
+class _Job:
+    root: Path
+    chunk: list[Section]
+    excluded: list[str]
+    cfg: NotesConfig
+    forge: Forge | None
+    render: Rendered | None
+
+
+def _worker(conn: Any, job: _Job) -> None:
+    """Phase 1: walk and report contributors and links; phase 2: finish with the first-timers."""
     try:
-        collected = collect_sections(root, chunk, excluded, cfg, forge)
-        conn.send(("ok", [(c.contributors, c.commit_count) for c in collected]))
-        firsts = conn.recv()
-        conn.send(
-            (
-                "ok",
-                [_finish(c, f, cfg, forge, render) for c, f in zip(collected, firsts, strict=True)],
-            )
+        walk = collect_sections(
+            job.root, job.chunk, job.excluded, job.cfg, job.forge, keep_body=job.render is None
         )
+        summary = [(c.contributors, c.commit_count) for c in walk.sections]
+        conn.send(("ok", (summary, walk.links)))
+        firsts = conn.recv()
+        if firsts is None:  # the plan was wrong; the parent starts over
+            return
+        pairs = zip(walk.sections, firsts, strict=True)
+        conn.send(("ok", [_finish(c, f, job.cfg, job.forge, job.render) for c, f in pairs]))
     except BaseException as exc:  # handed to the parent, which re-raises it
         conn.send(("error", exc))
     finally:
@@ -234,49 +292,70 @@ def full_history(
     if not git.has_commits(root):
         raise UsageError(f"{root} has no commits yet: nothing to write notes about")
     to_sha = git.resolve_ref(root, to_ref)
-    sections = plan_sections(root, to_sha, cfg)
     forge = forge_of(root, cfg)
-    n = min(workers or cfg.workers, len(sections))
+    n = workers or cfg.workers
     # Forking while other threads run may deadlock the child: stay in-process then.
-    if n <= 1 or len(sections) < 4 or threading.active_count() > 1:
-        collected = collect_sections(root, sections, [], cfg, forge)
-        firsts = _first_timers([c.contributors for c in collected])
-        done = [
-            (c.commit_count, _finish(c, f, cfg, forge, render))
-            for c, f in zip(collected, firsts, strict=True)
-        ]
-    else:
-        done = _run_parallel(root, sections, n, cfg=cfg, forge=forge, render=render)
-    kept = [item for (count, item), s in zip(done, sections, strict=True) if count or s.tag]
-    return list(reversed(kept))  # type: ignore[return-value]
+    parallel = n > 1 and threading.active_count() == 1
+    for exact in (False, True):
+        sections = plan_sections(root, to_sha, cfg, exact=exact)
+        run = _run_parallel if parallel and len(sections) >= 4 else _run_inline
+        done = run(root, sections, min(n, len(sections)), to_sha, cfg, forge, render)
+        if done is not None:
+            kept = [item for (count, item), s in zip(done, sections, strict=True) if count or s.tag]
+            return list(reversed(kept))  # type: ignore[return-value]
+    raise GitError("release tags could not be placed in history")  # pragma: no cover
+
+
+def _run_inline(
+    root: Path,
+    sections: list[Section],
+    _workers: int,
+    to_sha: str,
+    cfg: NotesConfig,
+    forge: Forge | None,
+    render: Rendered | None,
+) -> list[tuple[int, ReleaseNotes | str]] | None:
+    walk = collect_sections(root, sections, [], cfg, forge, keep_body=render is None)
+    if unreachable(sections, walk.links, to_sha):
+        return None
+    firsts = _first_timers([c.contributors for c in walk.sections])
+    pairs = zip(walk.sections, firsts, strict=True)
+    return [(c.commit_count, _finish(c, f, cfg, forge, render)) for c, f in pairs]
 
 
 def _run_parallel(
     root: Path,
     sections: list[Section],
     n: int,
-    *,
+    to_sha: str,
     cfg: NotesConfig,
     forge: Forge | None,
     render: Rendered | None,
-) -> list[tuple[int, ReleaseNotes | str]]:
+) -> list[tuple[int, ReleaseNotes | str]] | None:
+    """Walk contiguous slices of ``sections`` in ``n`` forked processes."""
     ctx = multiprocessing.get_context("fork")
     chunks = _chunks(sections, n)
     procs, conns = [], []
     for chunk in chunks:
         excluded = [s.tip for s in sections[: chunk[0].index]]
         parent_end, child_end = ctx.Pipe()
-        proc = ctx.Process(
-            target=_worker, args=(child_end, (root, chunk, excluded, cfg, forge, render))
-        )
+        job = _Job(root, chunk, excluded, cfg, forge, render)
+        proc = ctx.Process(target=_worker, args=(child_end, job))
         proc.start()
         child_end.close()
         procs.append(proc)
         conns.append(parent_end)
     try:
-        summaries = [_receive(conn) for conn in conns]
-        people = [p for summary in summaries for p, _ in summary]
-        counts = [count for summary in summaries for _, count in summary]
+        people, counts, links = [], [], {}
+        for conn in conns:
+            summary, chunk_links = _receive(conn)
+            people += [p for p, _ in summary]
+            counts += [count for _, count in summary]
+            links.update(chunk_links)
+        if unreachable(sections, links, to_sha):
+            for conn in conns:
+                conn.send(None)
+            return None
         firsts = _first_timers(people)
         start = 0
         for conn, chunk in zip(conns, chunks, strict=True):

@@ -1,0 +1,124 @@
+"""`castoff notes` end to end through the real entry point."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+
+def release_repo(repo):
+    repo.git("remote", "add", "origin", "https://gitlab.com/acme/rocket.git")
+    repo.commit("feat: launch pad")
+    repo.git("tag", "-a", "v0.1.0", "-m", "v0.1.0", env={"GIT_COMMITTER_DATE": "1700000100 +0000"})
+    repo.commit("fix(engine): stop the leak (#4)")
+    repo.commit("feat: countdown")
+    return repo
+
+
+def test_notes_markdown_default(repo, run_castoff) -> None:
+    """`castoff notes` prints the Unreleased section since the last tag."""
+    release_repo(repo)
+    out = run_castoff("notes", cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(
+        "## [Unreleased](https://gitlab.com/acme/rocket/-/compare/v0.1.0...HEAD)"
+    )
+    assert "- **engine:** stop the leak (#4)" in out.stdout
+
+
+def test_notes_json(repo, run_castoff) -> None:
+    """--format json prints the documented object."""
+    release_repo(repo)
+    out = run_castoff("notes", "--format", "json", "-C", str(repo.path))
+    data = json.loads(out.stdout)
+    assert [g["type"] for g in data["groups"]] == ["feat", "fix"]
+    assert data["groups"][1]["entries"][0]["refs"][0]["url"].endswith("/-/issues/4")
+
+
+def test_notes_full_json(repo, run_castoff) -> None:
+    """--full --format json lists every release, newest first."""
+    release_repo(repo)
+    out = run_castoff("notes", "--full", "--json", cwd=repo.path)
+    assert [r["version"] for r in json.loads(out.stdout)["releases"]] == [None, "0.1.0"]
+
+
+def test_notes_output_file(repo, run_castoff, tmp_path: Path) -> None:
+    """--output writes the file and prints nothing."""
+    release_repo(repo)
+    target = tmp_path / "notes.txt"
+    out = run_castoff("notes", "--format", "text", "--output", str(target), cwd=repo.path)
+    assert out.returncode == 0
+    assert out.stdout == ""
+    assert target.read_text().startswith("Unreleased (")
+
+
+def test_update_changelog_twice(repo, run_castoff) -> None:
+    """--update-changelog creates CHANGELOG.md, and a second run adds nothing."""
+    release_repo(repo)
+    repo.git("tag", "-a", "v0.2.0", "-m", "v0.2.0")
+    first = run_castoff("notes", "--update-changelog", cwd=repo.path)
+    assert "added the 0.2.0 section" in first.stdout
+    text = (repo.path / "CHANGELOG.md").read_text()
+    assert "## [0.2.0]" in text
+    second = run_castoff("notes", "--update-changelog", cwd=repo.path)
+    assert "nothing to add" in second.stdout
+    assert (repo.path / "CHANGELOG.md").read_text() == text
+
+
+def test_update_changelog_full(repo, run_castoff) -> None:
+    """--full --update-changelog writes every release section."""
+    release_repo(repo)
+    out = run_castoff("notes", "--full", "--update-changelog", cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    text = (repo.path / "CHANGELOG.md").read_text()
+    assert text.index("## [Unreleased]") < text.index("## [0.1.0]")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--from", "nope"), "unknown git ref"),
+        (("--from", "HEAD"), "no commits"),
+        (("--format", "xml"), "--format"),
+        (("--full", "--from", "v0.1.0"), "--full"),
+    ],
+)
+def test_bad_input_exits_2(repo, run_castoff, args: tuple[str, ...], message: str) -> None:
+    """Bad refs, empty ranges and bad options: one line on stderr, exit 2, nothing written."""
+    release_repo(repo)
+    out = run_castoff("notes", *args, "--update-changelog", cwd=repo.path)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert not (repo.path / "CHANGELOG.md").exists()
+
+
+def test_not_a_repository(run_castoff, tmp_path: Path) -> None:
+    """Outside a git repository: exit 2."""
+    out = run_castoff("notes", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "not a git repository" in out.stderr
+
+
+def test_broken_template_writes_nothing(repo, run_castoff, tmp_path: Path) -> None:
+    """A template syntax error stops before anything is written."""
+    release_repo(repo)
+    (repo.path / "castoff.toml").write_text('[notes]\ntemplates = {markdown = "bad.j2"}\n')
+    (repo.path / "bad.j2").write_text("{% if %}\n")
+    target = tmp_path / "out.md"
+    out = run_castoff("notes", "--output", str(target), "--update-changelog", cwd=repo.path)
+    assert out.returncode == 2
+    assert "bad.j2, line 1" in out.stderr
+    assert not target.exists()
+    assert not (repo.path / "CHANGELOG.md").exists()
+
+
+def test_unreadable_template(repo, run_castoff) -> None:
+    """A template path that does not exist: exit 2."""
+    release_repo(repo)
+    (repo.path / "castoff.toml").write_text('[notes]\ntemplates = {json = "nope.j2"}\n')
+    out = run_castoff("notes", "--format", "json", cwd=repo.path)
+    assert out.returncode == 2
+    assert "cannot read notes template" in out.stderr
