@@ -247,6 +247,7 @@ def run_rollback(
         )
     if orchestrator is None:
         raise UsageError("running a rollback needs the orchestrator store")
+    orchestrator.reclaim_dead_workers()  # a killed earlier run left its lease behind
     if parent is not None and revert_in_progress(root) == plan.new_sha:
         say("undoing the revert an interrupted run left half-done")
         abort_revert(root)
