@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
 from castoff.errors import UsageError
+from castoff.release.validate.commands import CommandResult, argv_of, run_command
 from castoff.release.validate.model import Check, CheckStatus, Outcome
 from castoff.release.validate.runner import run_checks, run_report, select_checks
 
@@ -151,3 +153,51 @@ def test_unknown_check_ids_are_bad_input() -> None:
     checks = [Check("build", "b", lambda: Outcome.passed("b"))]
     with pytest.raises(UsageError, match=r"unknown check\(s\): nope .*known: build"):
         select_checks(checks, None, {"nope"})
+
+
+class _StopError(Exception):
+    """What a listener raises to cancel (the MCP adapter's Cancelled)."""
+
+
+def test_a_raising_listener_cancels_the_run() -> None:
+    """When on_progress raises, later checks never start and the exception reaches the caller."""
+    started: list[str] = []
+
+    def check(name: str) -> Check:
+        def run() -> Outcome:
+            started.append(name)
+            return Outcome.passed(name)
+
+        return Check(name, name, run)
+
+    def listener(check_id: str, state: str) -> None:
+        if check_id == "b" and state == "pass":
+            raise _StopError
+
+    with pytest.raises(_StopError):
+        run_checks([check("a"), check("b"), check("c")], concurrency=1, on_progress=listener)
+    assert started == ["a", "b"]
+
+
+def test_cancelling_kills_running_commands(tmp_path: Path) -> None:
+    """A running command is killed promptly once the run is cancelled."""
+    results: list[CommandResult] = []
+
+    def slow() -> Outcome:
+        results.append(run_command(argv_of("sleep 30"), cwd=tmp_path, timeout=60))
+        return Outcome.passed("never this late")
+
+    def listener(check_id: str, state: str) -> None:
+        if check_id == "quick" and state == "pass":
+            raise _StopError
+
+    checks = [
+        Check("slow", "s", slow),
+        Check("quick", "q", lambda: time.sleep(0.3) or Outcome.passed("q")),
+    ]
+    start = time.monotonic()
+    with pytest.raises(_StopError):
+        run_checks(checks, concurrency=2, on_progress=listener)
+    assert time.monotonic() - start < 5
+    assert results[0].cancelled
+    assert results[0].describe() == "`sleep 30` was cancelled"

@@ -4,6 +4,11 @@ Each command runs in its own process group (a new session) with stdout and
 stderr merged. When it outlives its timeout the whole group is terminated,
 then killed, so a hanging build cannot leave children behind. A command that
 cannot start (not found, not executable) is reported, never raised.
+
+Cancellation: the runner sets :data:`STOP` (an event) for the checks it runs;
+a command polls it and, once set, kills its process group and returns a
+``cancelled`` result, so a cancelled validation stops within a fraction of a
+second instead of waiting for a build to finish.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ import os
 import shlex
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +32,25 @@ _GRACE_SECONDS = 2.0
 #: Exit codes of ``/bin/sh -c`` when the command is missing / not executable.
 _SHELL_NOT_FOUND = 127
 _SHELL_NOT_EXECUTABLE = 126
+_POLL_SECONDS = 0.2
+
+#: The event that cancels the current run's commands (set by the runner per check).
+STOP: ContextVar[threading.Event | None] = ContextVar("castoff_validate_stop", default=None)
+
+
+def stop_requested() -> bool:
+    """True once the current run was cancelled."""
+    event = STOP.get()
+    return event is not None and event.is_set()
+
+
+def pause(seconds: float) -> None:
+    """Sleep ``seconds``, waking early when the run is cancelled."""
+    event = STOP.get()
+    if event is None:
+        time.sleep(seconds)
+    else:
+        event.wait(seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +64,7 @@ class CommandResult:
     timed_out: bool = False
     error: str | None = None
     timeout: float | None = None
+    cancelled: bool = False
 
     @property
     def ok(self) -> bool:
@@ -48,6 +75,8 @@ class CommandResult:
         shown = display(self.argv)
         if self.error:
             return f"`{shown}` could not run: {self.error}"
+        if self.cancelled:
+            return f"`{shown}` was cancelled"
         if self.timed_out:
             limit = self.timeout or self.duration_seconds
             return f"`{shown}` timed out after {limit:g}s and was killed"
@@ -134,24 +163,45 @@ def run_command(
         if isinstance(exc, FileNotFoundError):
             reason = f"{argv[0]}: command not found" if cwd.is_dir() else f"no directory {cwd}"
         return CommandResult(argv, None, "", time.monotonic() - start, error=reason)
-    timed_out = False
+    stop = STOP.get()
+    deadline = start + timeout
+    timed_out = cancelled = False
     try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
-        try:
-            out, _ = proc.communicate(timeout=_GRACE_SECONDS)
-        except subprocess.TimeoutExpired:
-            # A grandchild escaped the group and holds the pipe: give up on the rest.
-            if proc.stdout is not None:
-                proc.stdout.close()
-            out = b""
+        while True:
+            wait = deadline - time.monotonic()
+            if stop is not None:
+                wait = min(wait, _POLL_SECONDS)
+            try:
+                out, _ = proc.communicate(timeout=max(wait, 0.0))
+                break
+            except subprocess.TimeoutExpired:
+                if stop is not None and stop.is_set():
+                    cancelled = True
+                elif time.monotonic() < deadline:
+                    continue  # still within the timeout: poll the stop event again
+                else:
+                    timed_out = True
+                _kill_group(proc)
+                out = _drain(proc)
+                break
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     text = tail(out.decode("utf-8", errors="replace"))
     duration = time.monotonic() - start
-    code = None if timed_out else proc.returncode
-    return CommandResult(argv, code, text, duration, timed_out=timed_out, timeout=timeout)
+    code = None if timed_out or cancelled else proc.returncode
+    return CommandResult(
+        argv, code, text, duration, timed_out=timed_out, timeout=timeout, cancelled=cancelled
+    )
+
+
+def _drain(proc: subprocess.Popen[bytes]) -> bytes:
+    """What a killed command printed (nothing if an escaped grandchild holds the pipe)."""
+    try:
+        out, _ = proc.communicate(timeout=_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        if proc.stdout is not None:
+            proc.stdout.close()
+        return b""
+    return out

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from castoff.config import Config
 from castoff.errors import ConfigError
+from castoff.release.validate.commands import pause, stop_requested
 from castoff.release.validate.model import Check, Outcome, ProgressCallback, ValidationReport
 from castoff.release.validate.package import same_version
 from castoff.release.validate.runner import run_report, select_checks, skip_check
@@ -69,12 +70,14 @@ def poll(
         except httpx.HTTPError as exc:
             last = _describe_http_error(exc)
         remaining = end - time.monotonic()
+        if stop_requested():
+            return Outcome.skipped("the validation was cancelled", details={"attempts": tries})
         if remaining <= 0:
             return Outcome.failed(
                 f"{last} (after {tries} attempt(s) over {deadline_seconds:g}s)",
                 details={"attempts": tries},
             )
-        time.sleep(min(delay, remaining))
+        pause(min(delay, remaining))
         delay = min(delay * 2, max_delay)
 
 

@@ -6,16 +6,23 @@ check function that raises becomes a failed result carrying the error: the
 runner itself never raises for a check. Timeouts are enforced where the work
 happens (each command and each HTTP deadline), so a hung check cannot stall
 the run.
+
+Cancelling: when ``on_progress`` raises (the MCP adapter raises ``Cancelled``
+once a client cancels), no further check starts, the running ones have their
+commands killed (:data:`castoff.release.validate.commands.STOP`), and the
+exception propagates to the caller once they have returned.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 
 from castoff.errors import CastoffError, UsageError
+from castoff.release.validate.commands import STOP
 from castoff.release.validate.model import (
     Check,
     CheckResult,
@@ -26,25 +33,41 @@ from castoff.release.validate.model import (
 )
 
 
-def _notify(on_progress: ProgressCallback | None, check_id: str, state: str) -> None:
-    """Report progress; a broken listener (a closed MCP stream) never stops the checks."""
-    if on_progress is None:
-        return
-    try:
-        on_progress(check_id, state)
-    except Exception:  # progress is advisory: the report still carries every result
-        return
+class _Cancel:
+    """The run's stop event and the exception that set it (from a progress listener)."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.error: BaseException | None = None
+        self._lock = threading.Lock()
+
+    def notify(self, on_progress: ProgressCallback | None, check_id: str, state: str) -> bool:
+        """Report progress; False (and the run stops) when the listener raised."""
+        if on_progress is None or self.event.is_set():
+            return not self.event.is_set()
+        try:
+            on_progress(check_id, state)
+        except BaseException as exc:
+            with self._lock:
+                self.error = self.error or exc
+            self.event.set()
+            return False
+        return True
 
 
-def _execute(check: Check, on_progress: ProgressCallback | None) -> CheckResult:
-    _notify(on_progress, check.id, "running")
+def _execute(check: Check, on_progress: ProgressCallback | None, cancel: _Cancel) -> CheckResult:
     start = time.monotonic()
+    if not cancel.notify(on_progress, check.id, "running"):
+        return _result(check, Outcome.skipped("the validation was cancelled"), 0.0)
+    token = STOP.set(cancel.event)
     try:
         outcome = check.run()
     except CastoffError as exc:
         outcome = Outcome.failed(exc.message)
     except Exception as exc:  # a check must never take the run down with it
         outcome = Outcome.failed(f"the check crashed: {type(exc).__name__}: {exc}")
+    finally:
+        STOP.reset(token)
     return _result(check, outcome, time.monotonic() - start)
 
 
@@ -85,18 +108,22 @@ def run_checks(
     known = {c.id for c in checks}
     pending = list(checks)
     done: dict[str, CheckResult] = {}
+    cancel = _Cancel()
 
     def finish(result: CheckResult) -> None:
         done[result.id] = result
-        _notify(on_progress, result.id, result.status.value)
+        cancel.notify(on_progress, result.id, result.status.value)
 
-    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="check") as pool:
+    workers = max(1, concurrency)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="check") as pool:
         running: dict[Future[CheckResult], Check] = {}
-        while pending or running:
-            progressed = True
+        while (pending and not cancel.event.is_set()) or running:
+            progressed = not cancel.event.is_set()
             while progressed:
                 progressed = False
                 for check in list(pending):
+                    if len(running) >= workers or cancel.event.is_set():
+                        break  # queue no more than can run: a cancel stops what has not started
                     if any(n in known and n not in done for n in check.needs):
                         continue
                     pending.remove(check)
@@ -105,8 +132,10 @@ def run_checks(
                     if blocked is not None:
                         finish(_result(check, blocked, 0.0))
                     else:
-                        running[pool.submit(_execute, check, on_progress)] = check
+                        running[pool.submit(_execute, check, on_progress, cancel)] = check
             if not running:
+                if cancel.event.is_set():
+                    break
                 # Only checks waiting on each other remain (a cycle): report, do not hang.
                 for check in pending:
                     finish(
@@ -118,6 +147,8 @@ def run_checks(
             for future in finished:
                 running.pop(future)
                 finish(future.result())
+    if cancel.error is not None:
+        raise cancel.error
     return [done[c.id] for c in checks]
 
 
