@@ -20,15 +20,16 @@ START = 1_600_000_000
 
 _TYPES = ["feat"] * 5 + ["fix"] * 5 + ["docs", "chore", "refactor", "perf", "test", "ci", "build"]
 _SCOPES = [None, None, "api", "cli", "core", "parser", "ui", "db", "auth", "docs"]
-_WORDS = (
-    "add remove handle support improve parse render cache retry validate stream config "
-    "timeout encoding unicode merge branch tag release notes changelog token session "
-    "worker queue lease index schema migration endpoint option flag default error"
-).split()
+_WORDS = [
+    *("add", "remove", "handle", "support", "improve", "parse", "render", "cache", "retry"),
+    *("validate", "stream", "config", "timeout", "encoding", "unicode", "merge", "branch"),
+    *("tag", "release", "notes", "changelog", "token", "session", "worker", "queue", "lease"),
+    *("index", "schema", "migration", "endpoint", "option", "flag", "default", "error"),
+]
 _NAMES = [f"Dev {i:02d}" for i in range(60)]
 
 
-def _message(rng: random.Random, i: int) -> str:
+def _message(rng: random.Random) -> str:
     roll = rng.random()
     words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 9)))
     if roll < 0.05:
@@ -63,7 +64,7 @@ def _stream(n: int, tag_every: int, seed: int) -> Iterator[bytes]:
         n_author = min(int(rng.expovariate(1 / 12)), len(_NAMES) - 1)
         who = f"{_NAMES[n_author]} <dev{n_author:02d}@example.com> {stamp} +0000"
         content = f"change {i}\n".encode()
-        msg = _message(rng, i).encode()
+        msg = _message(rng).encode()
         parts = [
             b"blob\nmark :%d\ndata %d\n%s\n" % (2 * i + 1, len(content), content),
             b"commit refs/heads/main\nmark :%d\n" % (2 * i + 2),
