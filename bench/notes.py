@@ -12,8 +12,9 @@ side by side on the same repository:
 Each tool runs ``REPEAT`` times; the best wall and CPU times are kept (CPU =
 user + system of the whole process tree, a steadier figure on a busy machine).
 Peak RSS is the largest single process (``wait4``); "tree sum" adds up the
-process tree sampled every 20 ms (forked workers' shared pages count twice). Tools that are not installed print "not
-available". Usage: ``python bench/notes.py [N ...]`` (default 10000 100000).
+process tree sampled every 20 ms (forked workers' shared pages count twice).
+Tools that are not installed print "not available".
+Usage: ``python bench/notes.py [N ...]`` (default 10000 100000).
 """
 
 from __future__ import annotations
