@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import anyio
 import anyio.from_thread
+import anyio.lowlevel
 import anyio.to_thread
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
@@ -65,6 +66,8 @@ class Progress:
 
     def __init__(self, ctx: Context | None, stop: threading.Event) -> None:
         self._ctx = ctx
+        self._token = anyio.lowlevel.current_token() if ctx is not None else None
+        self._lock = threading.Lock()  # engines may report from several threads at once
         self.stop = stop
         self._last = 0.0
         self._steps = 0
@@ -76,8 +79,10 @@ class Progress:
 
     def step(self, message: str) -> None:
         """One more step done (for engines that report steps, not fractions)."""
-        self._steps += 1
-        self(self._steps, None, message)
+        with self._lock:
+            self._steps += 1
+            done = self._steps
+        self(done, None, message)
 
     def __call__(self, done: float, total: float | None = None, message: str | None = None) -> None:
         self.check()
@@ -85,10 +90,13 @@ class Progress:
             return
         now = time.monotonic()
         final = total is not None and done >= total
-        if not final and now - self._last < PROGRESS_INTERVAL:
-            return
-        self._last = now
-        anyio.from_thread.run(self._ctx.report_progress, float(done), total, message)
+        with self._lock:
+            if not final and now - self._last < PROGRESS_INTERVAL and self._last:
+                return
+            self._last = now
+        anyio.from_thread.run(
+            self._ctx.report_progress, float(done), total, message, token=self._token
+        )
 
 
 def build_tool(spec: ToolSpec) -> Tool:
