@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, RowMapping
 
@@ -52,16 +53,16 @@ class ExecutionOperations(OrchestratorCore):
                     )
             elif status != TaskStatus.PENDING:
                 lifecycle.check_transition(task_id, status, TaskStatus.IN_PROGRESS)
-            unmet = task_store.unmet_dependencies(conn, task_id)
+            dep_states = task_store.dependency_states(conn, task_id)
+            unmet = [(i, s) for i, s, _ in dep_states if s != TaskStatus.COMPLETED.value]
             if unmet:
                 waiting = ", ".join(f"{i} ({s})" for i, s in unmet)
                 raise InvalidTransition(
                     f"task {task_id} waits on dependencies that are not completed: {waiting}",
                     task_id=task_id,
                 )
-            if not task_store.claim(
-                conn, task_id, worker=who, now=now, expires_at=now + timedelta(seconds=seconds)
-            ):
+            expires_at = now + timedelta(seconds=seconds)
+            if not task_store.claim(conn, task_id, worker=who, now=now, expires_at=expires_at):
                 raise LeaseConflict(
                     f"task {task_id} was claimed by another worker", task_id=task_id
                 )
@@ -74,12 +75,28 @@ class ExecutionOperations(OrchestratorCore):
                 attempt=int(row["attempts"]) + 1,
                 **{"from": status.value},
             )
-            return self._context(conn, task_id)
+            claimed = dict(row) | {
+                "status": TaskStatus.IN_PROGRESS.value,
+                "lease_owner": who,
+                "lease_expires_at": expires_at,
+                "attempts": int(row["attempts"]) + 1,
+                "error": None,
+                "updated_at": now,
+            }
+            return self._context(conn, claimed, dep_states)
 
         return self.db.write(work)
 
-    def _context(self, conn: Connection, task_id: str) -> ExecutionContext:
-        task = self.load_task(conn, task_id)
+    def _context(
+        self,
+        conn: Connection,
+        row: dict[str, Any],
+        dep_states: list[tuple[str, str, str | None]],
+    ) -> ExecutionContext:
+        """The specialist context, built from rows already read in this transaction."""
+        dep_ids = [i for i, _, _ in dep_states]
+        found = [rows.artifact(a) for a in artifact_store.for_tasks(conn, [row["id"], *dep_ids])]
+        task = rows.task(row, dep_ids, [a for a in found if a.task_id == row["id"]])
         parent = None
         if task.parent_task_id:
             p = self.task_row(conn, task.parent_task_id)
@@ -90,15 +107,12 @@ class ExecutionOperations(OrchestratorCore):
                 context=p["context"],
                 summary=p["summary"],
             )
-        dep_rows = task_store.get_many(conn, task.dependencies)
         return ExecutionContext(
             task=task,
             role=role_for(task.specialist_type),
             parent_context=parent,
-            dependency_artifacts=[
-                rows.artifact(a) for a in artifact_store.for_tasks(conn, task.dependencies)
-            ],
-            dependency_summaries={r["id"]: r["summary"] for r in dep_rows},
+            dependency_artifacts=[a for a in found if a.task_id != row["id"]],
+            dependency_summaries={i: summary for i, _, summary in dep_states},
         )
 
     def heartbeat(
@@ -178,20 +192,17 @@ class ExecutionOperations(OrchestratorCore):
                     }
                 )
             artifact_store.insert_artifacts(conn, stored)
-            task_store.set_values(
-                conn,
-                task_id,
-                {
-                    "status": TaskStatus.COMPLETED.value,
-                    "summary": summary,
-                    "detailed_work": detailed_work,
-                    "next_action": next_action or None,
-                    "lease_owner": None,
-                    "lease_expires_at": None,
-                    "completed_at": now,
-                    "updated_at": now,
-                },
-            )
+            changes = {
+                "status": TaskStatus.COMPLETED.value,
+                "summary": summary,
+                "detailed_work": detailed_work,
+                "next_action": next_action or None,
+                "lease_owner": None,
+                "lease_expires_at": None,
+                "completed_at": now,
+                "updated_at": now,
+            }
+            task_store.set_values(conn, task_id, changes)
             self.event(
                 conn,
                 "task.completed",
@@ -200,7 +211,7 @@ class ExecutionOperations(OrchestratorCore):
                 artifacts=[s["sha256"] for s in stored],
                 **{"from": status.value},
             )
-            return self.load_task(conn, task_id)
+            return self.tasks_from_rows(conn, [dict(row) | changes], with_artifacts=True)[0]
 
         return self.db.write(work)
 

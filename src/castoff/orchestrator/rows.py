@@ -18,6 +18,12 @@ from castoff.orchestrator.models import (
     TaskType,
 )
 
+# Plain dict lookups: converting a page of rows should not go through Enum.__call__.
+_TYPES = {m.value: m for m in TaskType}
+_SPECIALISTS = {m.value: m for m in SpecialistType}
+_COMPLEXITIES = {m.value: m for m in Complexity}
+_STATUSES = {m.value: m for m in TaskStatus}
+
 
 def session(row: Mapping[Any, Any], task_count: int = 0) -> Session:
     return Session(
@@ -55,10 +61,10 @@ def task(
         parent_task_id=row["parent_task_id"],
         title=row["title"],
         description=row["description"],
-        task_type=TaskType(row["task_type"]),
-        specialist_type=SpecialistType(row["specialist_type"]),
-        complexity=Complexity(row["complexity"]),
-        status=TaskStatus(row["status"]),
+        task_type=_TYPES[row["task_type"]],
+        specialist_type=_SPECIALISTS[row["specialist_type"]],
+        complexity=_COMPLEXITIES[row["complexity"]],
+        status=_STATUSES[row["status"]],
         dependencies=list(dependencies),
         estimated_effort=row["estimated_effort"],
         due_date=row["due_date"],
@@ -81,8 +87,8 @@ def brief(row: Mapping[Any, Any]) -> TaskBrief:
     return TaskBrief(
         id=row["id"],
         title=row["title"],
-        status=TaskStatus(row["status"]),
-        specialist_type=SpecialistType(row["specialist_type"]),
+        status=_STATUSES[row["status"]],
+        specialist_type=_SPECIALISTS[row["specialist_type"]],
         lease_owner=row["lease_owner"],
         updated_at=row["updated_at"],
     )

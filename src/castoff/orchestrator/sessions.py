@@ -80,9 +80,9 @@ class SessionOperations(OrchestratorCore):
         counts.update(task_store.status_counts(conn, session_id))
         total = sum(counts.values())
         considered = total - counts["cancelled"] - counts["archived"]
-        running = task_store.by_status(conn, session_id, "in_progress", limit=BRIEF_LIMIT)
+        running = task_store.briefs_by_status(conn, session_id, "in_progress", limit=BRIEF_LIMIT)
         recent = (
-            task_store.by_status(
+            task_store.briefs_by_status(
                 conn, session_id, "completed", limit=RECENT_LIMIT, newest_first=True
             )
             if include_completed
@@ -149,7 +149,8 @@ class SessionOperations(OrchestratorCore):
                 **{"from": "in_progress"},
             )
         interrupted = [
-            r["id"] for r in task_store.by_status(conn, session_id, "in_progress", limit=1000)
+            r["id"]
+            for r in task_store.briefs_by_status(conn, session_id, "in_progress", limit=1000)
         ]
         self.event(
             conn,
@@ -173,7 +174,7 @@ class SessionOperations(OrchestratorCore):
         host = socket.gethostname()
 
         def work(conn: Connection) -> list[str]:
-            running = task_store.by_status(conn, sid, "in_progress", limit=1000)
+            running = task_store.briefs_by_status(conn, sid, "in_progress", limit=1000)
             dead = [r["id"] for r in running if _holder_is_dead(r["lease_owner"], host)]
             if not dead:
                 return []
@@ -216,7 +217,7 @@ class SessionOperations(OrchestratorCore):
         def work(conn: Connection) -> RestartStatus:
             sid = self.session_id
             last = event_store.recent(conn, session_id=sid, kind=RECOVERED, limit=1)
-            running = task_store.by_status(conn, sid, "in_progress", limit=1000)
+            running = task_store.briefs_by_status(conn, sid, "in_progress", limit=1000)
             data = dict(last[0]["data"]) if last else {}
             return RestartStatus(
                 session_id=sid,

@@ -28,7 +28,6 @@ from castoff.store import tasks as task_store
 from castoff.store.schema import new_id
 from castoff.store.tasks import TaskQuery
 
-
 RESERVED_EVENT_KEYS = frozenset({"kind", "task_id", "session_id", "at"})
 
 

@@ -15,13 +15,13 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import NullPool
 
 from castoff.errors import CastoffError, ConfigError, StoreError
 from castoff.workspace import STATE_DIRNAME, ensure_state_dir
@@ -37,7 +37,10 @@ _engines: dict[str, tuple[Engine, int]] = {}
 
 
 def _sqlite_engine(url: str) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    # Each thread keeps its own connection (see Database), so no pool is needed.
+    engine = create_engine(
+        url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, poolclass=NullPool
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -52,7 +55,7 @@ def _sqlite_engine(url: str) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
 
     return engine
 
@@ -118,18 +121,33 @@ def is_transient(exc: BaseException) -> bool:
     return "locked" in text or "busy" in text
 
 
-@dataclass
 class Database:
-    """A store URL with its engine and transaction helpers."""
+    """A store URL with its engine and transaction helpers.
 
-    url: str
-    engine: Engine
+    With SQLite each thread keeps one connection for its transactions (dropped
+    after any failure and opened afresh), which keeps the per-transaction cost
+    low; with PostgreSQL each transaction checks a connection out of the pool.
+    """
+
+    def __init__(self, url: str, engine: Engine) -> None:
+        self.url = url
+        self.engine = engine
+        self._local = threading.local()
+        self._conns: dict[int, Connection] = {}
+        self._conns_lock = threading.Lock()
+        self._persistent = engine.dialect.name == "sqlite"
 
     @classmethod
     def open(cls, url: str) -> Database:
         return cls(url=url, engine=acquire_engine(url))
 
     def close(self) -> None:
+        """Close this store's connections and release its engine."""
+        with self._conns_lock:
+            conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
         release_engine(self.url)
 
     @property
@@ -156,23 +174,57 @@ class Database:
         """Run ``work`` in one read transaction (a consistent snapshot)."""
         return self._run(work, write=False)
 
+    def _connection(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self.engine.connect()
+            self._local.conn = conn
+            with self._conns_lock:
+                self._conns[threading.get_ident()] = conn
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        self._local.conn = None
+        with self._conns_lock:
+            self._conns.pop(threading.get_ident(), None)
+        if conn is not None:
+            try:
+                conn.close()
+            except DBAPIError:  # pragma: no cover - the connection is already gone
+                conn.invalidate()
+
     def _run(self, work: Callable[[Connection], T], *, write: bool) -> T:
         delay = 0.01
         for attempt in range(1, RETRIES + 1):
+            conn = self._connection() if self._persistent else self.engine.connect()
+            if conn.in_transaction():
+                raise StoreError("nested store transactions are not supported")
             try:
-                with self.engine.connect() as conn:
-                    if write:
-                        conn.execution_options(**{_WRITE: True})
-                    with conn.begin():
-                        return work(conn)
+                conn.execution_options(**{_WRITE: write})
+                with conn.begin():
+                    return work(conn)
             except CastoffError:
                 raise
             except DBAPIError as exc:
+                self._discard(conn)
                 if not is_transient(exc) or attempt == RETRIES:
                     raise StoreError(f"the store failed: {_first_line(exc)}") from exc
+            except BaseException:
+                self._discard(conn)
+                raise
+            finally:
+                if not self._persistent:
+                    conn.close()
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 1.0)
         raise StoreError("the store failed after retries")  # pragma: no cover - loop returns
+
+    def _discard(self, conn: Connection) -> None:
+        if self._persistent:
+            self._drop_connection()
+        else:
+            conn.invalidate()
 
 
 def _first_line(exc: DBAPIError) -> str:

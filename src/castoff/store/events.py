@@ -10,6 +10,8 @@ from sqlalchemy import Connection, RowMapping, insert, select
 
 from castoff.store.schema import events
 
+_APPEND = insert(events)
+
 
 def append(
     conn: Connection,
@@ -22,17 +24,15 @@ def append(
     at: datetime,
 ) -> None:
     conn.execute(
-        insert(events),
-        [
-            {
-                "session_id": session_id,
-                "task_id": task_id,
-                "kind": kind,
-                "actor": actor,
-                "data": dict(data),
-                "created_at": at,
-            }
-        ],
+        _APPEND,
+        {
+            "session_id": session_id,
+            "task_id": task_id,
+            "kind": kind,
+            "actor": actor,
+            "data": dict(data),
+            "created_at": at,
+        },
     )
 
 

@@ -101,7 +101,7 @@ tasks = Table(
     Column("status", String(16), nullable=False),
     Column("estimated_effort", Text, nullable=True),
     Column("due_date", UTCDateTime, nullable=True),
-    Column("context", JSON, nullable=True),
+    Column("context", JSON(none_as_null=True), nullable=True),
     Column("summary", Text, nullable=True),
     Column("detailed_work", Text, nullable=True),
     Column("next_action", Text, nullable=True),
@@ -113,10 +113,19 @@ tasks = Table(
     Column("updated_at", UTCDateTime, nullable=False),
     Column("completed_at", UTCDateTime, nullable=True),
 )
-Index("ix_tasks_session_status_created", tasks.c.session_id, tasks.c.status, tasks.c.created_at)
-Index("ix_tasks_session_created", tasks.c.session_id, tasks.c.created_at)
+# query_tasks pages (filtered by status or not) in (created_at, id) order straight
+# off an index; get_status counts by status and lists recent work from indexes only.
+Index(
+    "ix_tasks_session_status_created",
+    tasks.c.session_id,
+    tasks.c.status,
+    tasks.c.created_at,
+    tasks.c.id,
+)
+Index("ix_tasks_session_created", tasks.c.session_id, tasks.c.created_at, tasks.c.id)
+Index("ix_tasks_session_status_updated", tasks.c.session_id, tasks.c.status, tasks.c.updated_at)
+Index("ix_tasks_session_status_lease", tasks.c.session_id, tasks.c.status, tasks.c.lease_expires_at)
 Index("ix_tasks_parent", tasks.c.parent_task_id)
-Index("ix_tasks_status_lease", tasks.c.status, tasks.c.lease_expires_at)
 
 task_dependencies = Table(
     "task_dependencies",

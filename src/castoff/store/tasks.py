@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
     Connection,
     RowMapping,
     and_,
+    bindparam,
     delete,
     exists,
     func,
@@ -19,13 +21,55 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
+from castoff.store.schema import UTCDateTime, tasks
 from castoff.store.schema import task_dependencies as deps
-from castoff.store.schema import tasks
 
 OPEN = ("pending", "in_progress", "blocked")
 SATISFIED = ("completed",)
+
+# Hot-path statements are built once; SQLAlchemy caches their compiled form.
+_GET = select(tasks).where(tasks.c.id == bindparam("task_id"))
+_INSERT = insert(tasks)
+_UPDATE = update(tasks).where(tasks.c.id == bindparam("b_task_id"))
+_DEPS_OF = (
+    select(deps.c.task_id, deps.c.depends_on_id)
+    .where(deps.c.task_id.in_(bindparam("ids", expanding=True)))
+    .order_by(deps.c.task_id, deps.c.depends_on_id)
+)
+_DEP_STATES = (
+    select(tasks.c.id, tasks.c.status, tasks.c.summary)
+    .join(deps, deps.c.depends_on_id == tasks.c.id)
+    .where(deps.c.task_id == bindparam("task_id"))
+    .order_by(tasks.c.id)
+)
+_CLAIM = (
+    update(tasks)
+    .where(
+        tasks.c.id == bindparam("b_task_id"),
+        or_(
+            tasks.c.status == "pending",
+            and_(
+                tasks.c.status == "in_progress",
+                or_(
+                    tasks.c.lease_expires_at.is_(None),
+                    tasks.c.lease_expires_at < bindparam("b_now"),
+                    tasks.c.lease_owner == bindparam("b_worker"),
+                ),
+            ),
+        ),
+    )
+    .values(
+        status="in_progress",
+        lease_owner=bindparam("b_worker"),
+        lease_expires_at=bindparam("b_expires"),
+        attempts=tasks.c.attempts + 1,
+        error=None,
+        updated_at=bindparam("b_now"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -46,11 +90,11 @@ class TaskQuery:
 
 
 def insert_task(conn: Connection, values: Mapping[str, Any]) -> None:
-    conn.execute(insert(tasks), [dict(values)])
+    conn.execute(_INSERT, dict(values))
 
 
 def get(conn: Connection, task_id: str) -> RowMapping | None:
-    return conn.execute(select(tasks).where(tasks.c.id == task_id)).mappings().first()
+    return conn.execute(_GET, {"task_id": task_id}).mappings().first()
 
 
 def get_many(conn: Connection, ids: Iterable[str]) -> list[RowMapping]:
@@ -71,7 +115,8 @@ def existing_ids(conn: Connection, session_id: str, ids: Iterable[str]) -> set[s
 
 
 def set_values(conn: Connection, task_id: str, values: Mapping[str, Any]) -> None:
-    conn.execute(update(tasks).where(tasks.c.id == task_id).values(**values))
+    """Set the given columns of one task."""
+    conn.execute(_UPDATE, {"b_task_id": task_id, **values})
 
 
 def set_many(conn: Connection, ids: Sequence[str], values: Mapping[str, Any]) -> None:
@@ -102,12 +147,7 @@ def dependencies_of(conn: Connection, ids: Iterable[str]) -> dict[str, list[str]
     out: dict[str, list[str]] = {i: [] for i in wanted}
     if not wanted:
         return out
-    rows = conn.execute(
-        select(deps.c.task_id, deps.c.depends_on_id)
-        .where(deps.c.task_id.in_(wanted))
-        .order_by(deps.c.task_id, deps.c.depends_on_id)
-    )
-    for task_id, dep in rows:
+    for task_id, dep in conn.execute(_DEPS_OF, {"ids": wanted}):
         out[task_id].append(dep)
     return out
 
@@ -117,15 +157,9 @@ def dependents_of(conn: Connection, task_id: str) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
-def unmet_dependencies(conn: Connection, task_id: str) -> list[tuple[str, str]]:
-    """(id, status) of the task's dependencies that are not completed."""
-    rows = conn.execute(
-        select(tasks.c.id, tasks.c.status)
-        .join(deps, deps.c.depends_on_id == tasks.c.id)
-        .where(deps.c.task_id == task_id, tasks.c.status.not_in(SATISFIED))
-        .order_by(tasks.c.id)
-    )
-    return [(r[0], r[1]) for r in rows]
+def dependency_states(conn: Connection, task_id: str) -> list[tuple[str, str, str | None]]:
+    """(id, status, summary) of each of the task's dependencies, by id."""
+    return [(r[0], r[1], r[2]) for r in conn.execute(_DEP_STATES, {"task_id": task_id})]
 
 
 def session_edges(conn: Connection, session_id: str) -> list[tuple[str, str]]:
@@ -177,29 +211,12 @@ def ancestors(conn: Connection, task_id: str) -> list[str]:
 def claim(
     conn: Connection, task_id: str, *, worker: str, now: datetime, expires_at: datetime
 ) -> bool:
-    """Take the lease in one conditional UPDATE: True when this worker won it."""
-    claimable = or_(
-        tasks.c.status == "pending",
-        and_(
-            tasks.c.status == "in_progress",
-            or_(
-                tasks.c.lease_expires_at.is_(None),
-                tasks.c.lease_expires_at < now,
-                tasks.c.lease_owner == worker,
-            ),
-        ),
-    )
+    """Take the lease in one conditional UPDATE: True when this worker won it.
+
+    Claimable: pending, or in progress with an expired lease (or one this worker holds).
+    """
     result = conn.execute(
-        update(tasks)
-        .where(tasks.c.id == task_id, claimable)
-        .values(
-            status="in_progress",
-            lease_owner=worker,
-            lease_expires_at=expires_at,
-            attempts=tasks.c.attempts + 1,
-            error=None,
-            updated_at=now,
-        )
+        _CLAIM, {"b_task_id": task_id, "b_worker": worker, "b_now": now, "b_expires": expires_at}
     )
     return result.rowcount == 1
 
@@ -236,38 +253,49 @@ def reclaim_expired(conn: Connection, session_id: str | None, now: datetime) -> 
     return sorted(r[0] for r in rows)
 
 
-def count_expired(conn: Connection, session_id: str, now: datetime) -> int:
-    return int(
-        conn.execute(
-            select(func.count())
-            .select_from(tasks)
-            .where(
-                tasks.c.session_id == session_id,
-                tasks.c.status == "in_progress",
-                tasks.c.lease_expires_at < now,
-            )
-        ).scalar_one()
+_COUNT_EXPIRED = (
+    select(func.count())
+    .select_from(tasks)
+    .where(
+        tasks.c.session_id == bindparam("session_id"),
+        tasks.c.status == "in_progress",
+        tasks.c.lease_expires_at < bindparam("now", type_=UTCDateTime),
     )
+)
+
+
+def count_expired(conn: Connection, session_id: str, now: datetime) -> int:
+    """In-progress tasks of the session whose lease has expired."""
+    params = {"session_id": session_id, "now": now}
+    return int(conn.execute(_COUNT_EXPIRED, params).scalar_one())
 
 
 # -- queries ------------------------------------------------------------------
-def _conditions(conn: Connection, q: TaskQuery) -> list[ColumnElement[bool]]:
-    cond: list[ColumnElement[bool]] = [tasks.c.session_id == q.session_id]
-    if q.status:
-        cond.append(tasks.c.status.in_(list(q.status)))
-    if q.task_type:
-        cond.append(tasks.c.task_type.in_(list(q.task_type)))
-    if q.specialist_type:
-        cond.append(tasks.c.specialist_type.in_(list(q.specialist_type)))
-    if q.complexity:
-        cond.append(tasks.c.complexity.in_(list(q.complexity)))
-    if q.parent_task_id is not None:
-        if q.include_children:
-            cond.append(tasks.c.id.in_(descendants(conn, q.parent_task_id) or [""]))
-        else:
-            cond.append(tasks.c.parent_task_id == q.parent_task_id)
-    if q.search_text:
-        pattern = f"%{_escape_like(q.search_text.lower())}%"
+# Statements are built once per *shape* of query (which filters are present) and
+# reused with bound values, so a query costs one cached compile, not a rebuild.
+_LIST_FILTERS = ("status", "task_type", "specialist_type", "complexity")
+_BRIEF = (
+    tasks.c.id,
+    tasks.c.title,
+    tasks.c.status,
+    tasks.c.specialist_type,
+    tasks.c.lease_owner,
+    tasks.c.updated_at,
+)
+
+
+@lru_cache(maxsize=256)
+def _query_statements(shape: frozenset[str]) -> tuple[Select[Any], Select[Any]]:
+    cond: list[ColumnElement[bool]] = [tasks.c.session_id == bindparam("session_id")]
+    for name in _LIST_FILTERS:
+        if name in shape:
+            cond.append(tasks.c[name].in_(bindparam(name, expanding=True)))
+    if "ids" in shape:
+        cond.append(tasks.c.id.in_(bindparam("ids", expanding=True)))
+    if "parent_task_id" in shape:
+        cond.append(tasks.c.parent_task_id == bindparam("parent_task_id"))
+    if "search_text" in shape:
+        pattern: BindParameter[str] = bindparam("search_text")
         cond.append(
             or_(
                 *(
@@ -276,13 +304,44 @@ def _conditions(conn: Connection, q: TaskQuery) -> list[ColumnElement[bool]]:
                 )
             )
         )
+    if "created_after" in shape:
+        cond.append(tasks.c.created_at >= bindparam("created_after", type_=UTCDateTime))
+    if "created_before" in shape:
+        cond.append(tasks.c.created_at < bindparam("created_before", type_=UTCDateTime))
+    page = (
+        select(tasks)
+        .where(*cond)
+        .order_by(tasks.c.created_at, tasks.c.id)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
+    count = select(func.count()).select_from(tasks).where(*cond)
+    return page, count
+
+
+def _params(conn: Connection, q: TaskQuery) -> dict[str, Any]:
+    params: dict[str, Any] = {"session_id": q.session_id}
+    for name in _LIST_FILTERS:
+        values = getattr(q, name)
+        if values:
+            params[name] = list(values)
+    ids = list(q.ids)
+    if q.parent_task_id is not None:
+        if q.include_children:
+            below = descendants(conn, q.parent_task_id)
+            ids = [i for i in ids if i in below] if ids else below
+            params["ids"] = ids or [""]
+        else:
+            params["parent_task_id"] = q.parent_task_id
+    elif ids:
+        params["ids"] = ids
+    if q.search_text:
+        params["search_text"] = f"%{_escape_like(q.search_text.lower())}%"
     if q.created_after is not None:
-        cond.append(tasks.c.created_at >= q.created_after)
+        params["created_after"] = q.created_after
     if q.created_before is not None:
-        cond.append(tasks.c.created_at < q.created_before)
-    if q.ids:
-        cond.append(tasks.c.id.in_(list(q.ids)))
-    return cond
+        params["created_before"] = q.created_before
+    return params
 
 
 def _escape_like(text: str) -> str:
@@ -293,29 +352,53 @@ def query(
     conn: Connection, q: TaskQuery, *, limit: int, offset: int
 ) -> tuple[list[RowMapping], int]:
     """One page of matching tasks (oldest first) and the total number of matches."""
-    cond = _conditions(conn, q)
-    rows = list(
-        conn.execute(
-            select(tasks)
-            .where(*cond)
-            .order_by(tasks.c.created_at, tasks.c.id)
-            .limit(limit)
-            .offset(offset)
-        ).mappings()
-    )
+    params = _params(conn, q)
+    page, count = _query_statements(frozenset(params) - {"session_id"})
+    rows = list(conn.execute(page, params | {"limit": limit, "offset": offset}).mappings())
     if offset == 0 and len(rows) < limit:
         total = len(rows)
     else:
-        total = int(conn.execute(select(func.count()).select_from(tasks).where(*cond)).scalar_one())
+        total = int(conn.execute(count, params).scalar_one())
     return rows, total
 
 
-def status_counts(conn: Connection, session_id: str) -> dict[str, int]:
-    rows = conn.execute(
-        select(tasks.c.status, func.count())
-        .where(tasks.c.session_id == session_id)
-        .group_by(tasks.c.status)
+_STATUS_COUNTS = (
+    select(tasks.c.status, func.count())
+    .where(tasks.c.session_id == bindparam("session_id"))
+    .group_by(tasks.c.status)
+)
+_OLDEST = (
+    select(*_BRIEF)
+    .where(tasks.c.session_id == bindparam("session_id"), tasks.c.status == bindparam("status"))
+    .order_by(tasks.c.created_at, tasks.c.id)
+    .limit(bindparam("limit"))
+)
+_NEWEST = (
+    select(*_BRIEF)
+    .where(tasks.c.session_id == bindparam("session_id"), tasks.c.status == bindparam("status"))
+    .order_by(tasks.c.updated_at.desc())
+    .limit(bindparam("limit"))
+)
+_dep = tasks.alias("dep")
+_READY = (
+    select(*_BRIEF)
+    .where(
+        tasks.c.session_id == bindparam("session_id"),
+        tasks.c.status == "pending",
+        ~exists(
+            select(deps.c.task_id)
+            .join(_dep, _dep.c.id == deps.c.depends_on_id)
+            .where(deps.c.task_id == tasks.c.id, _dep.c.status.not_in(SATISFIED))
+        ),
     )
+    .order_by(tasks.c.created_at, tasks.c.id)
+    .limit(bindparam("limit"))
+)
+
+
+def status_counts(conn: Connection, session_id: str) -> dict[str, int]:
+    """Number of the session's tasks in each status (one GROUP BY over an index)."""
+    rows = conn.execute(_STATUS_COUNTS, {"session_id": session_id})
     return {r[0]: int(r[1]) for r in rows}
 
 
@@ -338,40 +421,30 @@ def children(conn: Connection, parent_id: str) -> list[RowMapping]:
     )
 
 
-def by_status(
+def briefs_by_status(
     conn: Connection, session_id: str, status: str, *, limit: int, newest_first: bool = False
 ) -> list[RowMapping]:
-    order = (
-        (tasks.c.updated_at.desc(), tasks.c.id.desc())
-        if newest_first
-        else (tasks.c.created_at, tasks.c.id)
-    )
+    """Short rows (id, title, status, specialist, lease owner, updated) in one status."""
+    stmt = _NEWEST if newest_first else _OLDEST
+    params = {"session_id": session_id, "status": status, "limit": limit}
+    return list(conn.execute(stmt, params).mappings())
+
+
+def by_status(conn: Connection, session_id: str, status: str, *, limit: int) -> list[RowMapping]:
+    """Full rows in one status, oldest first."""
     return list(
         conn.execute(
             select(tasks)
             .where(tasks.c.session_id == session_id, tasks.c.status == status)
-            .order_by(*order)
+            .order_by(tasks.c.created_at, tasks.c.id)
             .limit(limit)
         ).mappings()
     )
 
 
 def ready(conn: Connection, session_id: str, *, limit: int) -> list[RowMapping]:
-    """Pending tasks whose dependencies are all completed, oldest first."""
-    dep = tasks.alias("dep")
-    blocked = exists(
-        select(deps.c.task_id)
-        .join(dep, dep.c.id == deps.c.depends_on_id)
-        .where(deps.c.task_id == tasks.c.id, dep.c.status.not_in(SATISFIED))
-    )
-    return list(
-        conn.execute(
-            select(tasks)
-            .where(tasks.c.session_id == session_id, tasks.c.status == "pending", ~blocked)
-            .order_by(tasks.c.created_at, tasks.c.id)
-            .limit(limit)
-        ).mappings()
-    )
+    """Short rows of pending tasks whose dependencies are all completed, oldest first."""
+    return list(conn.execute(_READY, {"session_id": session_id, "limit": limit}).mappings())
 
 
 def open_with_closed_parent(conn: Connection, session_id: str) -> list[str]:

@@ -67,11 +67,16 @@ def upgrade() -> None:
         ),
     )
     op.create_index(
-        "ix_tasks_session_status_created", "tasks", ["session_id", "status", "created_at"]
+        "ix_tasks_session_status_created", "tasks", ["session_id", "status", "created_at", "id"]
     )
-    op.create_index("ix_tasks_session_created", "tasks", ["session_id", "created_at"])
+    op.create_index("ix_tasks_session_created", "tasks", ["session_id", "created_at", "id"])
+    op.create_index(
+        "ix_tasks_session_status_updated", "tasks", ["session_id", "status", "updated_at"]
+    )
+    op.create_index(
+        "ix_tasks_session_status_lease", "tasks", ["session_id", "status", "lease_expires_at"]
+    )
     op.create_index("ix_tasks_parent", "tasks", ["parent_task_id"])
-    op.create_index("ix_tasks_status_lease", "tasks", ["status", "lease_expires_at"])
     op.create_table(
         "task_dependencies",
         sa.Column("task_id", ID, nullable=False),
