@@ -134,23 +134,22 @@ def collect_sections(
     return Walk(out, links)
 
 
-def unreachable(sections: Sequence[Section], links: dict[str, int], to_sha: str) -> list[Section]:
-    """Sections whose tip the walks did not show to be in the history of ``to_sha``.
+def is_chain(sections: Sequence[Section], links: dict[str, int], to_sha: str) -> bool:
+    """True when the walks showed each section's tip to be in the next section's history.
 
-    A tip is reachable when it is ``to_sha``, or when a commit of a section
-    whose tip is reachable has it as a parent.
+    Then every tag is reachable from ``to_sha`` and excluding only the
+    previous tip is exact. (A tip is proven to be in section ``k``'s history
+    when one of section ``k``'s commits has it as a parent.)
     """
-    reached: set[int] = set()
-    changed = True
-    while changed:
-        changed = False
-        for s in sections:
-            if s.index in reached:
-                continue
-            if s.tip == to_sha or links.get(s.tip, -1) in reached:
-                reached.add(s.index)
-                changed = True
-    return [s for s in sections if s.index not in reached]
+    if not sections or sections[-1].tip != to_sha:
+        return False
+    for i, s in enumerate(sections[:-1]):
+        nxt = next((t for t in sections[i + 1 :] if t.tip != s.tip), None)
+        if nxt is None:
+            return s.tip == to_sha
+        if links.get(s.tip) != nxt.index:
+            return False
+    return True
 
 
 def _shallow_boundary(root: Path) -> set[str]:
@@ -179,7 +178,7 @@ def plan_sections(
 
     ``exact`` keeps only tags git says are merged into ``to_sha`` (a walk of
     the whole history); otherwise every release tag is planned and the walks
-    verify reachability themselves (:func:`unreachable`).
+    verify that the tags form a chain themselves (:func:`is_chain`).
     """
     if exact:
         tags = git.reachable_tags(root, cfg.tag_format, to_sha)
@@ -299,7 +298,7 @@ def full_history(
     for exact in (False, True):
         sections = plan_sections(root, to_sha, cfg, exact=exact)
         run = _run_parallel if parallel and len(sections) >= 4 else _run_inline
-        done = run(root, sections, min(n, len(sections)), to_sha, cfg, forge, render)
+        done = run(root, sections, min(n, len(sections)), to_sha, cfg, forge, render, exact)
         if done is not None:
             kept = [item for (count, item), s in zip(done, sections, strict=True) if count or s.tag]
             return list(reversed(kept))  # type: ignore[return-value]
@@ -314,9 +313,10 @@ def _run_inline(
     cfg: NotesConfig,
     forge: Forge | None,
     render: Rendered | None,
+    exact: bool,
 ) -> list[tuple[int, ReleaseNotes | str]] | None:
     walk = collect_sections(root, sections, [], cfg, forge, keep_body=render is None)
-    if unreachable(sections, walk.links, to_sha):
+    if not exact and not is_chain(sections, walk.links, to_sha):
         return None
     firsts = _first_timers([c.contributors for c in walk.sections])
     pairs = zip(walk.sections, firsts, strict=True)
@@ -331,13 +331,20 @@ def _run_parallel(
     cfg: NotesConfig,
     forge: Forge | None,
     render: Rendered | None,
+    exact: bool,
 ) -> list[tuple[int, ReleaseNotes | str]] | None:
-    """Walk contiguous slices of ``sections`` in ``n`` forked processes."""
+    """Walk contiguous slices of ``sections`` in ``n`` forked processes.
+
+    Each slice excludes the history of the sections before it: only the tip
+    just before it when the tags are assumed to form a chain (verified
+    afterwards), every earlier tip in the ``exact`` plan.
+    """
     ctx = multiprocessing.get_context("fork")
     chunks = _chunks(sections, n)
     procs, conns = [], []
     for chunk in chunks:
-        excluded = [s.tip for s in sections[: chunk[0].index]]
+        before = sections[: chunk[0].index]
+        excluded = [s.tip for s in (before if exact else before[-1:])]
         parent_end, child_end = ctx.Pipe()
         job = _Job(root, chunk, excluded, cfg, forge, render)
         proc = ctx.Process(target=_worker, args=(child_end, job))
@@ -352,7 +359,7 @@ def _run_parallel(
             people += [p for p, _ in summary]
             counts += [count for _, count in summary]
             links.update(chunk_links)
-        if unreachable(sections, links, to_sha):
+        if not exact and not is_chain(sections, links, to_sha):
             for conn in conns:
                 conn.send(None)
             return None
