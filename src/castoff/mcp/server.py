@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -208,6 +209,9 @@ def run(
     from castoff.workspace import find_root
 
     logger.setLevel(logging.INFO)  # our own lines (refusals, cancellations) go to stderr
+    # Tool calls hop to a worker thread and back; with the default 5 ms GIL switch
+    # interval the event loop waits that long to take the answer back.
+    sys.setswitchinterval(0.0002)
     root = find_root(working_directory)
     if transport == "http":
         from castoff.mcp.http import check_bind, serve_http
