@@ -77,7 +77,7 @@ def notes_command(
             sections = [renderer(n) for n in releases]
             md_sections = [md(n) for n in releases]
         else:
-            sections = render_full(root, to_ref, cfg, renderer)
+            sections = render_full(root, to_ref, cfg, renderer, forge)
             md_sections = sections
         text = renderer.document(sections)
         if update_changelog:

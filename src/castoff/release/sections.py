@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from castoff.errors import GitError, UsageError
+from castoff.errors import GitError, NotFound, UsageError
 from castoff.release import git
 from castoff.release.commits import STANDARD_TYPES, parse_message
 from castoff.release.model import Change, Person, ReleaseNotes, TagInfo
@@ -76,14 +76,19 @@ def collect_sections(
     forge: Forge | None = None,
     *,
     keep_body: bool = True,
+    shallow: set[str] | None = None,
 ) -> Walk:
-    """Parse the commits of ``sections`` with one ``git log`` (commits of ``excluded`` left out)."""
+    """Parse the commits of ``sections`` with one ``git log`` (commits of ``excluded`` left out).
+
+    ``shallow``: the commits a shallow clone cut off (looked up when None).
+    """
     out = [Collected(s) for s in sections]
     tips: dict[str, int] = {}
     for pos, s in enumerate(sections):
         tips.setdefault(s.tip, pos)
     revs = [*dict.fromkeys(s.tip for s in sections), *(f"^{sha}" for sha in excluded)]
-    shallow = _shallow_boundary(root)
+    if shallow is None:
+        shallow = shallow_boundary(root)
     body_types = tuple(sorted(STANDARD_TYPES | {t.lower() for t in cfg.types}))
     include_merges = cfg.include_merges
     pending: dict[str, int] = {}
@@ -152,7 +157,8 @@ def is_chain(sections: Sequence[Section], links: dict[str, int], to_sha: str) ->
     return True
 
 
-def _shallow_boundary(root: Path) -> set[str]:
+def shallow_boundary(root: Path) -> set[str]:
+    """The commits whose parents this clone lacks (empty unless shallow)."""
     if not git.is_shallow(root):
         return set()
     return git.shallow_commits(root)
@@ -248,13 +254,20 @@ class _Job:
     cfg: NotesConfig
     forge: Forge | None
     render: Rendered | None
+    shallow: set[str]
 
 
 def _worker(conn: Any, job: _Job) -> None:
     """Phase 1: walk and report contributors and links; phase 2: finish with the first-timers."""
     try:
         walk = collect_sections(
-            job.root, job.chunk, job.excluded, job.cfg, job.forge, keep_body=job.render is None
+            job.root,
+            job.chunk,
+            job.excluded,
+            job.cfg,
+            job.forge,
+            keep_body=job.render is None,
+            shallow=job.shallow,
         )
         summary = [(c.contributors, c.commit_count) for c in walk.sections]
         conn.send(("ok", (summary, walk.links)))
@@ -286,12 +299,21 @@ def full_history(
     *,
     workers: int | None = None,
     render: Rendered | None = None,
+    forge: Forge | None = None,
+    find_forge: bool = True,
 ) -> list[ReleaseNotes] | list[str]:
-    """Every release section up to ``to_ref``, newest first: notes, or text if ``render``."""
-    if not git.has_commits(root):
-        raise UsageError(f"{root} has no commits yet: nothing to write notes about")
-    to_sha = git.resolve_ref(root, to_ref)
-    forge = forge_of(root, cfg)
+    """Every release section up to ``to_ref``, newest first: notes, or text if ``render``.
+
+    ``forge`` gives the links (looked up from ``origin`` when None and ``find_forge``).
+    """
+    try:
+        to_sha = git.resolve_ref(root, to_ref)
+    except NotFound:
+        if not git.has_commits(root):
+            raise UsageError(f"{root} has no commits yet: nothing to write notes about") from None
+        raise
+    if forge is None and find_forge:
+        forge = forge_of(root, cfg)
     n = workers or cfg.workers
     # Forking while other threads run may deadlock the child: stay in-process then.
     parallel = n > 1 and threading.active_count() == 1
@@ -341,12 +363,13 @@ def _run_parallel(
     """
     ctx = multiprocessing.get_context("fork")
     chunks = _chunks(sections, n)
+    shallow = shallow_boundary(root)
     procs, conns = [], []
     for chunk in chunks:
         before = sections[: chunk[0].index]
         excluded = [s.tip for s in (before if exact else before[-1:])]
         parent_end, child_end = ctx.Pipe()
-        job = _Job(root, chunk, excluded, cfg, forge, render)
+        job = _Job(root, chunk, excluded, cfg, forge, render, shallow)
         proc = ctx.Process(target=_worker, args=(child_end, job))
         proc.start()
         child_end.close()
@@ -380,6 +403,9 @@ def _run_parallel(
     return list(zip(counts, items, strict=True))
 
 
-def render_full(root: Path, to_ref: str, cfg: NotesConfig, render: Rendered) -> list[str]:
+def render_full(
+    root: Path, to_ref: str, cfg: NotesConfig, render: Rendered, forge: Forge | None = None
+) -> list[str]:
     """Every release section up to ``to_ref``, rendered in the workers, newest first."""
-    return full_history(root, to_ref, cfg, render=render)  # type: ignore[return-value]
+    texts = full_history(root, to_ref, cfg, render=render, forge=forge, find_forge=False)
+    return texts  # type: ignore[return-value]
