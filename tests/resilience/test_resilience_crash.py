@@ -1,0 +1,60 @@
+"""SIGKILL at every step boundary of a release, then resume: the end state is exact.
+
+``CASTOFF_CRASH_AT=<step>:before|after|inside`` makes the runner kill its own
+process (SIGKILL, no clean-up of any kind) just before the step is claimed,
+after its executor ran but before ``complete_task``, or from the step's
+progress callback while it works. Resuming must finish the release with one
+release commit, one tag, one CHANGELOG section and one set of artifacts per step.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+from workflow_sample import (
+    DEFAULT_STEPS,
+    assert_released_once,
+    castoff,
+    prepare,
+    release_tasks,
+    resume,
+)
+
+BOUNDARIES = [f"{step}:{where}" for step in DEFAULT_STEPS for where in ("before", "after")]
+BOUNDARIES += ["validate:inside", "rollback:inside"]
+
+
+def _crash(repo: Path, point: str, env: dict[str, str] | None = None) -> None:
+    out = castoff(
+        "release", "prepare", "--yes", "--json", "-C", str(repo),
+        env={**(env or {}), "CASTOFF_CRASH_AT": point},
+    )  # fmt: skip
+    assert out.returncode == -signal.SIGKILL, (point, out.returncode, out.stderr[-2000:])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", BOUNDARIES)
+def test_crash_then_resume_releases_exactly_once(light_repo: Path, point: str) -> None:
+    """Killed at this boundary, `release resume --yes` finishes with nothing doubled."""
+    _crash(light_repo, point)
+    step, _, where = point.partition(":")
+    state = release_tasks(light_repo)
+    crashed = state.steps[step]
+    assert crashed.status == ("pending" if where == "before" else "in_progress")
+    run = resume(light_repo, "--yes")
+    assert run.code == 0, (run.data.get("message"), run.stderr[-2000:])
+    assert run.data["outcome"] == "released"
+    state = assert_released_once(light_repo)
+    assert state.steps[step].attempts == (1 if where == "before" else 2)
+
+
+def test_crash_then_prepare_again_resumes(light_repo: Path) -> None:
+    """After a crash, running prepare again (not resume) also finishes the same release."""
+    _crash(light_repo, "release_commit:after")
+    root = release_tasks(light_repo).root.id
+    run = prepare(light_repo, "--yes")
+    assert run.code == 0, run.stderr[-2000:]
+    assert run.data["root_task_id"] == root
+    assert_released_once(light_repo)
