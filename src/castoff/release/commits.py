@@ -134,7 +134,7 @@ def parse_message(
         ctype, scope, bang, desc, conventional = "other", None, False, subject, False
 
     if not body:  # the most common case: a one-line message
-        refs = find_refs(subject) if _may_refer(subject) else ()
+        refs = find_refs(subject) if "#" in subject or "GH-" in subject or "://" in subject else ()
         return [
             new_change(
                 sha,
@@ -161,7 +161,7 @@ def parse_message(
         lines = _body_lines(body, prefixes)
     if not lines:  # one entry
         text = f"{subject}\n{body}"
-        refs = find_refs(text) if _may_refer(text) else ()
+        refs = find_refs(text) if "#" in text or "GH-" in text or "://" in text else ()
         return [
             new_change(
                 sha,
@@ -181,10 +181,6 @@ def parse_message(
     if not keep_body and changes and changes[0].body:
         changes[0] = replace(changes[0], body="")
     return changes
-
-
-def _may_refer(text: str) -> bool:
-    return "#" in text or "GH-" in text or "://" in text
 
 
 def _squashed(
