@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Connection, RowMapping
 
@@ -62,7 +61,8 @@ class ExecutionOperations(OrchestratorCore):
                     task_id=task_id,
                 )
             expires_at = now + timedelta(seconds=seconds)
-            if not task_store.claim(conn, task_id, worker=who, now=now, expires_at=expires_at):
+            claimed = task_store.claim(conn, task_id, worker=who, now=now, expires_at=expires_at)
+            if claimed is None:
                 raise LeaseConflict(
                     f"task {task_id} was claimed by another worker", task_id=task_id
                 )
@@ -75,14 +75,6 @@ class ExecutionOperations(OrchestratorCore):
                 attempt=int(row["attempts"]) + 1,
                 **{"from": status.value},
             )
-            claimed = dict(row) | {
-                "status": TaskStatus.IN_PROGRESS.value,
-                "lease_owner": who,
-                "lease_expires_at": expires_at,
-                "attempts": int(row["attempts"]) + 1,
-                "error": None,
-                "updated_at": now,
-            }
             return self._context(conn, claimed, dep_states)
 
         return self.db.write(work)
@@ -90,12 +82,17 @@ class ExecutionOperations(OrchestratorCore):
     def _context(
         self,
         conn: Connection,
-        row: dict[str, Any],
+        row: RowMapping,
         dep_states: list[tuple[str, str, str | None]],
     ) -> ExecutionContext:
         """The specialist context, built from rows already read in this transaction."""
         dep_ids = [i for i, _, _ in dep_states]
-        found = [rows.artifact(a) for a in artifact_store.for_tasks(conn, [row["id"], *dep_ids])]
+        found_rows = (
+            artifact_store.for_tasks(conn, [row["id"], *dep_ids])
+            if dep_ids
+            else artifact_store.for_task(conn, row["id"])
+        )
+        found = [rows.artifact(a) for a in found_rows]
         task = rows.task(row, dep_ids, [a for a in found if a.task_id == row["id"]])
         parent = None
         if task.parent_task_id:
@@ -167,22 +164,14 @@ class ExecutionOperations(OrchestratorCore):
         ]
 
         def work(conn: Connection) -> Task:
-            row = self.task_row(conn, task_id)
-            status = TaskStatus(row["status"])
-            if status == TaskStatus.PENDING:
-                raise InvalidTransition(
-                    f"task {task_id} is pending; execute it before completing it", task_id=task_id
-                )
-            lifecycle.check_transition(task_id, status, TaskStatus.COMPLETED)
             now = self.now()
-            self._check_holder(row, worker, now)
             stored = []
             for a, content, a_type in prepared:
                 sha = self.blobs.put(conn, content)
                 stored.append(
                     {
                         "task_id": task_id,
-                        "session_id": row["session_id"],
+                        "session_id": self.session_id,
                         "name": a.name,
                         "path": a.path,
                         "artifact_type": a_type.value,
@@ -191,29 +180,45 @@ class ExecutionOperations(OrchestratorCore):
                         "created_at": now,
                     }
                 )
+            row = task_store.complete(
+                conn,
+                task_id,
+                summary=summary,
+                detailed_work=detailed_work,
+                next_action=next_action or None,
+                now=now,
+                worker=worker,
+            )
+            if row is None or row["session_id"] != self.session_id:
+                self._refuse_completion(conn, task_id, worker, now)
+            assert row is not None
             artifact_store.insert_artifacts(conn, stored)
-            changes = {
-                "status": TaskStatus.COMPLETED.value,
-                "summary": summary,
-                "detailed_work": detailed_work,
-                "next_action": next_action or None,
-                "lease_owner": None,
-                "lease_expires_at": None,
-                "completed_at": now,
-                "updated_at": now,
-            }
-            task_store.set_values(conn, task_id, changes)
             self.event(
                 conn,
                 "task.completed",
                 task_id=task_id,
                 at=now,
                 artifacts=[s["sha256"] for s in stored],
-                **{"from": status.value},
+                **{"from": TaskStatus.IN_PROGRESS.value},
             )
-            return self.tasks_from_rows(conn, [dict(row) | changes], with_artifacts=True)[0]
+            own = [rows.artifact(a) for a in artifact_store.for_task(conn, task_id)]
+            return rows.task(row, task_store.dependency_ids(conn, task_id), own)
 
         return self.db.write(work)
+
+    def _refuse_completion(
+        self, conn: Connection, task_id: str, worker: str | None, now: datetime
+    ) -> None:
+        """Raise the error that explains why ``task_id`` could not be completed."""
+        row = self.task_row(conn, task_id)
+        status = TaskStatus(row["status"])
+        if status == TaskStatus.PENDING:
+            raise InvalidTransition(
+                f"task {task_id} is pending; execute it before completing it", task_id=task_id
+            )
+        lifecycle.check_transition(task_id, status, TaskStatus.COMPLETED)
+        self._check_holder(row, worker, now)
+        raise LeaseConflict(f"task {task_id} changed while completing it", task_id=task_id)
 
     def _read_files(self, paths: Iterable[str], kind: ArtifactType) -> list[ArtifactInput]:
         out = []

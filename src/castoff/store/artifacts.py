@@ -116,6 +116,15 @@ _FOR_TASKS = (
 )
 
 
+_FOR_TASK = (
+    select(artifacts).where(artifacts.c.task_id == bindparam("task_id")).order_by(artifacts.c.id)
+)
+
+
+def for_task(conn: Connection, task_id: str) -> list[RowMapping]:
+    return list(conn.execute(_FOR_TASK, {"task_id": task_id}).mappings())
+
+
 def for_tasks(conn: Connection, task_ids: Iterable[str]) -> list[RowMapping]:
     wanted = list(task_ids)
     if not wanted:

@@ -30,7 +30,6 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 10_000
 RETRIES = 8
-_WRITE = "castoff_write"
 
 _lock = threading.Lock()
 _engines: dict[str, tuple[Engine, int]] = {}
@@ -51,11 +50,6 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(_WRITE, False)
-        conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
 
     return engine
 
@@ -201,8 +195,12 @@ class Database:
             if conn.in_transaction():
                 raise StoreError("nested store transactions are not supported")
             try:
-                conn.execution_options(**{_WRITE: write})
                 with conn.begin():
+                    if self._persistent:
+                        # pysqlite runs in autocommit mode (see _sqlite_engine); open the
+                        # transaction ourselves, taking the write lock up front for writes.
+                        driver = conn.connection.driver_connection
+                        driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
                     return work(conn)
             except CastoffError:
                 raise

@@ -34,6 +34,11 @@ SATISFIED = ("completed",)
 _GET = select(tasks).where(tasks.c.id == bindparam("task_id"))
 _INSERT = insert(tasks)
 _UPDATE = update(tasks).where(tasks.c.id == bindparam("b_task_id"))
+_DEP_IDS = (
+    select(deps.c.depends_on_id)
+    .where(deps.c.task_id == bindparam("task_id"))
+    .order_by(deps.c.depends_on_id)
+)
 _DEPS_OF = (
     select(deps.c.task_id, deps.c.depends_on_id)
     .where(deps.c.task_id.in_(bindparam("ids", expanding=True)))
@@ -68,6 +73,29 @@ _CLAIM = (
         attempts=tasks.c.attempts + 1,
         error=None,
         updated_at=bindparam("b_now"),
+    )
+    .returning(*tasks.c)
+)
+_COMPLETE = (
+    update(tasks)
+    .where(tasks.c.id == bindparam("b_task_id"), tasks.c.status == "in_progress")
+    .values(
+        status="completed",
+        summary=bindparam("b_summary"),
+        detailed_work=bindparam("b_detailed_work"),
+        next_action=bindparam("b_next_action"),
+        lease_owner=None,
+        lease_expires_at=None,
+        completed_at=bindparam("b_now"),
+        updated_at=bindparam("b_now"),
+    )
+    .returning(*tasks.c)
+)
+_COMPLETE_AS = _COMPLETE.where(
+    or_(
+        tasks.c.lease_owner.is_(None),
+        tasks.c.lease_owner == bindparam("b_worker"),
+        tasks.c.lease_expires_at < bindparam("b_now"),
     )
 )
 
@@ -141,6 +169,11 @@ def replace_dependencies(conn: Connection, task_id: str, depends_on: Iterable[st
     add_dependencies(conn, task_id, depends_on)
 
 
+def dependency_ids(conn: Connection, task_id: str) -> list[str]:
+    """One task's dependency ids, sorted."""
+    return [r[0] for r in conn.execute(_DEP_IDS, {"task_id": task_id})]
+
+
 def dependencies_of(conn: Connection, ids: Iterable[str]) -> dict[str, list[str]]:
     """Each task's dependency ids (sorted), for the given tasks."""
     wanted = list(ids)
@@ -210,15 +243,37 @@ def ancestors(conn: Connection, task_id: str) -> list[str]:
 # -- leases -----------------------------------------------------------------
 def claim(
     conn: Connection, task_id: str, *, worker: str, now: datetime, expires_at: datetime
-) -> bool:
-    """Take the lease in one conditional UPDATE: True when this worker won it.
+) -> RowMapping | None:
+    """Take the lease in one conditional UPDATE; the claimed row, or None if it lost.
 
     Claimable: pending, or in progress with an expired lease (or one this worker holds).
     """
-    result = conn.execute(
-        _CLAIM, {"b_task_id": task_id, "b_worker": worker, "b_now": now, "b_expires": expires_at}
-    )
-    return result.rowcount == 1
+    params = {"b_task_id": task_id, "b_worker": worker, "b_now": now, "b_expires": expires_at}
+    return conn.execute(_CLAIM, params).mappings().first()
+
+
+def complete(
+    conn: Connection,
+    task_id: str,
+    *,
+    summary: str,
+    detailed_work: str | None,
+    next_action: str | None,
+    now: datetime,
+    worker: str | None,
+) -> RowMapping | None:
+    """Complete an in-progress task (held by ``worker`` if given); the row, or None."""
+    params = {
+        "b_task_id": task_id,
+        "b_summary": summary,
+        "b_detailed_work": detailed_work,
+        "b_next_action": next_action,
+        "b_now": now,
+    }
+    if worker:
+        params["b_worker"] = worker
+    stmt = _COMPLETE_AS if worker else _COMPLETE
+    return conn.execute(stmt, params).mappings().first()
 
 
 def extend_lease(
