@@ -6,10 +6,13 @@ message; any other exception becomes ``internal error: …`` (with the traceback
 logged to stderr) and the server stays up. Bad arguments are refused by the SDK's
 argument validation before a tool runs, also as a tool error.
 
-Every tool runs in a worker thread (the orchestrator and engines are blocking
-code). A cancelled call (``notifications/cancelled``) sets the tool's stop flag,
-waits for the thread to reach a safe point, and only then lets the cancellation
-through: nothing is left half-written. Long tools take a :class:`Progress`
+Tools run in a worker thread (the orchestrator and engines are blocking code),
+except short orchestrator calls on stdio, where one client is served and the
+thread hop would cost more than the call: they run inline, as one transaction
+that a cancellation cannot split. A cancelled threaded call
+(``notifications/cancelled``) sets the tool's stop flag, waits for the thread to
+reach a safe point, and only then lets the cancellation through: nothing is
+left half-written. Long tools take a :class:`Progress`
 parameter; it forwards ``on_progress`` callbacks as progress notifications and
 raises :class:`Cancelled` inside the engine once the call is cancelled.
 """
@@ -122,7 +125,8 @@ def build_tool(spec: ToolSpec) -> Tool:
         def job() -> Any:
             return spec.fn(runtime.state_for(connection, client), **arguments)
 
-        return await invoke(spec, job, stop)
+        inline = runtime.inline and progress_name is None
+        return await invoke(spec, job, stop, inline=inline)
 
     ctx_param = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
     call.__signature__ = sig.replace(  # type: ignore[attr-defined]
@@ -159,10 +163,12 @@ def description(fn: Callable[..., Any]) -> str:
     return " ".join(" ".join(part.split()) for part in doc.split("\n\n") if part.strip())
 
 
-async def invoke(spec: ToolSpec, job: Callable[[], Any], stop: threading.Event) -> CallToolResult:
-    """Run ``job`` in a worker thread and shape its result or error for the client."""
+async def invoke(
+    spec: ToolSpec, job: Callable[[], Any], stop: threading.Event, *, inline: bool = False
+) -> CallToolResult:
+    """Run ``job`` (in a worker thread unless ``inline``) and shape its result or error."""
     try:
-        result = await run_in_thread(job, stop)
+        result = job() if inline else await run_in_thread(job, stop)
     except CastoffError as exc:
         logger.info("%s refused: %s", spec.name, exc.message)
         return error_result(exc.message, kind=type(exc).__name__, exit_code=exc.exit_code)

@@ -96,11 +96,14 @@ def _mime(name: str) -> str:
     return mimetypes.guess_type(name)[0] or "text/plain"
 
 
-def build_server(root: Path, profile: str = "core") -> CastoffServer:
-    """The MCP server for the project at ``root`` offering the ``profile`` tools."""
+def build_server(root: Path, profile: str = "core", *, inline: bool = False) -> CastoffServer:
+    """The MCP server for the project at ``root`` offering the ``profile`` tools.
+
+    ``inline`` runs short tools on the event loop (right for stdio's one client).
+    """
     from castoff.mcp.state import lifespan_for
 
-    runtime = Runtime(root=root)
+    runtime = Runtime(root=root, inline=inline)
     server = CastoffServer(
         runtime,
         name="castoff",
@@ -208,10 +211,7 @@ def run(
     """Serve until the client disconnects (stdio) or the process is interrupted (HTTP)."""
     from castoff.workspace import find_root
 
-    logger.setLevel(logging.INFO)  # our own lines (refusals, cancellations) go to stderr
-    # Tool calls hop to a worker thread and back; with the default 5 ms GIL switch
-    # interval the event loop waits that long to take the answer back.
-    sys.setswitchinterval(0.0002)
+    _log_to_stderr()
     root = find_root(working_directory)
     if transport == "http":
         from castoff.mcp.http import check_bind, serve_http
@@ -225,4 +225,12 @@ def run(
             allowed_origins=allowed_origins,
         )
     else:
-        build_server(root, profile).run("stdio")
+        build_server(root, profile, inline=True).run("stdio")
+
+
+def _log_to_stderr() -> None:
+    """Plain one-line logs on stderr (set before the SDK would install its Rich handler)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("castoff mcp %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])
+    logger.setLevel(logging.INFO)  # our own lines: refusals, cancellations

@@ -44,6 +44,8 @@ class Runtime:
     """The project root, the store once the server runs, and per-client views of it."""
 
     root: Path
+    inline: bool = False
+    """Run short tools on the event loop (stdio: one client, no thread hop)."""
     base: Orchestrator | None = None
     _views: WeakKeyDictionary[Any, State] = field(default_factory=WeakKeyDictionary)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
