@@ -18,6 +18,7 @@ from pathlib import Path
 from types import TracebackType
 
 from castoff import workspace
+from castoff.errors import UsageError
 from castoff.orchestrator.execution import ExecutionOperations
 from castoff.orchestrator.health import HealthOperations
 from castoff.orchestrator.maintenance import MaintenanceOperations
@@ -46,6 +47,8 @@ class Orchestrator(
     ) -> Orchestrator:
         """Open the store for ``working_directory`` (migrating it) and its session."""
         root = Path(working_directory or Path.cwd()).resolve()
+        if not root.is_dir():
+            raise UsageError(f"the working directory {root} does not exist")
         url = database_url or workspace.database_url(root)
         db = Database.open(url)
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection
 
-from castoff.errors import NotFound
+from castoff.errors import NotFound, UsageError
 from castoff.orchestrator import rows
 from castoff.orchestrator.core import OrchestratorCore
 from castoff.orchestrator.models import (
@@ -40,6 +40,8 @@ class SessionOperations(OrchestratorCore):
         directory = (
             Path(working_directory).resolve() if working_directory else self.working_directory
         )
+        if not directory.is_dir():
+            raise UsageError(f"the working directory {directory} does not exist")
         row = self.db.write(lambda conn: self.ensure_session(conn, directory, name))
         self._session_id = row["id"]
         self.working_directory = directory
