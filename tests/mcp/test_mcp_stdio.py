@@ -353,3 +353,23 @@ async def test_server_survives_client_cancelling(project: Path) -> None:
         with anyio.move_on_after(0.001):
             await session.call_tool("orchestrator_get_status", {})
         assert ok(await session.call_tool("orchestrator_get_status", {}))["total"] == 0
+
+
+async def test_latest_release_report(project: Path) -> None:
+    """castoff://reports/latest reads the newest release-report.md artifact."""
+    from mcp.shared.exceptions import MCPError
+
+    async with stdio_session(project) as session:
+        with pytest.raises(MCPError, match="no release report"):
+            await session.read_resource("castoff://reports/latest")
+        task = ok(await session.call_tool("orchestrator_plan_task", {"title": "Release 1.0"}))
+        ok(await session.call_tool("orchestrator_execute_task", {"task_id": task["id"]}))
+        report = {"name": "release-report.md", "content": "# Release 1.0\n"}
+        ok(
+            await session.call_tool(
+                "orchestrator_complete_task",
+                {"task_id": task["id"], "summary": "released", "artifacts": [report]},
+            )
+        )
+        read = await session.read_resource("castoff://reports/latest")
+    assert read.contents[0].text == "# Release 1.0\n"  # type: ignore[union-attr]

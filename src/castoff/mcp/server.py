@@ -8,6 +8,7 @@ resources and prompts all call the same service the CLI uses.
 Resources:
     ``castoff://session/status``       the session's status (JSON)
     ``castoff://changelog``            the project's current CHANGELOG
+    ``castoff://reports/latest``       the most recent release report (Markdown)
     ``castoff://artifacts/{sha256}``   a stored artifact; recent ones are listed
 Prompts:
     ``role_<specialist_type>(task_id)`` the role instructions with the task's details
@@ -43,6 +44,7 @@ INSTRUCTIONS = (
     "orchestrator_get_status shows what is ready."
 )
 ARTIFACT_LIST_LIMIT = 50
+REPORT_NAME = "release-report.md"
 
 
 class CastoffServer(MCPServer[Runtime]):
@@ -61,7 +63,7 @@ class CastoffServer(MCPServer[Runtime]):
             return listed
         orchestrator = self.runtime.base
         artifacts = await anyio.to_thread.run_sync(lambda: _recent_artifacts(orchestrator))
-        for artifact in artifacts:
+        for artifact in artifacts[-ARTIFACT_LIST_LIMIT:]:
             listed.append(
                 MCPResource(
                     uri=f"castoff://artifacts/{artifact.sha256}",
@@ -74,18 +76,16 @@ class CastoffServer(MCPServer[Runtime]):
         return listed
 
 
-def _recent_artifacts(orchestrator: Orchestrator) -> list[Artifact]:
-    """The artifacts of the most recently created completed tasks, newest last."""
+def _recent_artifacts(
+    orchestrator: Orchestrator, tasks: int = ARTIFACT_LIST_LIMIT
+) -> list[Artifact]:
+    """The artifacts of the ``tasks`` most recently created completed tasks, newest last."""
     done = [TaskStatus.COMPLETED]
     total = orchestrator.query_tasks(status=done, limit=1).total
     page = orchestrator.query_tasks(
-        status=done,
-        include_artifacts=True,
-        limit=ARTIFACT_LIST_LIMIT,
-        offset=max(0, total - ARTIFACT_LIST_LIMIT),
+        status=done, include_artifacts=True, limit=tasks, offset=max(0, total - tasks)
     )
-    found = [a for task in page.tasks for a in task.artifacts]
-    return found[-ARTIFACT_LIST_LIMIT:]
+    return [a for task in page.tasks for a in task.artifacts]
 
 
 def _mime(name: str) -> str:
@@ -147,6 +147,22 @@ def _add_resources(server: CastoffServer, runtime: Runtime) -> None:
             if not path.is_file():
                 raise NotFound(f"there is no changelog yet at {path.name}")
             return path.read_text(encoding="utf-8")
+
+    @server.resource(
+        "castoff://reports/latest",
+        name="release-report",
+        description="The report of the most recent release preparation (Markdown).",
+        mime_type="text/markdown",
+    )
+    def latest_report() -> str:
+        from castoff.errors import NotFound
+
+        with resource_errors():
+            orchestrator = runtime.require().orchestrator
+            reports = [a for a in _recent_artifacts(orchestrator, 200) if a.name == REPORT_NAME]
+            if not reports:
+                raise NotFound("no release report yet: run `castoff release prepare`")
+            return orchestrator.read_artifact(reports[-1].sha256).decode("utf-8")
 
     @server.resource(
         "castoff://artifacts/{sha256}",
