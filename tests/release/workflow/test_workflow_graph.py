@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
-import pytest
 from workflow_sample import (
     DEFAULT_STEPS,
     TAG,
@@ -14,21 +12,11 @@ from workflow_sample import (
     assert_released_once,
     castoff_json,
     events,
-    prepare,
     release_tasks,
 )
 
 from castoff.orchestrator.service import Orchestrator
 from castoff.release.workflow.steps import release_steps
-
-
-@pytest.fixture(scope="module")
-def released(light_template: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Run]:
-    """One light sample repository released with ``prepare --yes`` (shared, read-only)."""
-    repo = Path(shutil.copytree(light_template, tmp_path_factory.mktemp("released") / "skyline"))
-    run = prepare(repo, "--yes")
-    assert run.code == 0, (run.data, run.stderr)
-    return repo, run
 
 
 def test_prepare_releases_once(released: tuple[Path, Run]) -> None:
