@@ -137,3 +137,27 @@ async def test_cancelled_notes_write_nothing(repo: Any) -> None:
     assert not (project / "CHANGELOG.md").exists()
     log = (project.parent / "mcp-stderr.log").read_text()
     assert "cancelled by the client" in log
+
+
+async def test_release_workflow_tools(released: Path) -> None:
+    """release_prepare (dry run) reports progress and an outcome; resume without a release errs."""
+    seen: list[str | None] = []
+
+    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+        seen.append(message)
+
+    async with stdio_session(released, "--tools", "release") as session:
+        outcome = ok(
+            await session.call_tool(
+                "release_prepare", {"dry_run": True}, progress_callback=on_progress
+            )
+        )
+        resumed = await session.call_tool("release_resume", {})
+        status = await session.call_tool("release_status", {})
+    assert outcome["version"] == "0.2.0"
+    assert outcome["outcome"] in {"dry_run", "failed"}
+    assert outcome["steps"]
+    assert seen
+    assert resumed.is_error
+    assert "no release in progress" in resumed.content[0].text  # type: ignore[union-attr]
+    assert status.is_error or status.structured_content["outcome"]

@@ -173,8 +173,24 @@ TOOLS: tuple[ToolSpec, ...] = (
         idempotent=True,
         open_world=True,
     ),
-    # -- release workflow (release_prepare / release_status / release_resume) -------
-    # Register the workflow tools HERE when castoff.release.workflow provides them.
+    # -- release workflow ---------------------------------------------------------
+    _spec(
+        "release_prepare",
+        rel.release_prepare,
+        RELEASE,
+        "Prepare the release",
+        idempotent=True,
+        open_world=True,
+    ),
+    _spec("release_status", rel.release_status, RELEASE, "Release status", **RO),
+    _spec(
+        "release_resume",
+        rel.release_resume,
+        RELEASE,
+        "Resume the release",
+        idempotent=True,
+        open_world=True,
+    ),
 )
 
 

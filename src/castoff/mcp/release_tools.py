@@ -24,6 +24,7 @@ from castoff.release.rollback.execute import RollbackRun
 from castoff.release.rollback.model import RollbackPlan
 from castoff.release.tagging import NextVersion, TagResult
 from castoff.release.validate.model import ValidationReport
+from castoff.release.workflow.runner import ReleaseOutcome
 
 if TYPE_CHECKING:
     from castoff.config import Config
@@ -295,3 +296,61 @@ def announce_send(
 
     root, _config = _project(state)
     return send(root, channels=channel, confirm=yes, force=force_channel or (), tag=tag)
+
+
+def release_prepare(
+    state: State,
+    progress: Progress,
+    *,
+    bump: Bump = None,
+    version: ExactVersion = None,
+    prerelease: Prerelease = None,
+    package: Package = None,
+    push: Annotated[bool, Field(description="Push the commit and tag.")] = False,
+    announce: Annotated[bool, Field(description="Also send the announcement.")] = False,
+    yes: Annotated[
+        bool, Field(description="Allow the irreversible steps (tag, push, send).")
+    ] = False,
+    dry_run: Annotated[
+        bool, Field(description="Run everything in a scratch store; write nothing.")
+    ] = False,
+) -> ReleaseOutcome:
+    """Prepare the release as one resumable task graph: version, notes, release commit,
+    pre-flight validation, verified rollback plan, announcement drafts, then tag (and push,
+    announce). Nothing is tagged before validation and rollback verification pass. The
+    outcome says what was done and what remains; a cancelled or interrupted release is
+    finished with release_resume."""
+    from castoff.release.workflow.runner import ReleaseOptions, prepare
+
+    options = ReleaseOptions(
+        bump=bump,
+        version=version,
+        prerelease=prerelease,
+        package=package,
+        push=push,
+        announce=announce,
+        yes=yes,
+        dry_run=dry_run,
+    )
+    return prepare(_project(state)[0], options, on_progress=progress)
+
+
+def release_resume(
+    state: State,
+    progress: Progress,
+    *,
+    yes: Annotated[
+        bool, Field(description="Allow the irreversible steps (tag, push, send).")
+    ] = False,
+) -> ReleaseOutcome:
+    """Continue the open release from its last completed step (nothing is done twice)."""
+    from castoff.release.workflow.runner import resume
+
+    return resume(_project(state)[0], yes=yes, on_progress=progress)
+
+
+def release_status(state: State) -> ReleaseOutcome:
+    """The latest release's steps and state, without running anything."""
+    from castoff.release.workflow.runner import status
+
+    return status(_project(state)[0])
