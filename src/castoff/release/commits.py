@@ -112,6 +112,20 @@ def parse_message(
     ``keep_body=False`` leaves ``Change.body`` empty (whole-history runs that
     render no bodies then hold no message twice).
     """
+    prefixes = body_prefixes(body_types)
+    return parse_fields(sha, author, subject, body, prefixes, forge, keep_body)
+
+
+def parse_fields(
+    sha: str,
+    author: Person,
+    subject: str,
+    body: str,
+    prefixes: tuple[str, ...],
+    forge: Forge | None,
+    keep_body: bool,
+) -> list[Change]:
+    """:func:`parse_message` with positional arguments; ``prefixes`` from :func:`body_prefixes`."""
     if not subject:
         if not body:
             return []
@@ -155,10 +169,7 @@ def parse_message(
     if ctype == "revert" and "reverts commit" in body:
         found = _REVERTS_SHA.search(body)
         reverts = found["sha"].lower() if found else None
-    lines = []
-    if ":" in body:
-        prefixes = body_types if isinstance(body_types, tuple) else _prefixes(body_types)
-        lines = _body_lines(body, prefixes)
+    lines = _body_lines(body, prefixes) if ":" in body else []
     if not lines:  # one entry
         text = f"{subject}\n{body}"
         refs = find_refs(text) if "#" in text or "GH-" in text or "://" in text else ()
@@ -226,8 +237,8 @@ def _squashed(
     return changes
 
 
-def _prefixes(types: Collection[str]) -> tuple[str, ...]:
-    """``types`` as the sorted tuple :func:`parse_message` checks lines against."""
+def body_prefixes(types: Collection[str]) -> tuple[str, ...]:
+    """``types`` as the sorted tuple :func:`parse_fields` checks body lines against."""
     return tuple(sorted({t.lower() for t in types}))
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from castoff.errors import GitError, NotFound, UsageError
 from castoff.release import git
-from castoff.release.commits import STANDARD_TYPES, parse_message
+from castoff.release.commits import STANDARD_TYPES, body_prefixes, parse_fields
 from castoff.release.model import Change, Person, ReleaseNotes, TagInfo
 from castoff.release.notes import NotesConfig, build_notes, forge_of
 from castoff.release.refs import Forge
@@ -89,12 +89,16 @@ def collect_sections(
     revs = [*dict.fromkeys(s.tip for s in sections), *(f"^{sha}" for sha in excluded)]
     if shallow is None:
         shallow = shallow_boundary(root)
-    body_types = tuple(sorted(STANDARD_TYPES | {t.lower() for t in cfg.types}))
+    prefixes = body_prefixes(STANDARD_TYPES | set(cfg.types))
     include_merges = cfg.include_merges
+    # Per-section accumulators as plain lists: the loop below runs once per commit.
+    counts = [0] * len(sections)
+    changes_of = [c.changes for c in out]
+    people_of = [c.people for c in out]
     pending: dict[str, int] = {}
     links: dict[str, int] = {}
-    people: dict[tuple[str, str], Person] = {}
-    coauthors: set[Person] = set()
+    people: dict[tuple[str, str], tuple[Person, str]] = {}
+    coauthored: list[tuple[int, int]] = []  # (section position, index of its change)
     last = len(sections) - 1
     for sha, parents, name, email, _, subject, body in git.iter_commit_fields(root, revs):
         label = pending.pop(sha, None)
@@ -116,26 +120,30 @@ def collect_sections(
                 f"{root} is a shallow clone and the history of this range is cut at "
                 f"{sha[:12]}: run `git fetch --unshallow --tags` first"
             )
-        bucket = out[label]
-        bucket.commit_count += 1
+        counts[label] += 1
         if " " in parents and not include_merges:
             continue
-        author = people.get((name, email))
-        if author is None:
-            author = people[name, email] = Person(name, email)
-        if author.key not in bucket.people:
-            bucket.people[author.key] = author
-        changes = parse_message(
-            sha, author, subject, body, body_types=body_types, forge=forge, keep_body=keep_body
-        )
-        if changes and len(changes[0].authors) > 1:
-            coauthors.update(changes[0].authors[1:])
-        bucket.changes.extend(changes)
+        known = people.get((name, email))
+        if known is None:
+            author = Person(name, email)
+            known = people[name, email] = (author, author.key)
+        author, key = known
+        section_people = people_of[label]
+        if key not in section_people:
+            section_people[key] = author
+        changes = parse_fields(sha, author, subject, body, prefixes, forge, keep_body)
+        if changes:
+            bucket = changes_of[label]
+            if len(changes[0].authors) > 1:
+                coauthored += [(label, len(bucket) + i) for i in range(len(changes))]
+            bucket += changes
+    for pos, count in enumerate(counts):
+        out[pos].commit_count = count
     for sha in excluded:
         if sha in pending:
             links[sha] = sections[pending[sha]].index
-    if coauthors:
-        _apply_mailmap(root, out, coauthors)
+    if coauthored:
+        _apply_mailmap(root, out, coauthored)
     return Walk(out, links)
 
 
@@ -164,17 +172,18 @@ def shallow_boundary(root: Path) -> set[str]:
     return git.shallow_commits(root)
 
 
-def _apply_mailmap(root: Path, out: list[Collected], coauthors: set[Person]) -> None:
+def _apply_mailmap(root: Path, out: list[Collected], coauthored: list[tuple[int, int]]) -> None:
+    """Map co-authors through .mailmap and count them as contributors of their section."""
+    coauthors = {p for pos, i in coauthored for p in out[pos].changes[i].authors[1:]}
     mapping = git.check_mailmap(root, coauthors)
-    for bucket in out:
-        for i, change in enumerate(bucket.changes):
-            if len(change.authors) < 2:
-                continue
-            authors = tuple(dict.fromkeys(mapping.get(p, p) for p in change.authors))
-            if authors != change.authors:
-                bucket.changes[i] = replace(change, authors=authors)
-            for person in authors[1:]:
-                bucket.people.setdefault(person.key, person)
+    for pos, i in coauthored:
+        bucket = out[pos]
+        change = bucket.changes[i]
+        authors = tuple(dict.fromkeys(mapping.get(p, p) for p in change.authors))
+        if authors != change.authors:
+            bucket.changes[i] = replace(change, authors=authors)
+        for person in authors[1:]:
+            bucket.people.setdefault(person.key, person)
 
 
 def plan_sections(
