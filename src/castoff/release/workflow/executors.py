@@ -319,9 +319,17 @@ def run_tag(inp: StepInput) -> StepResult:
     if plan.dry_run:
         return StepResult(f"would tag {plan.tag}", {"tag": plan.tag, "dry_run": True})
     s = version_settings(inp.config, plan.package)
+    validated = inp.results.get("release_commit", {}).get("commit")
+    sha = git.head_sha(inp.root)
+    if validated and sha != validated:
+        # only the commit that was validated (and rolled back to in the plan) is tagged
+        raise ConflictError(
+            f"HEAD moved since the release commit {str(validated)[:12]} was made and validated "
+            f"(now {sha[:12]}); move the branch back to it, or cancel the release task and "
+            "prepare again"
+        )
     message = inp.results.get("notes", {}).get("text") or f"Release {plan.version}\n"
     created = tagging.make_tag(inp.root, s, plan.tag, str(message))
-    sha = git.head_sha(inp.root)
     return StepResult(
         f"{'tagged' if created else 'already tagged'} {plan.tag} at {sha[:12]}",
         {"tag": plan.tag, "commit": sha, "created": created},
