@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from castoff.errors import UsageError
 from castoff.release.git import run_git
 
 MAINTAINER = ("Ada Maintainer", "ada@skyline.example")
@@ -180,6 +181,8 @@ def _commit(repo: Path, commit: DemoCommit) -> None:
 
 def build_sample_repository(path: Path) -> Path:
     """Create the sample repository at ``path`` (which must not exist or be empty)."""
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(f"{path} already exists and is not empty; choose another directory")
     path.mkdir(parents=True, exist_ok=True)
     run_git(path, "init", "-q", "-b", "main")
     run_git(path, "config", "user.name", MAINTAINER[0])

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from workflow_sample import TAG, assert_released_once, castoff_json
+from workflow_sample import TAG, assert_released_once, castoff, castoff_json
 
 from castoff.orchestrator.service import Orchestrator
 
@@ -29,3 +29,13 @@ def test_demo_releases_the_sample_repository(tmp_path: Path) -> None:
         checks = {c["id"]: c["status"] for c in json.loads(orch.read_artifact(sha))["checks"]}
     assert checks["build"] == "pass"
     assert checks["smoke"] == "pass"
+
+
+def test_demo_refuses_an_existing_sample(tmp_path: Path) -> None:
+    """A --directory already holding a non-empty skyline/ is bad input, exit 2, untouched."""
+    (tmp_path / "skyline").mkdir()
+    (tmp_path / "skyline" / "mine.txt").write_text("mine\n")
+    out = castoff("demo", "--directory", str(tmp_path))
+    assert out.returncode == 2
+    assert "already exists and is not empty" in out.stderr
+    assert sorted(p.name for p in (tmp_path / "skyline").iterdir()) == ["mine.txt"]
