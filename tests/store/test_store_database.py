@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -15,6 +16,10 @@ from castoff.store import database
 from castoff.store.database import Database, is_transient
 from castoff.store.migrate import ensure_schema
 from castoff.store.schema import sessions, utcnow
+
+PG_ADMIN_URL = os.environ.get(
+    "CASTOFF_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @pytest.fixture
@@ -143,3 +148,24 @@ def test_in_memory_sqlite_is_refused() -> None:
     """An in-memory SQLite store would not be shared; it is refused."""
     with pytest.raises(ConfigError):
         Database.open("sqlite://")
+
+
+@pytest.mark.postgres
+def test_dropped_postgres_connection_is_retried(pg_url: str) -> None:
+    """A connection the server terminated is replaced and the work still commits."""
+    import psycopg
+
+    store = Database.open(pg_url)
+    try:
+        ensure_schema(store)
+        store.write(lambda c: c.execute(insert(sessions), [_session_row("before")]))
+        name = pg_url.rsplit("/", 1)[1]
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+        store.write(lambda c: c.execute(insert(sessions), [_session_row("after")]))
+        assert _count(store) == 2
+    finally:
+        store.close()

@@ -616,7 +616,7 @@ def events(
 
         table = Table()
         for col in ("id", "at", "actor", "kind", "task", "data"):
-            table.add_column(col)
+            table.add_column(col, no_wrap=col != "data")
         for e in found:
             table.add_row(
                 str(e.id), _when(e.created_at), e.actor, e.kind, e.task_id or "", json.dumps(e.data)

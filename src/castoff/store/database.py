@@ -71,7 +71,9 @@ def _make_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        # No pre-ping round trip per transaction: a dropped connection fails the
+        # transaction as transient and Database retries it on a fresh connection.
+        return create_engine(parsed, pool_size=5, max_overflow=10)
     raise ConfigError(
         f"unsupported database URL {parsed.render_as_string()!r}: use sqlite or postgresql"
     )
