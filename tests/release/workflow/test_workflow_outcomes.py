@@ -174,3 +174,12 @@ def test_commit_after_validation_is_never_tagged(light_repo: Path) -> None:
     done = resume(light_repo, "--yes")
     assert done.code == 0, done.stderr
     assert_released_once(light_repo)
+
+
+def test_prepare_again_refuses_options_the_release_lacks(light_repo: Path) -> None:
+    """Rerunning prepare with --push on a release planned without it: exit 2, not a silent skip."""
+    assert prepare(light_repo).code == 4
+    out = castoff("release", "prepare", "--push", "--yes", "-C", str(light_repo))
+    assert out.returncode == 2
+    assert "planned without --push" in out.stderr
+    assert git(light_repo, "tag", "--list") == "v1.0.0"

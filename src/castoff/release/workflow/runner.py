@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from castoff.config import Config, load_config
-from castoff.errors import CastoffError, CheckFailed, NotFound
+from castoff.errors import CastoffError, CheckFailed, NotFound, UsageError
 from castoff.release.workflow.executors import (
     EXECUTORS,
     ReleasePlan,
@@ -183,9 +183,30 @@ def _prepare(
         if isinstance(plan, ReleaseOutcome):
             return plan
         release = plan_release(orch, plan)
+    else:
+        _check_same_release(_plan_of(release), options)
     return _run(
         orch, root, config, release, yes=options.yes, on_progress=on_progress, confirm=confirm
     )
+
+
+def _check_same_release(plan: ReleasePlan, options: ReleaseOptions) -> None:
+    """Resuming through ``prepare``: refuse options the open release was not planned with."""
+    asked = {
+        "--push": options.push and not plan.push,
+        "--announce": options.announce and not plan.announce,
+        "--agent": options.agent and not plan.agent,
+        "--skip-rollback-check": options.skip_rollback_check and not plan.skip_rollback_check,
+        f"--version {options.version}": options.version not in (None, plan.version),
+        f"--bump {options.bump}": options.bump not in (None, plan.bump),
+        f"--package {options.package}": options.package not in (None, plan.package),
+    }
+    differ = [flag for flag, different in asked.items() if different]
+    if differ:
+        raise UsageError(
+            f"release {plan.tag} is already in progress, planned without {', '.join(differ)}; "
+            "finish it with `castoff release resume`, or cancel its task and prepare again"
+        )
 
 
 def _decide(root: Path, config: Config, options: ReleaseOptions) -> ReleasePlan | ReleaseOutcome:
