@@ -183,3 +183,22 @@ def test_prepare_again_refuses_options_the_release_lacks(light_repo: Path) -> No
     assert out.returncode == 2
     assert "planned without --push" in out.stderr
     assert git(light_repo, "tag", "--list") == "v1.0.0"
+
+
+def test_a_second_run_at_once_is_refused(light_repo: Path) -> None:
+    """While a run holds .castoff/release.lock, prepare and resume exit 3 and plan nothing."""
+    import fcntl
+
+    lock = light_repo / ".castoff" / "release.lock"
+    lock.parent.mkdir()
+    with lock.open("w") as held:
+        held.write("pid 4242\n")
+        held.flush()
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        out = castoff("release", "prepare", "--yes", "-C", str(light_repo))
+        again = castoff("release", "resume", "--yes", "-C", str(light_repo))
+    assert out.returncode == 3
+    assert "another castoff release run is in progress here (pid 4242)" in out.stderr
+    assert again.returncode == 3
+    assert git(light_repo, "log", "--grep", "chore(release)", "--oneline") == ""
+    assert prepare(light_repo, "--yes").code == 0

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from castoff.config import Config, load_config
-from castoff.errors import CastoffError, CheckFailed, NotFound, UsageError
+from castoff.errors import CastoffError, CheckFailed, ConflictError, NotFound, UsageError
 from castoff.release.workflow.executors import (
     EXECUTORS,
     ReleasePlan,
@@ -121,7 +121,10 @@ def prepare(
                 )
                 # the temporary store goes away: keep what would be written in the outcome
                 return replace(outcome, diff=_dry_run_diff(orch, outcome))
-    with Orchestrator.open(root, database_url=database_url, actor="release") as orch:
+    with (
+        _one_run_at_a_time(root),
+        Orchestrator.open(root, database_url=database_url, actor="release") as orch,
+    ):
         return _prepare(orch, root, config, options, on_progress=on_progress, confirm=confirm)
 
 
@@ -147,11 +150,46 @@ def resume(
     from castoff.orchestrator.service import Orchestrator
 
     config = load_config(root)
-    with Orchestrator.open(root, database_url=database_url, actor="release") as orch:
+    with (
+        _one_run_at_a_time(root),
+        Orchestrator.open(root, database_url=database_url, actor="release") as orch,
+    ):
         release = find_open_release(orch)
         if release is None:
             raise NotFound("no release in progress here; start one with `castoff release prepare`")
         return _run(orch, root, config, release, yes=yes, on_progress=on_progress, confirm=confirm)
+
+
+@contextmanager
+def _one_run_at_a_time(root: Path) -> Iterator[None]:
+    """An exclusive lock on ``.castoff/release.lock`` for the whole run (freed even by SIGKILL).
+
+    Two runs at once would both plan a release, or race for the same step's
+    lease and for git's index; the second is refused instead.
+    """
+    import fcntl
+
+    from castoff.workspace import ensure_state_dir, state_dir
+
+    path = ensure_state_dir(state_dir(root)) / "release.lock"
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise ConflictError(
+                f"another castoff release run is in progress here ({holder}); "
+                "wait for it, or see `castoff release status`"
+            ) from exc
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}\n")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def status(root: Path, *, database_url: str | None = None) -> ReleaseOutcome:
