@@ -391,3 +391,14 @@ def test_parse_is_pure_over_commit_objects(repo) -> None:
     ]
     assert set(streamed) <= set(direct)
     assert {p for c in direct for p in c.authors} >= {Person("Ann Lee", "ann@example.com")}
+
+
+def test_shipped_json_template_matches_direct_json(repo) -> None:
+    """json.j2, rendered by Jinja2, equals the direct JSON writer (single and full)."""
+    rocket(repo)
+    template = Path(__file__).parents[2] / "src/castoff/release/templates/notes/json.j2"
+    notes = generate_notes(repo.path, config=NotesConfig())
+    for full in (False, True):
+        cfg = NotesConfig(templates={"json": str(template)})
+        via_jinja = NotesRenderer(cfg, "json", full=full)(notes)
+        assert via_jinja == NotesRenderer(NotesConfig(), "json", full=full)(notes)

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from castoff.errors import TemplateError
 from castoff.release.model import Change, Reference, ReleaseNotes
 from castoff.release.notes import NotesConfig, notes_json, notes_to_data
 from castoff.release.refs import Forge
+
+if TYPE_CHECKING:
+    import jinja2
 
 FORMATS = ("md", "github", "text", "json")
 TEMPLATE_FILES = {
@@ -50,6 +51,8 @@ def _json_filter(value: Any, indent: int | None = None) -> str:
 
 
 def _environment() -> jinja2.Environment:
+    import jinja2
+
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("castoff.release", "templates/notes"),
         autoescape=False,  # Markdown and text, not HTML
@@ -93,16 +96,20 @@ class NotesRenderer:
         self.full = full
         self.config = config
         self.forge = forge
-        self.env = _environment()
         self.override = next(
             (config.templates[k] for k in CONFIG_KEYS[fmt] if k in config.templates), None
         )
-        self.template = self._load()
+        # The shipped json.j2 is exactly `data | json(indent)` / `notes | notes_json`: without
+        # an override, JSON is written directly and Jinja2 is not even imported.
+        self.template = None if fmt == "json" and self.override is None else self._load()
         # `data` (the JSON-ready dict) costs a pass over every entry: only when used.
         self.wants_data = self.override is not None or (fmt == "json" and not full)
 
     def _load(self) -> jinja2.Template:
+        import jinja2
+
         override = self.override
+        self.env = _environment()
         try:
             if override is None:
                 return self.env.get_template(TEMPLATE_FILES[self.fmt])
@@ -121,6 +128,12 @@ class NotesRenderer:
 
     def section(self, notes: ReleaseNotes) -> str:
         """One release rendered with the format's template."""
+        if self.template is None:  # the stock JSON template, without Jinja2
+            if self.full:
+                return notes_json(notes) + "\n"
+            return _json_filter(notes_to_data(notes), 2) + "\n"
+        import jinja2
+
         context: dict[str, Any] = {
             "notes": notes,
             "breaking_title": self.config.breaking_title,

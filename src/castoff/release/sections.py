@@ -13,7 +13,6 @@ needs every slice, so it runs in the parent between two worker phases.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -370,6 +369,8 @@ def _run_parallel(
     just before it when the tags are assumed to form a chain (verified
     afterwards), every earlier tip in the ``exact`` plan.
     """
+    import multiprocessing
+
     ctx = multiprocessing.get_context("fork")
     chunks = _chunks(sections, n)
     shallow = shallow_boundary(root)
