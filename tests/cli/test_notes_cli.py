@@ -122,3 +122,28 @@ def test_unreadable_template(repo, run_castoff) -> None:
     out = run_castoff("notes", "--format", "json", cwd=repo.path)
     assert out.returncode == 2
     assert "cannot read notes template" in out.stderr
+
+
+def test_fast_path_and_typer_agree(repo, run_castoff) -> None:
+    """The typer-free fast path and the typer command print the same notes."""
+    release_repo(repo)
+    fast = run_castoff("notes", "--format=json", "-C", str(repo.path))
+    via_typer = run_castoff("notes", "-fjson", "-C", str(repo.path))  # spelling only typer knows
+    assert fast.returncode == via_typer.returncode == 0
+    assert fast.stdout == via_typer.stdout
+
+
+def test_parse_fast_options() -> None:
+    """The fast path reads every option and leaves anything else to typer."""
+    from castoff.cli.notes import parse_fast
+
+    assert parse_fast(["--from", "v1", "--to=v2", "--full", "-o", "x.md", "--json"]) == {
+        "from_ref": "v1",
+        "to_ref": "v2",
+        "full": True,
+        "output": Path("x.md"),
+        "json_out": True,
+    }
+    assert parse_fast(["--help"]) is None
+    assert parse_fast(["--from"]) is None
+    assert parse_fast(["--fulll"]) is None

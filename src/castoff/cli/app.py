@@ -103,6 +103,12 @@ def _dispatch(argv: list[str]) -> int:
         code = fast_path(argv)
         if code is not None:
             return code
+    if argv[0] == "notes":
+        from castoff.cli.notes import fast_path as notes_fast_path
+
+        code = notes_fast_path(argv)
+        if code is not None:
+            return code
     app = build_app(argv[0])
     try:
         app(args=argv, prog_name="castoff")

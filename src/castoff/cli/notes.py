@@ -3,53 +3,42 @@
 Thin: options in, :mod:`castoff.release.notes` / ``sections`` / ``changelog``
 do the work. Everything is computed before anything is written, so a bad
 ref, an empty range or a broken template writes nothing (exit 2).
-"""
 
-from __future__ import annotations
+Only the standard library is imported at module level. :func:`fast_path`
+runs the command without typer (the dispatcher in ``castoff.cli.app`` calls
+it first); ``--help`` and anything it does not recognise fall through to the
+typer command of :func:`register`, which has the same options.
+"""
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Any
 
-import typer
-
-from castoff.cli.options import JsonOpt, WorkdirOpt
-
-FromOpt = Annotated[
-    str | None,
-    typer.Option("--from", help="Start after this ref (default: the latest release tag)."),
-]
-ToOpt = Annotated[str, typer.Option("--to", help="End at this ref (included).")]
-FullOpt = Annotated[
-    bool, typer.Option("--full", help="Every release in history, one section per release tag.")
-]
-FormatOpt = Annotated[
-    str, typer.Option("--format", "-f", help="Output format: md, json, github or text.")
-]
-OutputOpt = Annotated[
-    Path | None,
-    typer.Option("--output", "-o", help="Write to this file (atomically) instead of stdout."),
-]
-ChangelogOpt = Annotated[
-    bool,
-    typer.Option(
-        "--update-changelog",
-        help="Add the section to CHANGELOG.md in place (with --full: regenerate every release).",
-    ),
-]
+FLAGS = {"--full": "full", "--update-changelog": "update_changelog", "--json": "json_out"}
+VALUED = {
+    "--from": "from_ref",
+    "--to": "to_ref",
+    "--format": "fmt",
+    "-f": "fmt",
+    "--output": "output",
+    "-o": "output",
+    "--working-directory": "workdir",
+    "-C": "workdir",
+}
 
 
-def notes_command(
-    from_ref: FromOpt = None,
-    to_ref: ToOpt = "HEAD",
-    full: FullOpt = False,
-    fmt: FormatOpt = "md",
-    output: OutputOpt = None,
-    update_changelog: ChangelogOpt = False,
-    json_out: JsonOpt = False,
-    workdir: WorkdirOpt = None,
+def run_notes(
+    *,
+    from_ref: str | None = None,
+    to_ref: str = "HEAD",
+    full: bool = False,
+    fmt: str = "md",
+    output: Path | None = None,
+    update_changelog: bool = False,
+    json_out: bool = False,
+    workdir: Path | None = None,
 ) -> None:
-    """Release notes from git history (default: since the latest release tag)."""
+    """The command itself (shared by the typer command and the fast path)."""
     from castoff.config import load_config
     from castoff.errors import UsageError
     from castoff.release import changelog, git
@@ -120,6 +109,84 @@ def _status(line: str) -> None:
     sys.stdout.write(line + "\n")
 
 
-def register(app: typer.Typer) -> None:
-    """Add ``castoff notes`` to ``app``."""
+def parse_fast(args: list[str]) -> dict[str, Any] | None:
+    """``notes`` options as keyword arguments of :func:`run_notes`; None if typer must decide."""
+    values: dict[str, Any] = {}
+    rest = list(args)
+    while rest:
+        arg = rest.pop(0)
+        name, eq, value = arg.partition("=")
+        if arg in FLAGS:
+            values[FLAGS[arg]] = True
+        elif name in VALUED and eq and name.startswith("--"):
+            values[VALUED[name]] = value
+        elif arg in VALUED and rest and not rest[0].startswith("-"):
+            values[VALUED[arg]] = rest.pop(0)
+        else:
+            return None  # --help, typos, odd spellings: typer explains
+    for key in ("output", "workdir"):
+        if key in values:
+            values[key] = Path(values[key])
+    return values
+
+
+def fast_path(argv: list[str]) -> int | None:
+    """Run ``notes ...`` without typer; None when typer should handle ``argv``."""
+    if not argv or argv[0] != "notes":
+        return None
+    values = parse_fast(argv[1:])
+    if values is None:
+        return None
+    run_notes(**values)
+    return 0
+
+
+def register(app: Any) -> None:
+    """Add ``castoff notes`` to ``app`` (a typer.Typer)."""
+    from typing import Annotated
+
+    import typer
+
+    from castoff.cli.options import JsonOpt, WorkdirOpt
+
+    def notes_command(
+        from_ref: Annotated[
+            str | None,
+            typer.Option("--from", help="Start after this ref (default: the latest release tag)."),
+        ] = None,
+        to_ref: Annotated[str, typer.Option("--to", help="End at this ref (included).")] = "HEAD",
+        full: Annotated[
+            bool,
+            typer.Option("--full", help="Every release in history, one section per release tag."),
+        ] = False,
+        fmt: Annotated[
+            str, typer.Option("--format", "-f", help="Output format: md, json, github or text.")
+        ] = "md",
+        output: Annotated[
+            Path | None,
+            typer.Option("--output", "-o", help="Write to this file (atomically), not stdout."),
+        ] = None,
+        update_changelog: Annotated[
+            bool,
+            typer.Option(
+                "--update-changelog",
+                help="Add the section to CHANGELOG.md in place "
+                "(with --full: regenerate every release).",
+            ),
+        ] = False,
+        json_out: JsonOpt = False,
+        workdir: WorkdirOpt = None,
+    ) -> None:
+        """Release notes from git history (default: since the latest release tag)."""
+        run_notes(
+            from_ref=from_ref,
+            to_ref=to_ref,
+            full=full,
+            fmt=fmt,
+            output=output,
+            update_changelog=update_changelog,
+            json_out=json_out,
+            workdir=workdir,
+        )
+
     app.command("notes")(notes_command)
