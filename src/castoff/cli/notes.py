@@ -41,7 +41,7 @@ def run_notes(
     """The command itself (shared by the typer command and the fast path)."""
     from castoff.config import load_config
     from castoff.errors import UsageError
-    from castoff.release import changelog, git
+    from castoff.release import git
     from castoff.release.notes import NotesConfig, forge_of, generate_full, generate_notes
     from castoff.release.notes_render import FORMATS, NotesRenderer
     from castoff.release.sections import render_full
@@ -57,7 +57,9 @@ def run_notes(
     cfg = NotesConfig.from_config(load_config(root))
     forge = forge_of(root, cfg)
     renderer = NotesRenderer(cfg, fmt, forge=forge, full=full)
-    md = renderer if fmt == "md" else NotesRenderer(cfg, "md", forge=forge, full=full)
+    md = renderer
+    if update_changelog and fmt != "md":  # the changelog is Markdown whatever --format says
+        md = NotesRenderer(cfg, "md", forge=forge, full=full)
     changelog_path = root / cfg.changelog
 
     if full:
@@ -70,6 +72,8 @@ def run_notes(
             md_sections = sections
         text = renderer.document(sections)
         if update_changelog:
+            from castoff.release import changelog
+
             existing = changelog.read_text(changelog_path)
             updated = changelog.replace_releases(existing, "\n".join(md_sections))
             _write(output, text, quiet=True)
@@ -83,6 +87,8 @@ def run_notes(
     notes = generate_notes(root, from_ref, to_ref, config=cfg)
     text = renderer.document([renderer(notes)])
     if update_changelog:
+        from castoff.release import changelog
+
         section = text if md is renderer else md(notes)
         _write(output, text, quiet=True)
         label = notes.version or "Unreleased"
