@@ -9,6 +9,7 @@ from workflow_sample import (
     TAG,
     assert_released_once,
     castoff,
+    castoff_json,
     git,
     prepare,
     release_tasks,
@@ -90,6 +91,9 @@ def test_failing_tests_fail_validate_then_resume_retries(light_repo: Path) -> No
     assert state.steps["validate"].status == "failed"
     assert state.steps["tag"].status == "pending"
     assert git(light_repo, "tag", "--list") == "v1.0.0"
+    status = castoff_json("release", "status", "-C", str(light_repo))
+    assert status.data["outcome"] == "failed"
+    assert "failed at Pre-flight validation: pre-flight failed: tests" in status.data["message"]
 
     done = resume(light_repo, "--yes", env={"SKYLINE_TESTS_OK": "1"})
     assert done.code == 0, done.stderr

@@ -647,6 +647,14 @@ def _outcome(
             code,
             "fix the cause, then `castoff release resume` retries the failed step",
         )
+    failed = [s for s in states if s.status == "failed"]
+    if stopped is None and failed:  # status of a release whose last run failed
+        return make(
+            "failed",
+            f"release {plan.tag} failed at {failed[0].title}: {failed[0].error}",
+            1,
+            "fix the cause, then `castoff release resume` retries the failed step",
+        )
     if stopped is None and not remaining:
         return make("partial", f"release {plan.tag} is not finished", 4)
     agent_work = [f"{t.title} ({t.id})" for t in steps if _is_agent(t) and t.status == "pending"]
