@@ -25,6 +25,8 @@ _NUMBER = re.compile(r"\d+\b")
 _OWNER_REPO = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _TOKEN = _WORDISH | {"/"}
+#: The character just before a reference that a closing keyword can precede.
+_BEFORE_ACTION_REF = frozenset(" \t:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _CLOSING = re.compile(
     r"\b(?P<kw>close[sd]?|fix(?:e[sd])?|resolve[sd]?)\b:?[ \t]*$",
     re.IGNORECASE,
@@ -52,7 +54,8 @@ def new_reference(
 
 
 def _action(text: str, pos: int) -> str | None:
-    if pos < 4:
+    """The closing keyword right before ``pos`` ("Closes #4", "fixes: #5"), if any."""
+    if pos < 3 or text[pos - 1] not in _BEFORE_ACTION_REF:
         return None
     window = text[max(0, pos - 24) : pos]
     low = window.lower()
@@ -70,9 +73,22 @@ def _action(text: str, pos: int) -> str | None:
 
 def find_refs(text: str) -> tuple[Reference, ...]:
     """References in ``text``, in order of appearance, without duplicates."""
-    has_hash = "#" in text
+    first_hash = text.find("#")
+    has_hash = first_hash >= 0
     if not has_hash and "GH-" not in text and "://" not in text:
         return ()
+    if has_hash and text.find("#", first_hash + 1) < 0 and "://" not in text and "GH-" not in text:
+        # The common case, one "#": "fix: crash (#123)" or "Closes #4".
+        number = _NUMBER.match(text, first_hash + 1)
+        if number is None:
+            return ()
+        before = text[first_hash - 1] if first_hash else " "
+        if before not in _TOKEN and before != "&":
+            ref = new_reference(int(number.group()), "issue", None, None, None)
+            action = _action(text, first_hash)
+            if action is not None:
+                _SET_ACTION(ref, action)
+            return (ref,)
     found: dict[tuple[str | None, int], tuple[int, Reference]] = {}
     spans: list[tuple[int, int]] = []
     if "://" in text:
