@@ -38,6 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("castoff.cli.serve", "Serve MCP over streamable HTTP."),
 }
 
+#: Commands whose module answers common invocations without typer (``fast_path(argv)``
+#: returns the exit code, or None to fall through to the typer command).
+FAST_PATHS = {"version": "castoff.cli.version", "notes": "castoff.cli.notes"}
+
 
 def overview() -> str:
     """The top-level help text (click's layout, built from :data:`COMMANDS`)."""
@@ -97,18 +101,12 @@ def _dispatch(argv: list[str]) -> int:
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         sys.stderr.write(f"castoff: no such command '{argv[0]}'{hint}; see `castoff --help`\n")
         return 2
-    if argv[0] == "version":
-        from castoff.cli.version import fast_path
+    if argv[0] in FAST_PATHS:
+        from importlib import import_module
 
-        code = fast_path(argv)
+        code = import_module(FAST_PATHS[argv[0]]).fast_path(argv)
         if code is not None:
-            return code
-    if argv[0] == "notes":
-        from castoff.cli.notes import fast_path as notes_fast_path
-
-        code = notes_fast_path(argv)
-        if code is not None:
-            return code
+            return int(code)
     app = build_app(argv[0])
     try:
         app(args=argv, prog_name="castoff")
