@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 
 from castoff.errors import NotFound
 from castoff.orchestrator import rows
@@ -80,7 +80,9 @@ class OrchestratorCore:
             )
         return self._session_id
 
-    def ensure_session(self, conn: Connection, directory: Path, name: str | None) -> RowMapping:
+    def ensure_session(
+        self, conn: Connection, directory: Path, name: str | None
+    ) -> Mapping[Any, Any]:
         """The session of ``directory``, created if it has none."""
         key = str(directory)
         row = session_store.by_directory(conn, key)
@@ -107,7 +109,7 @@ class OrchestratorCore:
         assert found is not None
         return found
 
-    def session_row(self, conn: Connection, session_id: str | None = None) -> RowMapping:
+    def session_row(self, conn: Connection, session_id: str | None = None) -> Mapping[Any, Any]:
         sid = session_id or self.session_id
         row = session_store.get(conn, sid)
         if row is None:
@@ -118,7 +120,7 @@ class OrchestratorCore:
         return rows.session(self.session_row(conn, session_id))
 
     # -- tasks ------------------------------------------------------------------
-    def task_row(self, conn: Connection, task_id: str) -> RowMapping:
+    def task_row(self, conn: Connection, task_id: str) -> Mapping[Any, Any]:
         """The task ``task_id`` of the current session, or NotFound."""
         row = task_store.get(conn, task_id)
         if row is None or row["session_id"] != self.session_id:

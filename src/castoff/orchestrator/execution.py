@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, RowMapping
+from sqlalchemy import Connection
 
 from castoff.errors import InvalidTransition, LeaseConflict, NotFound, UsageError
 from castoff.orchestrator import lifecycle, rows, values
@@ -82,7 +83,7 @@ class ExecutionOperations(OrchestratorCore):
     def _context(
         self,
         conn: Connection,
-        row: RowMapping,
+        row: Mapping[Any, Any],
         dep_states: list[tuple[str, str, str | None]],
     ) -> ExecutionContext:
         """The specialist context, built from rows already read in this transaction."""
@@ -233,7 +234,7 @@ class ExecutionOperations(OrchestratorCore):
         return out
 
     @staticmethod
-    def _check_holder(row: RowMapping, worker: str | None, now: datetime) -> None:
+    def _check_holder(row: Mapping[Any, Any], worker: str | None, now: datetime) -> None:
         """With a ``worker`` given, refuse when someone else holds a live lease."""
         owner, expires = row["lease_owner"], row["lease_expires_at"]
         if worker and owner not in (None, worker) and expires is not None and expires >= now:

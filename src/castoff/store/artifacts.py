@@ -19,6 +19,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from castoff.errors import NotFound, StoreError
+from castoff.store.prepared import Prepared
 from castoff.store.schema import artifacts, blobs, utcnow
 
 
@@ -121,8 +122,11 @@ _FOR_TASK = (
 )
 
 
-def for_task(conn: Connection, task_id: str) -> list[RowMapping]:
-    return list(conn.execute(_FOR_TASK, {"task_id": task_id}).mappings())
+_P_FOR_TASK = Prepared(_FOR_TASK)
+
+
+def for_task(conn: Connection, task_id: str) -> list[dict[str, Any]]:
+    return _P_FOR_TASK.all(conn, {"task_id": task_id})
 
 
 def for_tasks(conn: Connection, task_ids: Iterable[str]) -> list[RowMapping]:

@@ -6,11 +6,16 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, insert, select
 
+from castoff.store.prepared import Prepared
 from castoff.store.schema import events
 
-_APPEND = insert(events)
+_APPEND = Prepared(
+    insert(events).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in events.c if c.name != "id"}
+    )
+)
 
 
 def append(
@@ -23,8 +28,8 @@ def append(
     data: Mapping[str, Any],
     at: datetime,
 ) -> None:
-    conn.execute(
-        _APPEND,
+    _APPEND.execute(
+        conn,
         {
             "session_id": session_id,
             "task_id": task_id,

@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
+from castoff.store.prepared import Prepared
 from castoff.store.schema import UTCDateTime, tasks
 from castoff.store.schema import task_dependencies as deps
 
@@ -32,7 +33,9 @@ SATISFIED = ("completed",)
 
 # Hot-path statements are built once; SQLAlchemy caches their compiled form.
 _GET = select(tasks).where(tasks.c.id == bindparam("task_id"))
-_INSERT = insert(tasks)
+_INSERT = insert(tasks).values(
+    {c.name: bindparam(c.name, value=None, required=False, type_=c.type) for c in tasks.c}
+)
 _UPDATE = update(tasks).where(tasks.c.id == bindparam("b_task_id"))
 _DEP_IDS = (
     select(deps.c.depends_on_id)
@@ -118,11 +121,11 @@ class TaskQuery:
 
 
 def insert_task(conn: Connection, values: Mapping[str, Any]) -> None:
-    conn.execute(_INSERT, dict(values))
+    _P_INSERT.execute(conn, values)
 
 
-def get(conn: Connection, task_id: str) -> RowMapping | None:
-    return conn.execute(_GET, {"task_id": task_id}).mappings().first()
+def get(conn: Connection, task_id: str) -> dict[str, Any] | None:
+    return _P_GET.one(conn, {"task_id": task_id})
 
 
 def get_many(conn: Connection, ids: Iterable[str]) -> list[RowMapping]:
@@ -171,7 +174,7 @@ def replace_dependencies(conn: Connection, task_id: str, depends_on: Iterable[st
 
 def dependency_ids(conn: Connection, task_id: str) -> list[str]:
     """One task's dependency ids, sorted."""
-    return [r[0] for r in conn.execute(_DEP_IDS, {"task_id": task_id})]
+    return [r[0] for r in _P_DEP_IDS.tuples(conn, {"task_id": task_id})]
 
 
 def dependencies_of(conn: Connection, ids: Iterable[str]) -> dict[str, list[str]]:
@@ -192,7 +195,7 @@ def dependents_of(conn: Connection, task_id: str) -> list[str]:
 
 def dependency_states(conn: Connection, task_id: str) -> list[tuple[str, str, str | None]]:
     """(id, status, summary) of each of the task's dependencies, by id."""
-    return [(r[0], r[1], r[2]) for r in conn.execute(_DEP_STATES, {"task_id": task_id})]
+    return [(r[0], r[1], r[2]) for r in _P_DEP_STATES.tuples(conn, {"task_id": task_id})]
 
 
 def session_edges(conn: Connection, session_id: str) -> list[tuple[str, str]]:
@@ -243,13 +246,13 @@ def ancestors(conn: Connection, task_id: str) -> list[str]:
 # -- leases -----------------------------------------------------------------
 def claim(
     conn: Connection, task_id: str, *, worker: str, now: datetime, expires_at: datetime
-) -> RowMapping | None:
+) -> dict[str, Any] | None:
     """Take the lease in one conditional UPDATE; the claimed row, or None if it lost.
 
     Claimable: pending, or in progress with an expired lease (or one this worker holds).
     """
     params = {"b_task_id": task_id, "b_worker": worker, "b_now": now, "b_expires": expires_at}
-    return conn.execute(_CLAIM, params).mappings().first()
+    return _P_CLAIM.one(conn, params)
 
 
 def complete(
@@ -261,7 +264,7 @@ def complete(
     next_action: str | None,
     now: datetime,
     worker: str | None,
-) -> RowMapping | None:
+) -> dict[str, Any] | None:
     """Complete an in-progress task (held by ``worker`` if given); the row, or None."""
     params = {
         "b_task_id": task_id,
@@ -272,8 +275,7 @@ def complete(
     }
     if worker:
         params["b_worker"] = worker
-    stmt = _COMPLETE_AS if worker else _COMPLETE
-    return conn.execute(stmt, params).mappings().first()
+    return (_P_COMPLETE_AS if worker else _P_COMPLETE).one(conn, params)
 
 
 def extend_lease(
@@ -322,7 +324,7 @@ _COUNT_EXPIRED = (
 def count_expired(conn: Connection, session_id: str, now: datetime) -> int:
     """In-progress tasks of the session whose lease has expired."""
     params = {"session_id": session_id, "now": now}
-    return int(conn.execute(_COUNT_EXPIRED, params).scalar_one())
+    return int(_P_COUNT_EXPIRED.tuples(conn, params)[0][0])
 
 
 # -- queries ------------------------------------------------------------------
@@ -443,7 +445,7 @@ _READY = (
         ~exists(
             select(deps.c.task_id)
             .join(_dep, _dep.c.id == deps.c.depends_on_id)
-            .where(deps.c.task_id == tasks.c.id, _dep.c.status.not_in(SATISFIED))
+            .where(deps.c.task_id == tasks.c.id, _dep.c.status != "completed")
         ),
     )
     .order_by(tasks.c.created_at, tasks.c.id)
@@ -453,7 +455,7 @@ _READY = (
 
 def status_counts(conn: Connection, session_id: str) -> dict[str, int]:
     """Number of the session's tasks in each status (one GROUP BY over an index)."""
-    rows = conn.execute(_STATUS_COUNTS, {"session_id": session_id})
+    rows = _P_STATUS_COUNTS.tuples(conn, {"session_id": session_id})
     return {r[0]: int(r[1]) for r in rows}
 
 
@@ -478,11 +480,10 @@ def children(conn: Connection, parent_id: str) -> list[RowMapping]:
 
 def briefs_by_status(
     conn: Connection, session_id: str, status: str, *, limit: int, newest_first: bool = False
-) -> list[RowMapping]:
+) -> list[dict[str, Any]]:
     """Short rows (id, title, status, specialist, lease owner, updated) in one status."""
-    stmt = _NEWEST if newest_first else _OLDEST
-    params = {"session_id": session_id, "status": status, "limit": limit}
-    return list(conn.execute(stmt, params).mappings())
+    stmt = _P_NEWEST if newest_first else _P_OLDEST
+    return stmt.all(conn, {"session_id": session_id, "status": status, "limit": limit})
 
 
 def by_status(conn: Connection, session_id: str, status: str, *, limit: int) -> list[RowMapping]:
@@ -497,9 +498,9 @@ def by_status(conn: Connection, session_id: str, status: str, *, limit: int) -> 
     )
 
 
-def ready(conn: Connection, session_id: str, *, limit: int) -> list[RowMapping]:
+def ready(conn: Connection, session_id: str, *, limit: int) -> list[dict[str, Any]]:
     """Short rows of pending tasks whose dependencies are all completed, oldest first."""
-    return list(conn.execute(_READY, {"session_id": session_id, "limit": limit}).mappings())
+    return _P_READY.all(conn, {"session_id": session_id, "limit": limit})
 
 
 def open_with_closed_parent(conn: Connection, session_id: str) -> list[str]:
@@ -515,3 +516,17 @@ def open_with_closed_parent(conn: Connection, session_id: str) -> list[str]:
         )
     )
     return sorted(r[0] for r in rows)
+
+
+_P_GET = Prepared(_GET)
+_P_INSERT = Prepared(_INSERT)
+_P_DEP_IDS = Prepared(_DEP_IDS)
+_P_DEP_STATES = Prepared(_DEP_STATES)
+_P_CLAIM = Prepared(_CLAIM)
+_P_COMPLETE = Prepared(_COMPLETE)
+_P_COMPLETE_AS = Prepared(_COMPLETE_AS)
+_P_COUNT_EXPIRED = Prepared(_COUNT_EXPIRED)
+_P_STATUS_COUNTS = Prepared(_STATUS_COUNTS)
+_P_OLDEST = Prepared(_OLDEST)
+_P_NEWEST = Prepared(_NEWEST)
+_P_READY = Prepared(_READY)
