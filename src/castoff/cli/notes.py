@@ -11,6 +11,7 @@ typer command of :func:`register`, which has the same options.
 """
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +71,18 @@ def run_notes(
         else:
             sections = render_full(root, to_ref, cfg, renderer, forge)
             md_sections = sections
-        text = renderer.document(sections)
+        parts = renderer.document_parts(sections)
         if update_changelog:
             from castoff.release import changelog
 
             existing = changelog.read_text(changelog_path)
             updated = changelog.replace_releases(existing, "\n".join(md_sections))
-            _write(output, text, quiet=True)
+            _write(output, parts, quiet=True)
             if updated != existing:
                 changelog.write_atomic(changelog_path, updated)
             _status(f"{changelog_path.name}: {len(md_sections)} release section(s) written")
             return
-        _write(output, text)
+        _write(output, parts)
         return
 
     notes = generate_notes(root, from_ref, to_ref, config=cfg)
@@ -100,14 +101,14 @@ def run_notes(
     _write(output, text)
 
 
-def _write(output: Path | None, text: str, *, quiet: bool = False) -> None:
+def _write(output: Path | None, text: str | Iterable[str], *, quiet: bool = False) -> None:
     """Write to ``output`` atomically, or to stdout unless ``quiet``."""
     if output is not None:
         from castoff.release.changelog import write_atomic
 
         write_atomic(output, text)
     elif not quiet:
-        sys.stdout.write(text)
+        sys.stdout.writelines([text] if isinstance(text, str) else text)
         sys.stdout.flush()
 
 

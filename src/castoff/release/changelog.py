@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from castoff.errors import UsageError
@@ -97,8 +98,8 @@ def read_text(path: Path) -> str:
         raise UsageError(f"cannot read {path}: {reason}") from exc
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and ``os.replace``."""
+def write_atomic(path: Path, text: str | Iterable[str]) -> None:
+    """Write ``text`` (or its pieces) to ``path`` via a temporary file and ``os.replace``."""
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -106,7 +107,10 @@ def write_atomic(path: Path, text: str) -> None:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
         try:
             with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                fh.write(text)
+                if isinstance(text, str):
+                    fh.write(text)
+                else:
+                    fh.writelines(text)
             Path(tmp).chmod(mode)
             Path(tmp).replace(path)
         except BaseException:

@@ -11,6 +11,7 @@ a run before anything is written.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -152,11 +153,20 @@ class NotesRenderer:
 
     def document(self, sections: list[str]) -> str:
         """Sections (newest first) joined into one document of this format."""
+        return "".join(self.document_parts(sections))
+
+    def document_parts(self, sections: list[str]) -> Iterator[str]:
+        """:meth:`document` in pieces, to write without joining (whole histories are big)."""
         if self.fmt == "json":
             if not self.full:
-                return "".join(sections)
-            return '{"releases":[' + ",".join(s.rstrip("\n") for s in sections) + "]}\n"
-        body = "\n".join(sections)
+                yield from sections
+                return
+            yield '{"releases":['
+            for i, section in enumerate(sections):
+                yield ("," if i else "") + section.rstrip("\n")
+            yield "]}\n"
+            return
         if self.fmt == "md" and self.full:
-            return f"{CHANGELOG_HEADER}\n{body}"
-        return body
+            yield f"{CHANGELOG_HEADER}\n"
+        for i, section in enumerate(sections):
+            yield ("\n" if i else "") + section
