@@ -60,7 +60,7 @@ class Walk:
 
     ``links`` maps a section tip (or an excluded commit) to the index of a
     section one of whose commits has it as a parent: the evidence that the
-    tip is in that section's history (see :func:`unreachable`).
+    tip is in that section's history (see :func:`is_chain`).
     """
 
     sections: list[Collected]
