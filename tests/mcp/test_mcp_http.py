@@ -11,8 +11,8 @@ import httpx
 import httpx2
 import pytest
 from mcp.client.streamable_http import streamable_http_client
+from mcp_helpers import HttpServer
 
-from conftest import HttpServer
 from mcp import ClientSession
 
 pytestmark = pytest.mark.anyio

@@ -8,8 +8,7 @@ from typing import Any
 
 import anyio
 import pytest
-
-from conftest import stdio_session
+from mcp_helpers import stdio_session
 
 pytestmark = pytest.mark.anyio
 

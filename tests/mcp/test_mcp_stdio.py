@@ -11,8 +11,7 @@ import anyio
 import jsonschema
 import pytest
 from mcp.types import CallToolResult
-
-from conftest import stdio_session
+from mcp_helpers import stdio_session
 
 pytestmark = pytest.mark.anyio
 
