@@ -13,7 +13,7 @@ from castoff.cli.options import DryRunOpt, JsonOpt, WorkdirOpt, YesOpt
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from castoff.release.workflow.runner import Progress, ReleaseOutcome
+    from castoff.release.workflow.runner import Confirm, Progress, ReleaseOutcome
 
 BumpOpt = Annotated[
     str | None,
@@ -100,18 +100,27 @@ def _finish(outcome: ReleaseOutcome, as_json: bool) -> None:
         raise typer.Exit(outcome.exit_code)
 
 
-def _run_with_progress(as_json: bool, work: Callable[[Progress], ReleaseOutcome]) -> ReleaseOutcome:
+def _run_with_progress(
+    as_json: bool, work: Callable[[Progress, Confirm], ReleaseOutcome]
+) -> ReleaseOutcome:
     from castoff.cli.output import progress
 
     with progress(enabled=not as_json) as bar:
         if bar is None:
-            return work(lambda _d, _t, _m: None)
+            return work(lambda _d, _t, _m: None, _confirm)
         job = bar.add_task("release", total=None)
 
         def update(done: int, total: int, message: str) -> None:
             bar.update(job, completed=done, total=total, description=message[:60])
 
-        return work(update)
+        def ask(question: str) -> bool:
+            bar.stop()  # the live bar would redraw over the question
+            try:
+                return _confirm(question)
+            finally:
+                bar.start()
+
+        return work(update, ask)
 
 
 def _confirm(question: str) -> bool:
@@ -169,7 +178,7 @@ def register(app: typer.Typer) -> None:
         )
         outcome = _run_with_progress(
             as_json,
-            lambda say: run_prepare(root, options, on_progress=say, confirm=_confirm),
+            lambda say, ask: run_prepare(root, options, on_progress=say, confirm=ask),
         )
         _finish(outcome, as_json)
 
@@ -184,7 +193,7 @@ def register(app: typer.Typer) -> None:
 
         root = _root(working_directory)
         outcome = _run_with_progress(
-            as_json, lambda say: run_resume(root, yes=yes, on_progress=say, confirm=_confirm)
+            as_json, lambda say, ask: run_resume(root, yes=yes, on_progress=say, confirm=ask)
         )
         _finish(outcome, as_json)
 
