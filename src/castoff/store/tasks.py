@@ -341,12 +341,25 @@ _BRIEF = (
 )
 
 
+_Stmt = Select[Any] | Prepared
+
+
 @lru_cache(maxsize=256)
-def _query_statements(shape: frozenset[str]) -> tuple[Select[Any], Select[Any]]:
+def _query_statements(
+    shape: frozenset[str],
+) -> tuple[Select[Any] | Prepared, Select[Any] | Prepared]:
+    """The page and count statements for one shape of filters.
+
+    A list filter with one value is an equality (``name`` in ``shape``), with
+    several an expanding ``IN`` (``name[]``); shapes without ``IN`` lists run as
+    :class:`Prepared` statements.
+    """
     cond: list[ColumnElement[bool]] = [tasks.c.session_id == bindparam("session_id")]
     for name in _LIST_FILTERS:
         if name in shape:
-            cond.append(tasks.c[name].in_(bindparam(name, expanding=True)))
+            cond.append(tasks.c[name] == bindparam(name))
+        elif f"{name}[]" in shape:
+            cond.append(tasks.c[name].in_(bindparam(f"{name}[]", expanding=True)))
     if "ids" in shape:
         cond.append(tasks.c.id.in_(bindparam("ids", expanding=True)))
     if "parent_task_id" in shape:
@@ -373,15 +386,19 @@ def _query_statements(shape: frozenset[str]) -> tuple[Select[Any], Select[Any]]:
         .offset(bindparam("offset"))
     )
     count = select(func.count()).select_from(tasks).where(*cond)
-    return page, count
+    if any(name.endswith("[]") for name in shape) or "ids" in shape:
+        return page, count
+    return Prepared(page), Prepared(count)
 
 
 def _params(conn: Connection, q: TaskQuery) -> dict[str, Any]:
     params: dict[str, Any] = {"session_id": q.session_id}
     for name in _LIST_FILTERS:
-        values = getattr(q, name)
-        if values:
-            params[name] = list(values)
+        values = list(getattr(q, name))
+        if len(values) == 1:
+            params[name] = values[0]
+        elif values:
+            params[f"{name}[]"] = values
     ids = list(q.ids)
     if q.parent_task_id is not None:
         if q.include_children:
@@ -407,13 +424,19 @@ def _escape_like(text: str) -> str:
 
 def query(
     conn: Connection, q: TaskQuery, *, limit: int, offset: int
-) -> tuple[list[RowMapping], int]:
+) -> tuple[list[dict[str, Any]], int]:
     """One page of matching tasks (oldest first) and the total number of matches."""
     params = _params(conn, q)
     page, count = _query_statements(frozenset(params) - {"session_id"})
-    rows = list(conn.execute(page, params | {"limit": limit, "offset": offset}).mappings())
+    page_params = params | {"limit": limit, "offset": offset}
+    if isinstance(page, Prepared):
+        rows = page.all(conn, page_params)
+    else:
+        rows = [dict(r) for r in conn.execute(page, page_params).mappings()]
     if offset == 0 and len(rows) < limit:
         total = len(rows)
+    elif isinstance(count, Prepared):
+        total = int(count.tuples(conn, params)[0][0])
     else:
         total = int(conn.execute(count, params).scalar_one())
     return rows, total
