@@ -174,6 +174,8 @@ def assert_released_once(
     changelog = (repo / "CHANGELOG.md").read_text()
     assert changelog.count(f"## [{VERSION}]") == 1, changelog
     assert git(repo, "status", "--porcelain") == ""
+    worktrees = git(repo, "worktree", "list", "--porcelain").count("worktree ")
+    assert worktrees == 1, "a rollback-verification worktree was left behind"
     state = release_tasks(repo, database_url)
     assert tuple(state.steps) == steps
     for key, task in state.steps.items():
