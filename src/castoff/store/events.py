@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -39,11 +39,6 @@ def append(
             "created_at": at,
         },
     )
-
-
-def append_many(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(events), [dict(r) for r in rows])
 
 
 def recent(

@@ -29,7 +29,6 @@ from castoff.store.schema import UTCDateTime, tasks
 from castoff.store.schema import task_dependencies as deps
 
 OPEN = ("pending", "in_progress", "blocked")
-SATISFIED = ("completed",)
 
 # Hot-path statements are built once; SQLAlchemy caches their compiled form.
 _GET = select(tasks).where(tasks.c.id == bindparam("task_id"))
@@ -224,23 +223,6 @@ def descendants(conn: Connection, task_id: str) -> list[str]:
     tree = select(tasks.c.id).where(tasks.c.parent_task_id == task_id).cte(recursive=True)
     tree = tree.union_all(select(tasks.c.id).where(tasks.c.parent_task_id == tree.c.id))
     return [r[0] for r in conn.execute(select(tree.c.id))]
-
-
-def ancestors(conn: Connection, task_id: str) -> list[str]:
-    """Ids above ``task_id``: its parent, the parent's parent, ..."""
-    out: list[str] = []
-    current: str | None = task_id
-    seen = {task_id}
-    while current is not None:
-        parent = conn.execute(
-            select(tasks.c.parent_task_id).where(tasks.c.id == current)
-        ).scalar_one_or_none()
-        if parent is None or parent in seen:
-            break
-        out.append(parent)
-        seen.add(parent)
-        current = parent
-    return out
 
 
 # -- leases -----------------------------------------------------------------
@@ -479,15 +461,6 @@ _READY = (
 def status_counts(conn: Connection, session_id: str) -> dict[str, int]:
     """Number of the session's tasks in each status (one GROUP BY over an index)."""
     rows = _P_STATUS_COUNTS.tuples(conn, {"session_id": session_id})
-    return {r[0]: int(r[1]) for r in rows}
-
-
-def children_counts(conn: Connection, parent_id: str) -> dict[str, int]:
-    rows = conn.execute(
-        select(tasks.c.status, func.count())
-        .where(tasks.c.parent_task_id == parent_id)
-        .group_by(tasks.c.status)
-    )
     return {r[0]: int(r[1]) for r in rows}
 
 
