@@ -200,3 +200,18 @@ def test_a_second_run_at_once_is_refused(light_repo: Path) -> None:
     assert again.returncode == 3
     assert git(light_repo, "log", "--grep", "chore(release)", "--oneline") == ""
     assert prepare(light_repo, "--yes").code == 0
+
+
+def test_failed_dry_run_does_not_offer_a_resume(light_repo: Path) -> None:
+    """A dry run whose tests fail: exit 1, and the advice is to dry-run again (no store kept)."""
+    set_config(
+        light_repo,
+        'test_command = "python -m unittest discover -s tests -q"',
+        'test_command = "false"',
+    )
+    run = prepare(light_repo, "--dry-run")
+    assert run.code == 1, run.stderr
+    assert run.data["outcome"] == "failed"
+    assert run.data["message"].startswith("dry run of release v2.0.0 failed: pre-flight failed")
+    assert run.data["next_action"] == "fix the cause, then run the dry run again"
+    assert not (light_repo / ".castoff").exists()

@@ -643,9 +643,11 @@ def _outcome(
         code = error.exit_code if error.exit_code != 4 else 1
         return make(
             "conflict" if code == 3 else "failed",
-            f"release {plan.tag} failed: {error.message}",
+            f"{'dry run of ' if plan.dry_run else ''}release {plan.tag} failed: {error.message}",
             code,
-            "fix the cause, then `castoff release resume` retries the failed step",
+            "fix the cause, then run the dry run again"
+            if plan.dry_run  # its store is gone: there is nothing to resume
+            else "fix the cause, then `castoff release resume` retries the failed step",
         )
     failed = [s for s in states if s.status == "failed"]
     if stopped is None and failed:  # status of a release whose last run failed
