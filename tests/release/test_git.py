@@ -222,3 +222,22 @@ def test_count_and_has_commits(repo) -> None:
     repo.commit("feat: two")
     assert git.has_commits(repo.path)
     assert git.count_commits(repo.path, "HEAD") == 2
+
+
+def test_pipe_and_spool_read_the_same(repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading git log through a pipe gives what the tmpfs spool gives."""
+    for i in range(30):
+        repo.commit(f"feat: change {i}\n\nbody {i}")
+    spooled = list(git.iter_commits(repo.path, "HEAD"))
+    monkeypatch.setenv("CASTOFF_GIT_PIPE", "1")
+    assert list(git.iter_commits(repo.path, "HEAD")) == spooled
+    assert len(spooled) == 30
+
+
+def test_log_error_is_reported(repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failing git log raises with git's reason, through either reader."""
+    repo.commit("feat: one")
+    for pipe in ("", "1"):
+        monkeypatch.setenv("CASTOFF_GIT_PIPE", pipe)
+        with pytest.raises(NotFound):
+            list(git.iter_commits(repo.path, "no-such-ref"))

@@ -40,6 +40,7 @@ from castoff.release.model import Commit, Person, TagInfo
 LOG_FORMAT = "%H%n%P%n%aN%n%aE%n%at%n%B"
 _CHUNK = 1 << 20
 _RELEASE_EVERY = 8 << 20
+_SPOOL_MIN_FREE = 1 << 30
 _PUNCH_HOLE = 0x02  # FALLOC_FL_PUNCH_HOLE
 _KEEP_SIZE = 0x01  # FALLOC_FL_KEEP_SIZE
 _SEMVER = re.compile(
@@ -198,11 +199,21 @@ def parse_log_record(record: str) -> Commit:
 
 
 def _spool_dir() -> str | None:
-    """A tmpfs folder to spool ``git log`` output through, or None (then: a pipe)."""
+    """A tmpfs folder to spool ``git log`` output through, or None (then: a pipe).
+
+    Only with room to spare (``_SPOOL_MIN_FREE``): git can run ahead of the
+    reader, and a full tmpfs would fail the walk.
+    """
     if os.environ.get("CASTOFF_GIT_PIPE"):
         return None
-    folder = Path("/dev/shm")
-    return str(folder) if folder.is_dir() and os.access(folder, os.W_OK) else None
+    folder = "/dev/shm"
+    try:
+        stats = os.statvfs(folder)
+    except OSError:
+        return None
+    if stats.f_bavail * stats.f_frsize < _SPOOL_MIN_FREE or not os.access(folder, os.W_OK):
+        return None
+    return folder
 
 
 def _chunks_from_pipe(proc: subprocess.Popen[bytes]) -> Iterator[bytes]:
@@ -262,9 +273,15 @@ def iter_log_batches(repo: Path, args: Sequence[str]) -> Iterator[list[str]]:
         reader = writer = -1
         try:
             if spool is not None:
-                writer, name = tempfile.mkstemp(prefix="castoff-log-", dir=spool)
-                reader = os.open(name, os.O_RDONLY)
-                Path(name).unlink()
+                try:
+                    writer, name = tempfile.mkstemp(prefix="castoff-log-", dir=spool)
+                    reader = os.open(name, os.O_RDONLY)
+                    Path(name).unlink()
+                except OSError:  # no room or no permission after all: use a pipe
+                    for fd in (reader, writer):
+                        if fd >= 0:
+                            os.close(fd)
+                    spool, reader, writer = None, -1, -1
             out: int = writer if spool is not None else subprocess.PIPE
             proc = subprocess.Popen(cmd, stdout=out, stderr=errors, env=_git_env(), bufsize=0)
         except FileNotFoundError as exc:
