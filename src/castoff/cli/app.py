@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "orchestrator": ("castoff.cli.orchestrator", "The task orchestrator: sessions, tasks, leases."),
     "mcp": ("castoff.cli.serve", "Run the MCP server for AI agents (stdio or HTTP)."),
     "serve": ("castoff.cli.serve", "Serve MCP over streamable HTTP."),
+    "worker": ("castoff.cli.worker", "Run the ready steps of a release from the (shared) store."),
 }
 
 #: Commands whose module answers common invocations without typer (``fast_path(argv)``

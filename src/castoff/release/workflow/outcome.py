@@ -1,0 +1,198 @@
+"""How a release run ends: the release report, and an honest outcome with its exit code.
+
+Outcomes (DESIGN.md): ``released`` (0), ``nothing_to_release`` (0), ``dry_run``
+(0), ``partial`` (4: stopped before tagging, or waiting for an agent),
+``failed`` (1), ``conflict`` (3: e.g. the tag exists on another commit).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from castoff.errors import CastoffError
+from castoff.release.workflow import graph
+from castoff.release.workflow.executors import ReleasePlan
+
+if TYPE_CHECKING:
+    from castoff.orchestrator.models import Task
+    from castoff.orchestrator.service import Orchestrator
+
+LEASE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class StepState:
+    """One step of a release as the store has it."""
+
+    key: str
+    title: str
+    task_id: str
+    status: str
+    summary: str | None
+    error: str | None
+    attempts: int
+    duration_seconds: float | None
+    artifacts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """The honest, machine-readable end of a run (DESIGN.md outcomes and exit codes)."""
+
+    outcome: str  # released | nothing_to_release | partial | failed | conflict | dry_run
+    message: str
+    exit_code: int
+    version: str | None = None
+    tag: str | None = None
+    root_task_id: str | None = None
+    steps: tuple[StepState, ...] = ()
+    remaining: tuple[str, ...] = ()
+    next_action: str | None = None
+    report: dict[str, Any] | None = None
+    diff: str | None = None  # dry run: what the release commit would change
+
+
+def finish(
+    orch: Orchestrator,
+    release: Task,
+    plan: ReleasePlan,
+    results: dict[str, dict[str, Any]] | None = None,
+) -> ReleaseOutcome:
+    """All runnable steps done: synthesize the report and complete the root, or say what waits."""
+    steps = graph.release_tasks(orch, release)
+    if any(t.status != "completed" for t in steps):
+        return describe(orch, release, plan, stopped="agent")
+    from castoff.orchestrator.models import ArtifactInput
+    from castoff.release.workflow.report import release_report
+
+    if results is None or not {graph.step_key(t) for t in steps} <= results.keys():
+        results = graph.step_results(orch, steps)
+    synthesis = orch.synthesize_results(release.id)
+    markdown, data = release_report(plan, steps, results, synthesis)
+    if orch.get_task(release.id).status == "pending":
+        orch.execute_task(release.id, lease_seconds=LEASE_SECONDS)
+    outcome = "dry_run" if plan.dry_run else "released"
+    done = orch.complete_task(
+        release.id,
+        f"{outcome}: {plan.tag}",
+        artifacts=[
+            ArtifactInput("release-report.md", markdown, "documentation"),
+            ArtifactInput("release-report.json", json.dumps(data, indent=2), "documentation"),
+        ],
+    )
+    return describe(orch, done, plan, stopped=None, steps=steps)
+
+
+def describe(
+    orch: Orchestrator,
+    release: Task,
+    plan: ReleasePlan,
+    *,
+    stopped: str | None,
+    error: CastoffError | None = None,
+    steps: list[Task] | None = None,
+) -> ReleaseOutcome:
+    """The outcome of the release as the store has it (``stopped``: why the run ended)."""
+    steps = steps if steps is not None else graph.release_tasks(orch, release)
+    started = _started_at(orch, steps)
+    states = tuple(_state(t, started.get(t.id)) for t in steps)
+    remaining = tuple(s.key for s in states if s.status != "completed")
+    report = None
+    if release.status == "completed":
+        report = {a.name: a.sha256 for a in orch.get_task(release.id).artifacts}
+
+    def make(kind: str, message: str, code: int, next_action: str | None = None) -> ReleaseOutcome:
+        return ReleaseOutcome(
+            kind,
+            message,
+            code,
+            version=plan.version,
+            tag=plan.tag,
+            root_task_id=release.id,
+            steps=states,
+            remaining=remaining,
+            next_action=next_action,
+            report=report,
+        )
+
+    if release.status == "completed":
+        kind = "dry_run" if plan.dry_run else "released"
+        what = "dry run complete: nothing was written" if plan.dry_run else f"released {plan.tag}"
+        return make(kind, what, 0)
+    if stopped == "failed" and error is not None:
+        code = error.exit_code if error.exit_code != 4 else 1
+        return make(
+            "conflict" if code == 3 else "failed",
+            f"{'dry run of ' if plan.dry_run else ''}release {plan.tag} failed: {error.message}",
+            code,
+            "fix the cause, then run the dry run again"
+            if plan.dry_run  # its store is gone: there is nothing to resume
+            else "fix the cause, then `castoff release resume` retries the failed step",
+        )
+    failed = [s for s in states if s.status == "failed"]
+    if stopped is None and failed:  # status of a release whose last run failed
+        return make(
+            "failed",
+            f"release {plan.tag} failed at {failed[0].title}: {failed[0].error}",
+            1,
+            "fix the cause, then `castoff release resume` retries the failed step",
+        )
+    if stopped is None and not remaining:
+        return make("partial", f"release {plan.tag} is not finished", 4)
+    agent_work = [
+        f"{t.title} ({t.id})" for t in steps if graph.is_agent_step(t) and t.status == "pending"
+    ]
+    waiting = {
+        "confirmation": f"stopped before tagging {plan.tag}: confirm with "
+        "`castoff release resume --yes`",
+        "agent": (f"refused: {error.message}; " if error is not None else "")
+        + (
+            f"waiting for an agent to complete: {', '.join(agent_work)}"
+            if agent_work
+            else "waiting on: " + ", ".join(s.title for s in states if s.status != "completed")
+        ),
+    }.get(stopped or "", f"release {plan.tag} is part-way")
+    return make(
+        "partial",
+        f"{waiting} (done: {len(states) - len(remaining)}/{len(states)})",
+        4,
+        "castoff release resume --yes",
+    )
+
+
+def _started_at(orch: Orchestrator, steps: list[Task]) -> dict[str, datetime]:
+    """When each finished step's latest attempt started (its last ``task.in_progress`` event)."""
+    finished = {t.id for t in steps if t.status in ("completed", "failed")}
+    found: dict[str, datetime] = {}
+    for event in orch.events(kind="task.in_progress", limit=500):  # newest first
+        if event.task_id in finished and event.task_id not in found:
+            found[event.task_id] = event.created_at
+    for task_id in finished - found.keys():  # older than the window: ask per task
+        started = orch.events(task_id=task_id, kind="task.in_progress", limit=1)
+        if started:
+            found[task_id] = started[0].created_at
+    return found
+
+
+def _state(task: Task, started_at: datetime | None) -> StepState:
+    duration = None
+    ended = task.completed_at or (task.updated_at if task.status == "failed" else None)
+    if started_at is not None and ended is not None:
+        duration = round((ended - started_at).total_seconds(), 3)
+    return StepState(
+        key=graph.step_key(task),
+        title=task.title,
+        task_id=task.id,
+        status=str(task.status),
+        summary=task.summary,
+        error=task.error,
+        attempts=task.attempts,
+        duration_seconds=duration,
+        artifacts=[
+            {"name": a.name, "sha256": a.sha256, "type": str(a.artifact_type)}
+            for a in task.artifacts
+        ],
+    )
