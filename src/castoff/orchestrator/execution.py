@@ -306,6 +306,16 @@ class ExecutionOperations(OrchestratorCore):
             content = report.encode()
             now = self.now()
             sha = self.blobs.put(conn, content)
+            existing = artifact_store.for_tasks(conn, [parent_task_id])
+            if any(a["name"] == "synthesis.md" and a["sha256"] == sha for a in existing):
+                stored = [a for a in existing if a["sha256"] == sha]
+                return SynthesisResult(  # unchanged since the last synthesis: nothing new
+                    parent_task_id=parent_task_id,
+                    children=[rows.brief(r) for r in child_rows],
+                    counts=_status_counts(children),
+                    artifact=rows.artifact(stored[-1]),
+                    report=report,
+                )
             artifact_store.insert_artifacts(
                 conn,
                 [
@@ -321,9 +331,7 @@ class ExecutionOperations(OrchestratorCore):
                     }
                 ],
             )
-            counts: dict[str, int] = {}
-            for child in children:
-                counts[child.status.value] = counts.get(child.status.value, 0) + 1
+            counts = _status_counts(children)
             self.event(conn, "task.synthesized", task_id=parent_task_id, at=now, sha256=sha)
             stored = [
                 a for a in artifact_store.for_tasks(conn, [parent_task_id]) if a["sha256"] == sha
@@ -345,3 +353,10 @@ def _lease_seconds(value: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"lease_seconds must be a positive whole number (got {value!r})")
     return value
+
+
+def _status_counts(children: Sequence[Task]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for child in children:
+        counts[child.status.value] = counts.get(child.status.value, 0) + 1
+    return counts
