@@ -111,7 +111,10 @@ def run_castoff(repo: Path) -> float:
     return elapsed
 
 
-def measure(src: Path, rounds: int) -> tuple[list[float], list[float]]:
+def measure(src: Path, rounds: int, *, warm: bool) -> tuple[list[float], list[float]]:
+    """Interleaved runs; ``warm``: the store exists already (castoff was used here before)."""
+    from castoff.orchestrator.service import Orchestrator
+
     direct: list[float] = []
     through: list[float] = []
     for i in range(rounds):
@@ -119,6 +122,8 @@ def measure(src: Path, rounds: int) -> tuple[list[float], list[float]]:
         for name, fn in order if i % 2 == 0 else tuple(reversed(order)):
             with tempfile.TemporaryDirectory(prefix="castoff-overhead-") as tmp:
                 repo = clone(src, Path(tmp))
+                if warm:
+                    Orchestrator.open(repo).close()
                 (direct if name == "direct" else through).append(fn(repo))
     return direct, through
 
@@ -130,22 +135,28 @@ def main() -> int:
     args = parser.parse_args()
     base = Path(tempfile.mkdtemp(prefix="castoff-overhead-src-"))
     try:
-        print(
-            f"{'graph':<7} {'runs':>4} {'direct (s)':>11} {'castoff (s)':>12} {'overhead':>9} {'per task':>9}"
+        head = f"{'graph':<7} {'store':<5} {'runs':>4} {'direct (s)':>11} {'castoff (s)':>12}"
+        print(f"{head} {'overhead':>9} {'per task':>9}")
+        cases = (
+            (True, True, args.rounds),
+            (True, False, args.rounds),
+            (False, True, args.full_rounds),
         )
-        for light, rounds in ((True, args.rounds), (False, args.full_rounds)):
-            src = sample(base, light)
-            measure(src, 1)  # warm caches (imports, pip's wheel cache)
-            direct, through = measure(src, rounds)
+        sources = {light: sample(base, light) for light in (True, False)}
+        for src in sources.values():
+            measure(src, 1, warm=True)  # warm caches (imports, pip's wheel cache)
+        for light, warm, rounds in cases:
+            direct, through = measure(sources[light], rounds, warm=warm)
             d, c = statistics.median(direct), statistics.median(through)
             tasks = len(ORDER) + 1  # the steps and the root
             print(
-                f"{'light' if light else 'full':<7} {rounds:>4} {d:>11.3f} {c:>12.3f} "
-                f"{(c - d) / d * 100:>8.1f}% {(c - d) / tasks * 1000:>7.1f}ms"
+                f"{'light' if light else 'full':<7} {'warm' if warm else 'cold':<5} {rounds:>4} "
+                f"{d:>11.3f} {c:>12.3f} {(c - d) / d * 100:>8.1f}% {(c - d) / tasks * 1000:>7.1f}ms"
             )
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print("overhead = (castoff - direct) / direct, medians; per task = (castoff - direct) / tasks")
+    print("warm: the store exists (castoff used in this checkout before); cold: first use")
     return 0
 
 

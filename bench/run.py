@@ -16,7 +16,9 @@ HERE = Path(__file__).parent
 
 def main() -> int:
     wanted = set(sys.argv[1:])
-    scripts = sorted(p for p in HERE.glob("*.py") if p.name != "run.py" and not p.name.startswith("_"))
+    scripts = sorted(
+        p for p in HERE.glob("*.py") if p.name != "run.py" and not p.name.startswith("_")
+    )
     failed = []
     for script in scripts:
         if wanted and script.stem not in wanted:

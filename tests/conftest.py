@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,7 +105,7 @@ class Repo:
 
 
 @pytest.fixture
-def make_repo(tmp_path: Path) -> Iterator[object]:
+def make_repo(tmp_path: Path) -> Callable[..., Repo]:
     """Factory: ``make_repo("name")`` creates an empty repository on branch main."""
 
     def factory(name: str = "repo") -> Repo:
@@ -114,13 +114,13 @@ def make_repo(tmp_path: Path) -> Iterator[object]:
         subprocess.run(["git", "init", "-q", "-b", "main", str(path)], check=True)
         return Repo(path)
 
-    yield factory
+    return factory
 
 
 @pytest.fixture
-def repo(make_repo: object) -> Repo:
+def repo(make_repo: Callable[..., Repo]) -> Repo:
     """An empty git repository on branch main."""
-    return make_repo()  # type: ignore[operator,no-any-return]
+    return make_repo()
 
 
 def _pg_admin() -> object:

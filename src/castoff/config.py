@@ -50,8 +50,9 @@ class Config:
     def version_scheme(self) -> str:
         value = self.data.get("version_scheme", "semver")
         if value not in SCHEMES:
+            allowed = ", ".join(SCHEMES)
             raise ConfigError(
-                f"version_scheme must be one of {', '.join(SCHEMES)} (got {value!r}) in {self.source}"
+                f"version_scheme must be one of {allowed} (got {value!r}) in {self.source}"
             )
         return str(value)
 

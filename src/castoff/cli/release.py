@@ -83,7 +83,9 @@ def show_outcome(outcome: ReleaseOutcome, console: Console) -> None:
         from rich.syntax import Syntax
 
         console.print("[bold]The release commit would change:[/]")
-        console.print(Syntax(outcome.diff, "diff", background_color="default", word_wrap=True))
+        # never wrapped: the diff stays copyable and appliable (`git apply`)
+        diff = Syntax(outcome.diff, "diff", background_color="default", word_wrap=False)
+        console.print(diff, soft_wrap=True, crop=False)
     style = {"released": "green", "dry_run": "green", "nothing_to_release": "green"}.get(
         outcome.outcome, "yellow" if outcome.outcome == "partial" else "red"
     )

@@ -54,7 +54,7 @@ PROGRESS_INTERVAL = 0.05
 """Seconds between two progress notifications (the last one is always sent)."""
 
 
-class Cancelled(Exception):  # noqa: N818 - it is an outcome, not an error condition
+class Cancelled(Exception):
     """The client cancelled the call; raised inside the engine at its next step."""
 
 

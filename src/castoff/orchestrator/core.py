@@ -31,14 +31,29 @@ from castoff.store.schema import new_id, utcnow
 DEFAULT_LEASE_SECONDS = 600
 
 
+def process_worker(actor: str) -> str:
+    """``<actor>:<pid>@<host>``: a lease holder that lives exactly as long as this process.
+
+    Leases of such holders are reclaimed at once when the process is gone
+    (:meth:`reclaim_dead_workers`). Use it for processes that work while they
+    hold a lease (the release runner, ``castoff worker``, ``rollback run``); a
+    claim that must outlive its process (``castoff orchestrator execute-task``,
+    an agent's claim over MCP) keeps the plain ``<actor>@<host>`` and waits for
+    its lease to expire.
+    """
+    return f"{actor}:{os.getpid()}@{socket.gethostname()}"
+
+
 class OrchestratorCore:
     """The store, the actor and the current session."""
 
-    def __init__(self, db: Database, working_directory: Path, *, actor: str) -> None:
+    def __init__(
+        self, db: Database, working_directory: Path, *, actor: str, process_bound: bool = False
+    ) -> None:
         self.db = db
         self.working_directory = working_directory
         self.actor = actor
-        self.worker = f"{actor}:{os.getpid()}@{socket.gethostname()}"
+        self.worker = process_worker(actor) if process_bound else f"{actor}@{socket.gethostname()}"
         sqlite_path = db.sqlite_path
         self.blobs = BlobStore(sqlite_path.parent / "artifacts" if sqlite_path else None)
         self._session_id: str | None = None

@@ -44,8 +44,13 @@ class Orchestrator(
         *,
         database_url: str | None = None,
         actor: str = "cli",
+        process_bound: bool = False,
     ) -> Orchestrator:
-        """Open the store for ``working_directory`` (migrating it) and its session."""
+        """Open the store for ``working_directory`` (migrating it) and its session.
+
+        ``process_bound``: this process's claims are its own (``<actor>:<pid>@<host>``),
+        reclaimed as soon as it is gone; see :func:`~castoff.orchestrator.core.process_worker`.
+        """
         root = Path(working_directory or Path.cwd()).resolve()
         if not root.is_dir():
             raise UsageError(f"the working directory {root} does not exist")
@@ -53,7 +58,7 @@ class Orchestrator(
         db = Database.open(url)
         try:
             ensure_schema(db)
-            orch = cls(db, root, actor=actor)
+            orch = cls(db, root, actor=actor, process_bound=process_bound)
             orch.startup_reclaimed = orch.recover()
         except BaseException:
             db.close()

@@ -54,7 +54,9 @@ def rollback_run(
         return run_rollback(root, config, None, to_tag=to, yes=False, push=push)
     from castoff.orchestrator.service import Orchestrator
 
-    with Orchestrator.open(root, database_url=database_url) as orch:
+    with Orchestrator.open(
+        root, database_url=database_url, actor="rollback", process_bound=True
+    ) as orch:
         return run_rollback(
             root, config, orch, to_tag=to, yes=yes, push=push, on_progress=on_progress
         )

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,11 +41,6 @@ CRASH_ENV = "CASTOFF_CRASH_AT"  # test hook: "<step>:before|after|inside" → SI
 
 #: ``on_progress(done, total, message)``
 Progress = Callable[[int, int, str], None]
-
-
-def worker_name(actor: str) -> str:
-    """``<actor>:<pid>@<host>``: the form whose dead holders the orchestrator reclaims."""
-    return f"{actor}:{os.getpid()}@{socket.gethostname()}"
 
 
 @dataclass

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 from castoff.config import Config, load_config
 from castoff.errors import ConflictError, NotFound, UsageError
+from castoff.orchestrator.core import process_worker
 from castoff.release.workflow import graph
-from castoff.release.workflow.execution import Progress, StepRunner, worker_name
+from castoff.release.workflow.execution import Progress, StepRunner
 from castoff.release.workflow.executors import ReleasePlan
 from castoff.release.workflow.outcome import ReleaseOutcome, StepState, describe, finish
 
@@ -252,7 +253,7 @@ def _run(
         root,
         config,
         plan,
-        worker=worker_name("release"),
+        worker=process_worker("release"),
         say=on_progress or (lambda _d, _t, _m: None),
     )
     orch.reclaim_dead_workers()

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from castoff.config import load_config
 from castoff.errors import CastoffError, InvalidTransition, LeaseConflict, UsageError
+from castoff.orchestrator.core import process_worker
 from castoff.release.workflow import graph
-from castoff.release.workflow.execution import StepRunner, worker_name
+from castoff.release.workflow.execution import StepRunner
 from castoff.release.workflow.outcome import finish
 from castoff.release.workflow.runner import clean_worktrees
 
@@ -87,7 +88,7 @@ def work(
             batch = ready[:concurrency]
             futures = {}
             for slot, task in enumerate(batch, 1):
-                run = StepRunner(orch, root, config, plan, worker=worker_name(f"worker-{slot}"))
+                run = StepRunner(orch, root, config, plan, worker=process_worker(f"worker-{slot}"))
                 futures[task.id] = pool.submit(run.step, task, steps)
             for task_id, future in futures.items():
                 try:
