@@ -188,7 +188,16 @@ def parse_fields(
                 reverts,
             )
         ]
-    changes = _squashed(sha, authors, subject, body, lines, forge=forge, conventional=conventional)
+    changes = _squashed(
+        sha,
+        authors,
+        subject,
+        body,
+        lines,
+        forge=forge,
+        conventional=conventional,
+        breaking_note=breaking_note,
+    )
     if not keep_body and changes and changes[0].body:
         changes[0] = replace(changes[0], body="")
     return changes
@@ -203,8 +212,15 @@ def _squashed(
     *,
     forge: Forge | None,
     conventional: bool,
+    breaking_note: str | None = None,
 ) -> list[Change]:
-    """Entries of a commit whose body lists conventional lines (a squash merge)."""
+    """Entries of a commit whose body lists conventional lines (a squash merge).
+
+    A ``BREAKING CHANGE:`` footer belongs to the subject's entry when the
+    subject is conventional; under a plain PR title it goes to the first
+    listed entry marked ``!`` (else the first listed entry), so the squash
+    never loses it.
+    """
     rest = body
     for m in lines:
         rest = rest.replace(m.group(0), "", 1)
@@ -234,6 +250,9 @@ def _squashed(
             (r.repo, r.number): r for r in (*_linked(find_refs(m.group(0)), forge), *subject_refs)
         }
         changes.append(replace(entry, refs=tuple(merged.values())))
+    if breaking_note is not None and not conventional and changes:
+        at = next((i for i, c in enumerate(changes) if c.breaking), 0)
+        changes[at] = replace(changes[at], breaking=True, breaking_description=breaking_note)
     return changes
 
 
