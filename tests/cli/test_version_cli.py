@@ -164,3 +164,13 @@ def test_tag_message_is_the_notes_and_changelog_is_committed(repo: Any, run_cast
     assert "shiny thing" in repo.git("tag", "-l", "--format=%(contents)", "v1.1.0")
     assert "CHANGELOG.md" in repo.git("show", "--name-only", "--format=", "HEAD")
     assert "shiny thing" in (repo.path / "CHANGELOG.md").read_text()
+
+
+def test_init_keeps_a_byte_order_mark(repo: Any, run_castoff: Any) -> None:
+    """castoff init reads a pyproject.toml that starts with a BOM and keeps the BOM."""
+    repo.write("pyproject.toml", '\ufeff[project]\nname = "demo"\nversion = "0.1.0"\n')
+    out = run_castoff("init", cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    raw = (repo.path / "pyproject.toml").read_bytes()
+    assert raw.startswith(b'\xef\xbb\xbf[project]\nname = "demo"')
+    assert "castoff" in tomllib.loads(raw.decode("utf-8-sig"))["tool"]

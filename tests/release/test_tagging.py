@@ -364,3 +364,50 @@ def test_monorepo_needs_a_package(repo: Any) -> None:
     repo.commit("chore: init")
     with pytest.raises(UsageError, match="pkg-a, pkg-b"):
         tagging.compute_next(repo.path, monorepo_config(repo))
+
+
+# -- version files sharing a file ---------------------------------------------------
+
+CZ_BOTH = '[project]\nname = "demo"\nversion = "{v}"\n\n[tool.commitizen]\nversion = "{v}"\n'
+
+
+def test_two_entries_of_one_file_are_both_released(repo: Any) -> None:
+    """pyproject.toml and pyproject.toml:tool.commitizen.version: both keys move, one commit."""
+    repo.commit("feat: start", {"pyproject.toml": CZ_BOTH.format(v="1.0.0")})
+    repo.tag("v1.0.0")
+    repo.commit("feat: x")
+    config = cfg(repo, version_files=["pyproject.toml", "pyproject.toml:tool.commitizen.version"])
+    result = release(repo, config)
+    assert [f.path for f in result.files] == ["pyproject.toml"]
+    assert (repo.path / "pyproject.toml").read_text() == CZ_BOTH.format(v="1.1.0")
+    assert repo.git("show", "HEAD:pyproject.toml") == CZ_BOTH.format(v="1.1.0").strip()
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_disagreeing_entries_of_one_file_are_named_by_key(repo: Any) -> None:
+    """The consistency warning names the keys, not the same file twice."""
+    text = '[project]\nname = "demo"\nversion = "1.0.0"\n\n[tool.commitizen]\nversion = "0.9.0"\n'
+    repo.commit("feat: start", {"pyproject.toml": text})
+    config = cfg(repo, version_files=["pyproject.toml", "pyproject.toml:tool.commitizen.version"])
+    nxt = tagging.compute_next(repo.path, config)
+    assert (
+        "pyproject.toml (tool.commitizen.version) says 0.9.0 but "
+        "pyproject.toml (project.version) says 1.0.0" in nxt.warnings
+    )
+
+
+def test_byte_order_mark_in_pyproject(repo: Any) -> None:
+    """A pyproject.toml starting with a BOM is read (config too) and keeps its BOM."""
+    castoff = '\n[tool.castoff]\nversion_files = ["pyproject.toml"]\n'
+    text = "\ufeff" + PYPROJECT.format(v="1.0.0") + castoff
+    repo.commit("feat: start", {"pyproject.toml": text})
+    repo.tag("v1.0.0")
+    repo.commit("fix: x")
+    from castoff.config import load_config
+
+    config = load_config(repo.path)
+    assert config.version_files == ["pyproject.toml"]
+    assert release(repo, config).status == "tagged"
+    raw = (repo.path / "pyproject.toml").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf[project]")
+    assert b'version = "1.0.1"' in raw

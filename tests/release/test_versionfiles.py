@@ -182,3 +182,54 @@ def test_write_keeps_file_mode(tmp_path: Path) -> None:
     path.chmod(0o600)
     write_changes(tmp_path, plan_updates(tmp_path, ["VERSION"], "1.2.3", "1.3.0"))
     assert (path.read_text(), path.stat().st_mode & 0o777) == ("1.3.0\n", 0o600)
+
+
+CZ_PYPROJECT = """\
+[project]
+name = "demo"
+version = "1.2.3"
+
+[tool.commitizen]
+version = "1.2.3"
+"""
+
+
+def test_two_entries_for_one_file_both_apply(tmp_path: Path) -> None:
+    """Two entries of one file make one change holding both replacements."""
+    (tmp_path / "pyproject.toml").write_text(CZ_PYPROJECT)
+    specs = ["pyproject.toml", "pyproject.toml:tool.commitizen.version"]
+    [change] = plan_updates(tmp_path, specs, "1.2.3", "1.3.0")
+    assert change.after == CZ_PYPROJECT.replace("1.2.3", "1.3.0")
+    assert change.rule == "project.version; tool.commitizen.version"
+    write_changes(tmp_path, [change])
+    assert (tmp_path / "pyproject.toml").read_text() == CZ_PYPROJECT.replace("1.2.3", "1.3.0")
+
+
+def test_two_entries_for_one_file_rerun_is_already(tmp_path: Path) -> None:
+    """Both entries already at the new version: one 'already' change."""
+    (tmp_path / "pyproject.toml").write_text(CZ_PYPROJECT.replace("1.2.3", "1.3.0"))
+    specs = ["pyproject.toml", "pyproject.toml:tool.commitizen.version"]
+    [change] = plan_updates(tmp_path, specs, "1.2.3", "1.3.0")
+    assert change.status == "already"
+
+
+def test_bare_and_regex_entry_of_one_file(tmp_path: Path) -> None:
+    """A key entry, then an every-line regex entry, in one file: every occurrence moves."""
+    (tmp_path / "pyproject.toml").write_text(CZ_PYPROJECT)
+    specs = ["pyproject.toml:tool.commitizen.version", "pyproject.toml:.*"]
+    [change] = plan_updates(tmp_path, specs, "1.2.3", "1.3.0")
+    assert change.after == CZ_PYPROJECT.replace("1.2.3", "1.3.0")
+
+
+def test_byte_order_mark_is_parsed_and_kept(tmp_path: Path) -> None:
+    """A UTF-8 BOM before TOML / JSON is skipped for parsing and kept in the file."""
+    (tmp_path / "pyproject.toml").write_bytes(b"\xef\xbb\xbf" + PYPROJECT.encode())
+    (tmp_path / "package.json").write_bytes(b"\xef\xbb\xbf" + PACKAGE_JSON.encode())
+    specs = ["pyproject.toml", "package.json"]
+    assert read_version("\ufeff" + PYPROJECT, VersionFile("pyproject.toml")) == "1.2.3"
+    write_changes(tmp_path, plan_updates(tmp_path, specs, "1.2.3", "1.3.0"))
+    text = (tmp_path / "pyproject.toml").read_bytes()
+    assert text.startswith(b"\xef\xbb\xbf# top comment")
+    assert b"version = '1.3.0'" in text
+    assert (tmp_path / "package.json").read_bytes().startswith(b'\xef\xbb\xbf{\n    "name"')
+    assert b'"version": "1.3.0"' in (tmp_path / "package.json").read_bytes()

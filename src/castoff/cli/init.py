@@ -56,20 +56,22 @@ def write_config(root: Path, data: dict[str, Any], *, dry_run: bool = False) -> 
     import tomlkit
 
     from castoff.errors import ConflictError
-    from castoff.release.versionfiles import atomic_write
+    from castoff.release.versionfiles import BOM, atomic_write
 
     if (root / "castoff.toml").is_file():
         raise ConflictError("castoff.toml already exists; not overwriting it")
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
-        doc = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
+        original = pyproject.read_text(encoding="utf-8")
+        bom = BOM if original.startswith(BOM) else ""
+        doc = tomlkit.parse(original.removeprefix(BOM))
         tool = doc.setdefault("tool", tomlkit.table(is_super_table=True))
         if "castoff" in tool:
             raise ConflictError(
                 "[tool.castoff] already exists in pyproject.toml; not overwriting it"
             )
         tool["castoff"] = _table(data)
-        path, text = pyproject, tomlkit.dumps(doc)
+        path, text = pyproject, bom + tomlkit.dumps(doc)
     else:
         doc = tomlkit.document()
         doc.add(tomlkit.comment("castoff configuration — see docs/configuration.md"))

@@ -37,7 +37,7 @@ from castoff.errors import (
 from castoff.release import git
 from castoff.release.model import Change, TagInfo
 from castoff.release.version import Version, VersionSettings, parse, plan_next, version_settings
-from castoff.release.versionfiles import FileChange, VersionFile, plan_updates, read_version
+from castoff.release.versionfiles import FileChange, VersionFile, find_version, plan_updates
 
 
 @dataclass(frozen=True)
@@ -225,20 +225,24 @@ def _all_release_tags(repo: Path, s: VersionSettings) -> list[tuple[TagInfo, Ver
 
 
 def _files_version(repo: Path, s: VersionSettings, warnings: list[str]) -> Version | None:
-    """The version the version files declare (the first readable one), noting disagreements."""
+    """The version the version files declare (the first readable one), noting disagreements.
+
+    Each source is named by file and key (``pyproject.toml (project.version)``),
+    so two entries of one file that disagree are told apart.
+    """
     seen: list[tuple[str, Version]] = []
     for spec in s.version_files:
         vf = VersionFile.parse(spec)
         try:
             text = (repo / vf.path).read_text(encoding="utf-8")
-            found = read_version(text, vf)
+            found = find_version(text, vf)
             if found is not None:
-                seen.append((vf.path, parse(found, s.scheme)))
+                seen.append((f"{vf.path} ({found[1]})", parse(found[0], s.scheme)))
         except (OSError, VersionError) as exc:
             warnings.append(f"{vf.path}: {exc}")
-    for path, v in seen[1:]:
+    for where, v in seen[1:]:
         if v != seen[0][1]:
-            warnings.append(f"{path} says {v} but {seen[0][0]} says {seen[0][1]}")
+            warnings.append(f"{where} says {v} but {seen[0][0]} says {seen[0][1]}")
     return seen[0][1] if seen else None
 
 

@@ -15,6 +15,10 @@ version is replaced). A bare path picks the rule from the file name:
 transforms); :func:`write_changes` writes them atomically. A file that holds
 neither the old nor the new version is an error, never a silent skip; one
 already holding the new version is reported ``already`` (re-runs are safe).
+Several entries naming the same file (``pyproject.toml`` and
+``pyproject.toml:tool.commitizen.version``) are applied one after the other
+to the same text: one change per file, nothing lost. A UTF-8 byte order mark
+is skipped for parsing and kept in the file.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ _DEFAULT_KEYS = {
 }
 _PY_VERSION = re.compile(r"""^(\s*__version__\s*(?::\s*str\s*)?=\s*)(["'])([^"'\n]*)\2""", re.M)
 _SECTION = re.compile(r"^\s*\[([^\]]+)\]\s*$")
+BOM = "\ufeff"
 
 
 @dataclass(frozen=True)
@@ -89,20 +94,28 @@ class FileChange:
 
 def read_version(text: str, vf: VersionFile) -> str | None:
     """The version ``text`` declares under ``vf``'s rule, or None (regex rules cannot say)."""
+    found = find_version(text, vf)
+    return found[0] if found else None
+
+
+def find_version(text: str, vf: VersionFile) -> tuple[str, str] | None:
+    """``(version, where)`` ``text`` declares under ``vf``'s rule (``where``: the key or
+    rule, e.g. ``project.version``), or None (regex rules cannot say)."""
+    text = text.removeprefix(BOM)
     name = Path(vf.path).name
     keys = _keys_for(text, vf)
     if keys is not None:
         for key in keys:
             value = _lookup(_load(text, vf.path), key)
             if isinstance(value, str):
-                return value
+                return value, key
         return None
     if vf.selector is None and name == "setup.cfg":
         span = _setup_cfg_span(text)
-        return text[span[0] : span[1]] if span else None
+        return (text[span[0] : span[1]], "[metadata] version") if span else None
     if vf.selector is None and name.endswith(".py"):
         m = _PY_VERSION.search(text)
-        return m[3] if m else None
+        return (m[3], "__version__") if m else None
     return None
 
 
@@ -145,8 +158,12 @@ def _version_re(version: str) -> re.Pattern[str]:
 def replace_version(text: str, vf: VersionFile, old: str, new: str) -> tuple[str, str]:
     """``text`` with ``old`` → ``new`` under ``vf``'s rule, and the rule's name.
 
-    Raises VersionError when the rule finds no ``old`` to replace.
+    Raises VersionError when the rule finds no ``old`` to replace. A leading
+    byte order mark is kept.
     """
+    if text.startswith(BOM):
+        out, rule = replace_version(text[1:], vf, old, new)
+        return BOM + out, rule
     name = Path(vf.path).name
     keys = _keys_for(text, vf)
     if keys is not None:
@@ -265,27 +282,35 @@ def plan_updates(
 ) -> list[FileChange]:
     """Read each version file and plan its ``old`` → ``new`` update.
 
-    A file already holding ``new`` is ``already``; one holding neither raises
-    VersionError naming the file. Missing files raise too.
+    Entries naming the same file are applied in turn to the text the previous
+    one produced, so the file gets one change holding all of them (``rule``
+    names each). An entry already holding ``new`` is ``already``; one holding
+    neither raises VersionError naming the file and entry. Missing files raise too.
     """
-    changes: list[FileChange] = []
+    by_path: dict[str, list[VersionFile]] = {}
     for spec in specs:
         vf = spec if isinstance(spec, VersionFile) else VersionFile.parse(spec)
-        path = root / vf.path
+        by_path.setdefault(vf.path, []).append(vf)
+    changes: list[FileChange] = []
+    for rel, entries in by_path.items():
         try:
-            text = path.read_bytes().decode("utf-8")
+            before = (root / rel).read_bytes().decode("utf-8")
         except FileNotFoundError as exc:
-            raise VersionError(f"version file {vf.path} does not exist") from exc
-        try:
-            after, rule = replace_version(text, vf, old, new)
-            changes.append(FileChange(vf.path, rule, "update", text, after))
-        except VersionError:
-            if old != new and holds_version(text, vf, new):
-                changes.append(
-                    FileChange(vf.path, str(vf.selector or "default"), "already", text, text)
-                )
-                continue
-            raise
+            raise VersionError(f"version file {rel} does not exist") from exc
+        text = before
+        rules: list[str] = []
+        for vf in entries:
+            try:
+                text, rule = replace_version(text, vf, old, new)
+            except VersionError as exc:
+                if old == new or not holds_version(text, vf, new):
+                    if len(entries) > 1:
+                        raise VersionError(f"{exc} (entry {str(vf)!r})") from exc
+                    raise
+                rule = f"{vf.selector or 'default'} (already {new})"
+            rules.append(rule)
+        status = "update" if text != before else "already"
+        changes.append(FileChange(rel, "; ".join(rules), status, before, text))
     return changes
 
 
