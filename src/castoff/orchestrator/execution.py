@@ -25,6 +25,7 @@ from castoff.orchestrator.models import (
 from castoff.orchestrator.roles import role_for
 from castoff.orchestrator.synthesis import synthesis_report
 from castoff.store import artifacts as artifact_store
+from castoff.store import leases as lease_store
 from castoff.store import tasks as task_store
 
 
@@ -62,7 +63,7 @@ class ExecutionOperations(OrchestratorCore):
                     task_id=task_id,
                 )
             expires_at = now + timedelta(seconds=seconds)
-            claimed = task_store.claim(conn, task_id, worker=who, now=now, expires_at=expires_at)
+            claimed = lease_store.claim(conn, task_id, worker=who, now=now, expires_at=expires_at)
             if claimed is None:
                 raise LeaseConflict(
                     f"task {task_id} was claimed by another worker", task_id=task_id
@@ -123,7 +124,7 @@ class ExecutionOperations(OrchestratorCore):
         def work(conn: Connection) -> Task:
             self.task_row(conn, task_id)
             now = self.now()
-            if not task_store.extend_lease(
+            if not lease_store.renew(
                 conn, task_id, worker=who, now=now, expires_at=now + timedelta(seconds=seconds)
             ):
                 raise LeaseConflict(f"task {task_id} is not leased by {who}", task_id=task_id)
@@ -181,7 +182,7 @@ class ExecutionOperations(OrchestratorCore):
                         "created_at": now,
                     }
                 )
-            row = task_store.complete(
+            row = lease_store.complete(
                 conn,
                 task_id,
                 summary=summary,

@@ -13,7 +13,7 @@ A task is *executable* when it is pending and every dependency is completed.
 from __future__ import annotations
 
 from castoff.errors import InvalidTransition
-from castoff.orchestrator.models import TaskStatus
+from castoff.orchestrator.models import OPEN_STATUSES, TaskStatus
 
 P, R, B = TaskStatus.PENDING, TaskStatus.IN_PROGRESS, TaskStatus.BLOCKED
 C, F, X, A = TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.ARCHIVED
@@ -60,4 +60,4 @@ def check_transition(task_id: str, current: TaskStatus, target: TaskStatus) -> N
 
 def is_open(status: TaskStatus) -> bool:
     """Pending, in progress or blocked: work that is not finished."""
-    return status in (P, R, B)
+    return status in OPEN_STATUSES

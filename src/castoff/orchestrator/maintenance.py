@@ -20,9 +20,17 @@ from sqlalchemy import Connection
 from castoff.errors import UsageError
 from castoff.orchestrator import graph, lifecycle
 from castoff.orchestrator.handover import handover_document, status_document
-from castoff.orchestrator.models import Finding, MaintenanceReport, Task, TaskStatus
+from castoff.orchestrator.models import (
+    OPEN_STATUSES,
+    Finding,
+    MaintenanceReport,
+    Task,
+    TaskStatus,
+)
 from castoff.orchestrator.sessions import SessionOperations
 from castoff.store import artifacts as artifact_store
+from castoff.store import leases as lease_store
+from castoff.store import queries as query_store
 from castoff.store import sessions as session_store
 from castoff.store import tasks as task_store
 from castoff.store.artifacts import sha256_of
@@ -31,6 +39,8 @@ from castoff.workspace import state_dir
 ACTIONS = ("scan_cleanup", "validate_structure", "update_documentation", "prepare_handover")
 SCOPES = ("session", "all")
 LEVELS = ("basic", "full")
+OPEN = sorted(OPEN_STATUSES)
+CLOSED_PARENT = sorted({TaskStatus.CANCELLED, TaskStatus.ARCHIVED})
 
 
 class MaintenanceOperations(SessionOperations):
@@ -72,7 +82,7 @@ class MaintenanceOperations(SessionOperations):
         findings: list[Finding] = []
         now = self.now()
         for sid in self._sessions(conn, scope):
-            for task_id in task_store.reclaim_expired(conn, sid, now):
+            for task_id in lease_store.reclaim_expired(conn, sid, now):
                 self.event(
                     conn,
                     "task.pending",
@@ -85,7 +95,7 @@ class MaintenanceOperations(SessionOperations):
                 findings.append(
                     Finding("expired_lease", task_id, "lease expired; back to pending", fixed=True)
                 )
-            while orphans := task_store.open_with_closed_parent(conn, sid):
+            while orphans := query_store.with_closed_parent(conn, sid, OPEN, CLOSED_PARENT):
                 task_store.set_many(
                     conn,
                     orphans,
@@ -172,7 +182,7 @@ class MaintenanceOperations(SessionOperations):
                             "unmet_dependency", task_id, f"completed, but {dep} is {status[dep]}"
                         )
                     )
-            running = task_store.by_status(conn, sid, "in_progress", limit=100_000)
+            running = query_store.by_status(conn, sid, "in_progress", limit=100_000)
             findings += [
                 Finding("missing_lease", r["id"], "in progress without a lease", "error")
                 for r in running
@@ -213,8 +223,8 @@ class MaintenanceOperations(SessionOperations):
         status = self.get_status(include_completed=True)
 
         def gather(conn: Connection) -> list[Task]:
-            found = task_store.query(
-                conn, task_store.TaskQuery(session_id=self.session_id), limit=100_000, offset=0
+            found = query_store.query(
+                conn, query_store.TaskQuery(session_id=self.session_id), limit=100_000, offset=0
             )[0]
             return self.tasks_from_rows(conn, found, with_artifacts=True)
 

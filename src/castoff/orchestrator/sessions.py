@@ -19,6 +19,8 @@ from castoff.orchestrator.models import (
     TaskStatus,
 )
 from castoff.store import events as event_store
+from castoff.store import leases as lease_store
+from castoff.store import queries as query_store
 from castoff.store import sessions as session_store
 from castoff.store import tasks as task_store
 
@@ -79,12 +81,12 @@ class SessionOperations(OrchestratorCore):
     def _status(self, conn: Connection, session_id: str, include_completed: bool) -> Status:
         session = self.session_row(conn, session_id)
         counts = {s.value: 0 for s in TaskStatus}
-        counts.update(task_store.status_counts(conn, session_id))
+        counts.update(query_store.status_counts(conn, session_id))
         total = sum(counts.values())
         considered = total - counts["cancelled"] - counts["archived"]
-        running = task_store.briefs_by_status(conn, session_id, "in_progress", limit=BRIEF_LIMIT)
+        running = query_store.briefs_by_status(conn, session_id, "in_progress", limit=BRIEF_LIMIT)
         recent = (
-            task_store.briefs_by_status(
+            query_store.briefs_by_status(
                 conn, session_id, "completed", limit=RECENT_LIMIT, newest_first=True
             )
             if include_completed
@@ -96,9 +98,11 @@ class SessionOperations(OrchestratorCore):
             total=total,
             progress=round(counts["completed"] / considered, 4) if considered else 0.0,
             in_progress=[rows.brief(r) for r in running],
-            ready=[rows.brief(r) for r in task_store.ready(conn, session_id, limit=BRIEF_LIMIT)],
+            ready=[rows.brief(r) for r in query_store.ready(conn, session_id, limit=BRIEF_LIMIT)],
             recently_completed=[rows.brief(r) for r in recent],
-            expired_leases=task_store.count_expired(conn, session_id, self.now()) if running else 0,
+            expired_leases=lease_store.count_expired(conn, session_id, self.now())
+            if running
+            else 0,
         )
 
     def cleanup_sessions(self, dry_run: bool = False) -> CleanupResult:
@@ -131,13 +135,13 @@ class SessionOperations(OrchestratorCore):
         """Reclaim the current session's expired leases (done on open); the task ids."""
         sid = self.session_id
         now = self.now()
-        if not self.db.read(lambda conn: task_store.count_expired(conn, sid, now)):
+        if not self.db.read(lambda conn: lease_store.count_expired(conn, sid, now)):
             return []
         return self.db.write(lambda conn: self._reclaim(conn, sid, reason="start"))
 
     def _reclaim(self, conn: Connection, session_id: str, *, reason: str) -> list[str]:
         now = self.now()
-        reclaimed = task_store.reclaim_expired(conn, session_id, now)
+        reclaimed = lease_store.reclaim_expired(conn, session_id, now)
         if not reclaimed:
             return []
         for task_id in reclaimed:
@@ -152,7 +156,7 @@ class SessionOperations(OrchestratorCore):
             )
         interrupted = [
             r["id"]
-            for r in task_store.briefs_by_status(conn, session_id, "in_progress", limit=1000)
+            for r in query_store.briefs_by_status(conn, session_id, "in_progress", limit=1000)
         ]
         self.event(
             conn,
@@ -176,7 +180,7 @@ class SessionOperations(OrchestratorCore):
         host = socket.gethostname()
 
         def work(conn: Connection) -> list[str]:
-            running = task_store.briefs_by_status(conn, sid, "in_progress", limit=1000)
+            running = query_store.briefs_by_status(conn, sid, "in_progress", limit=1000)
             dead = [r["id"] for r in running if _holder_is_dead(r["lease_owner"], host)]
             if not dead:
                 return []
@@ -219,14 +223,14 @@ class SessionOperations(OrchestratorCore):
         def work(conn: Connection) -> RestartStatus:
             sid = self.session_id
             last = event_store.recent(conn, session_id=sid, kind=RECOVERED, limit=1)
-            running = task_store.briefs_by_status(conn, sid, "in_progress", limit=1000)
+            running = query_store.briefs_by_status(conn, sid, "in_progress", limit=1000)
             data = dict(last[0]["data"]) if last else {}
             return RestartStatus(
                 session_id=sid,
                 recovered_at=last[0]["created_at"] if last else None,
                 reclaimed=list(data.get("reclaimed", [])),
                 interrupted=[r["id"] for r in running],
-                expired_now=task_store.count_expired(conn, sid, self.now()),
+                expired_now=lease_store.count_expired(conn, sid, self.now()),
             )
 
         return self.db.read(work)

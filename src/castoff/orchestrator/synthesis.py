@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from castoff.orchestrator.lifecycle import is_open
 from castoff.orchestrator.models import Task
 
 
@@ -33,7 +34,7 @@ def synthesis_report(parent: Task, children: Sequence[Task]) -> str:
         if child.detailed_work:
             lines += ["", child.detailed_work.strip()]
         lines.append("")
-    open_children = [c for c in children if c.status in ("pending", "in_progress", "blocked")]
+    open_children = [c for c in children if is_open(c.status)]
     if open_children:
         lines += ["## Still open", ""]
         lines += [f"- `{c.id}` {c.title} ({c.status})" for c in open_children]

@@ -24,9 +24,10 @@ from castoff.orchestrator.models import (
 )
 from castoff.store import artifacts as artifact_store
 from castoff.store import events as event_store
+from castoff.store import queries as query_store
 from castoff.store import tasks as task_store
+from castoff.store.queries import TaskQuery
 from castoff.store.schema import new_id
-from castoff.store.tasks import TaskQuery
 
 RESERVED_EVENT_KEYS = frozenset({"kind", "task_id", "session_id", "at"})
 
@@ -330,7 +331,7 @@ class TaskOperations(OrchestratorCore):
         def work(conn: Connection) -> TaskPage:
             if q.parent_task_id:
                 self.require_tasks(conn, [q.parent_task_id], "parent_task_id")
-            found, total = task_store.query(conn, q, limit=limit, offset=offset)
+            found, total = query_store.query(conn, q, limit=limit, offset=offset)
             tasks = self.tasks_from_rows(conn, found, with_artifacts=include_artifacts)
             return TaskPage(
                 tasks=tasks,
