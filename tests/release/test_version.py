@@ -244,3 +244,69 @@ def test_unknown_prerelease_label_is_refused() -> None:
 def test_bump_from_prerelease_uses_its_release() -> None:
     """bump(1.2.0-rc.1, patch) → 1.2.1."""
     assert str(bump(parse("1.2.0-rc.1", "semver"), "patch")) == "1.2.1"
+
+
+@pytest.mark.parametrize(
+    ("label", "expected"),
+    [("rc", "1.2.0-rc0"), ("alpha", "1.2.0-a0"), ("beta", "1.2.0-b0")],
+)
+def test_compact_prerelease_style(label: str, expected: str) -> None:
+    """prerelease_style="compact" spells prereleases as commitizen's semver scheme does."""
+    p = plan(
+        "1.1.0",
+        [change("feat")],
+        prerelease=label,
+        prerelease_start=0,
+        prerelease_style="compact",
+    )
+    assert str(p.next) == expected
+
+
+def test_compact_prerelease_continues() -> None:
+    """1.2.0-rc0 → 1.2.0-rc1 in the compact style."""
+    p = plan(
+        "1.2.0-rc0",
+        [change("feat")],
+        last_final="1.1.0",
+        prerelease="rc",
+        prerelease_style="compact",
+    )
+    assert str(p.next) == "1.2.0-rc1"
+
+
+def test_compact_and_dotted_prereleases_interleave() -> None:
+    """rc0 < rc.1 < rc2 < 1.2.0, and a0 < alpha.1 < b0 < rc0: one order for both spellings."""
+    order = ["1.2.0-a0", "1.2.0-alpha.1", "1.2.0-b0", "1.2.0-rc0", "1.2.0-rc.1", "1.2.0-rc2"]
+    parsed = [parse(v, "semver") for v in [*order, "1.2.0"]]
+    assert sorted([parsed[i] for i in (3, 6, 0, 5, 1, 4, 2)]) == parsed
+    assert parse("1.2.0-rc1", "semver") == parse("1.2.0-rc.1", "semver")
+    assert len({parse("1.2.0-rc1", "semver"), parse("1.2.0-rc.1", "semver")}) == 1
+
+
+def test_allow_zero_version_false_makes_the_first_release_one() -> None:
+    """allow_zero_version = false (PSR 10): a fix from 0.0.0 is 1.0.0."""
+    rules = BumpRules(allow_zero_version=False)
+    p = plan("0.0.0", [change("fix")], rules=rules)
+    assert (str(p.next), p.bump) == ("1.0.0", "major")
+    assert "allow_zero_version" in p.message
+
+
+def test_allow_zero_version_false_releases_without_releasable_change() -> None:
+    """As python-semantic-release does: 0.x with allow_zero_version = false moves to 1.0.0."""
+    p = plan("0.3.0", [change("docs")], rules=BumpRules(allow_zero_version=False))
+    assert str(p.next) == "1.0.0"
+
+
+def test_allow_zero_version_false_continues_a_one_prerelease() -> None:
+    """1.0.0-rc.1 after 0.x: --prerelease rc continues it (the rc is no zero version)."""
+    rules = BumpRules(allow_zero_version=False)
+    p = plan("1.0.0-rc.1", [change("fix")], last_final=None, rules=rules, prerelease="rc")
+    assert str(p.next) == "1.0.0-rc.2"
+    nothing = plan("1.0.0-rc.1", [change("docs")], last_final=None, rules=rules, prerelease="rc")
+    assert nothing.next is None
+
+
+def test_allow_zero_version_false_leaves_one_alone() -> None:
+    """From 1.x the setting changes nothing."""
+    p = plan("1.2.0", [change("fix")], rules=BumpRules(allow_zero_version=False))
+    assert str(p.next) == "1.2.1"

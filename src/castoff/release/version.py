@@ -28,6 +28,13 @@ BUMPS = ("major", "minor", "patch")
 PRERELEASE_LABELS = ("alpha", "beta", "rc")
 _PEP440_LABEL = {"alpha": "a", "beta": "b", "rc": "rc", "a": "a", "b": "b", "c": "rc"}
 _LABEL_RANK = {"a": 0, "alpha": 0, "b": 1, "beta": 1, "rc": 2, "c": 2}
+#: ``prerelease_style``: ``dotted`` ``1.2.0-rc.1`` / ``-alpha.1`` (SemVer 2.0's habit,
+#: commitizen's ``semver2``, python-semantic-release); ``compact`` ``1.2.0-rc1`` /
+#: ``-a1`` / ``-b1`` (commitizen's ``semver`` scheme). PEP 440 has one spelling.
+PRERELEASE_STYLES = ("dotted", "compact")
+_COMPACT_LABEL = {"alpha": "a", "beta": "b", "rc": "rc", "a": "a", "b": "b", "c": "rc"}
+_KNOWN_PRE = re.compile(r"^(alpha|a|beta|b|rc)\.?(0|[1-9]\d*)$")
+_CANONICAL_LABEL = {"a": "alpha", "alpha": "alpha", "b": "beta", "beta": "beta", "rc": "rc"}
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -75,7 +82,7 @@ class Version:
         return self.scheme == other.scheme and self._sort_key() == other._sort_key()
 
     def __hash__(self) -> int:
-        return hash((self.scheme, self.text))
+        return hash((self.scheme, self._sort_key()))
 
     def __lt__(self, other: Version) -> bool:
         if self.scheme != other.scheme:
@@ -119,8 +126,25 @@ def _parse_semver(raw: str, original: str) -> Version:
     text = f"{major}.{minor}.{patch}" + (f"-{pre_text}" if pre_text else "")
     if m[5]:
         text += f"+{m[5]}"
-    key = ((major, minor, patch), bool(pre_text), tuple(pre_text.split(".")) if pre_text else ())
+    key = ((major, minor, patch), bool(pre_text), _pre_idents(pre_text))
     return Version("semver", major, minor, patch, pre, text, key)
+
+
+def _pre_idents(pre_text: str | None) -> tuple[str, ...]:
+    """The prerelease identifiers to sort by.
+
+    The usual labels followed by a number sort as ``(label, number)`` in either
+    spelling, so commitizen's ``rc0`` / ``a1`` and castoff's ``rc.1`` /
+    ``alpha.1`` interleave as the releases they are (``1.1.0-rc0`` <
+    ``1.1.0-rc.1``); SemVer 2.0's strict rule would sort ``rc0`` after
+    every ``rc.N``.
+    """
+    if not pre_text:
+        return ()
+    m = _KNOWN_PRE.match(pre_text)
+    if m is not None:
+        return (_CANONICAL_LABEL[m[1]], m[2])
+    return tuple(pre_text.split("."))
 
 
 def _parse_pep440(raw: str, original: str) -> Version:
@@ -140,14 +164,25 @@ def _parse_pep440(raw: str, original: str) -> Version:
     return Version("pep440", release[0], release[1], release[2], pre, str(v), v)
 
 
-def make(scheme: str, release: tuple[int, int, int], pre: tuple[str, int] | None = None) -> Version:
-    """Build a version from its parts, spelled canonically for ``scheme``."""
+def make(
+    scheme: str,
+    release: tuple[int, int, int],
+    pre: tuple[str, int] | None = None,
+    style: str = "dotted",
+) -> Version:
+    """Build a version from its parts, spelled canonically for ``scheme``.
+
+    SemVer prereleases follow ``style`` (:data:`PRERELEASE_STYLES`):
+    ``1.2.0-rc.1`` (dotted) or ``1.2.0-rc1`` / ``1.2.0-a1`` (compact).
+    """
     base = ".".join(str(n) for n in release)
     if pre is None:
         return parse(base, scheme)
     label, number = pre
     if scheme == "pep440":
         return parse(f"{base}{_PEP440_LABEL[label]}{number}", scheme)
+    if style == "compact":
+        return parse(f"{base}-{_COMPACT_LABEL.get(label, label)}{number}", scheme)
     return parse(f"{base}-{label}.{number}", scheme)
 
 
@@ -156,11 +191,17 @@ def make(scheme: str, release: tuple[int, int, int], pre: tuple[str, int] | None
 
 @dataclass(frozen=True)
 class BumpRules:
-    """Which change types bump what; ``major_version_zero``: breaking → minor on 0.x."""
+    """Which change types bump what.
+
+    ``major_version_zero``: breaking → minor on 0.x. ``allow_zero_version``
+    false (python-semantic-release 10's default): while the version is 0.x,
+    every release is a major one, so the first release is 1.0.0.
+    """
 
     minor_types: tuple[str, ...] = ("feat",)
     patch_types: tuple[str, ...] = ("fix", "perf")
     major_version_zero: bool = False
+    allow_zero_version: bool = True
 
 
 def bump_level(
@@ -226,6 +267,7 @@ def plan_next(
     version_override: str | None = None,
     prerelease: str | None = None,
     prerelease_start: int = 1,
+    prerelease_style: str = "dotted",
 ) -> Plan:
     """Decide the next version.
 
@@ -253,6 +295,11 @@ def plan_next(
     else:
         level, reasons = bump_level(changes, rules, base)
         why = _describe(level, reasons)
+    # python-semantic-release's reference: the prerelease it continues, else the last final
+    latest = current if prerelease and current is not None and current.is_prerelease else base
+    if not rules.allow_zero_version and latest.major == 0 and level != "major":
+        level = "major"
+        why = f"allow_zero_version is false: {latest} leaves 0.x" + (f" ({why})" if reasons else "")
     if level is None:
         if current is not None and current.is_prerelease and prerelease is None:
             target = current.final()
@@ -265,24 +312,26 @@ def plan_next(
         return Plan(current, target, level, reasons, why)
     return Plan(
         current,
-        _prerelease_of(target, current, prerelease, prerelease_start),
+        _prerelease_of(target, current, prerelease, prerelease_start, prerelease_style),
         level,
         reasons,
         why,
     )
 
 
-def _prerelease_of(target: Version, current: Version | None, label: str, start: int) -> Version:
+def _prerelease_of(
+    target: Version, current: Version | None, label: str, start: int, style: str
+) -> Version:
     scheme = target.scheme
     if current is not None and current.is_prerelease and current.release == target.release:
         if current.pre is None:
             raise VersionError(f"cannot continue prerelease {current}: not LABEL.N")
         cur_label, number = current.pre
         if _LABEL_RANK.get(cur_label, -1) == _LABEL_RANK[label]:
-            return make(scheme, target.release, (label, number + 1))
+            return make(scheme, target.release, (label, number + 1), style)
         if _LABEL_RANK.get(cur_label, -1) > _LABEL_RANK[label]:
             raise VersionError(f"--prerelease {label} would go back from {current}")
-    return make(scheme, target.release, (label, start))
+    return make(scheme, target.release, (label, start), style)
 
 
 def _describe(level: str | None, reasons: Sequence[Change]) -> str:
@@ -310,6 +359,8 @@ class VersionSettings:
     sign: bool = False
     allow_detached: bool = False
     prerelease_start: int = 1
+    prerelease_style: str = "dotted"
+    initial_version: str = "files"
     remote: str = "origin"
     package: str | None = None
     paths: tuple[str, ...] = ()
@@ -334,6 +385,7 @@ def version_settings(config: Config, package: str | None = None) -> VersionSetti
         minor_types=types("minor_types", ("feat",)),
         patch_types=types("patch_types", ("fix", "perf")),
         major_version_zero=bool(sec.get("major_version_zero", False)),
+        allow_zero_version=bool(sec.get("allow_zero_version", True)),
     )
     base = VersionSettings(
         scheme=config.version_scheme,
@@ -347,6 +399,8 @@ def version_settings(config: Config, package: str | None = None) -> VersionSetti
         sign=bool(sec.get("sign", False)),
         allow_detached=bool(sec.get("allow_detached", False)),
         prerelease_start=int(sec.get("prerelease_start", 1)),
+        prerelease_style=_choice(sec, "prerelease_style", PRERELEASE_STYLES, config.source),
+        initial_version=_initial_version(sec, config),
         remote=str(sec.get("remote", "origin")),
     )
     packages = sec.get("packages", {})
@@ -375,6 +429,27 @@ def version_settings(config: Config, package: str | None = None) -> VersionSetti
         package=package,
         paths=tuple(str(p) for p in raw_paths),
     )
+
+
+def _initial_version(sec: Mapping[str, Any], config: Config) -> str:
+    value = str(sec.get("initial_version", "files"))
+    if value != "files":
+        try:
+            parse(value, config.version_scheme)
+        except VersionError as exc:
+            raise ConfigError(
+                f"version.initial_version must be 'files' or a version ({exc}) in {config.source}"
+            ) from exc
+    return value
+
+
+def _choice(sec: Mapping[str, Any], key: str, allowed: Sequence[str], source: str) -> str:
+    value = sec.get(key, allowed[0])
+    if value not in allowed:
+        raise ConfigError(
+            f"version.{key} must be one of {', '.join(allowed)} (got {value!r}) in {source}"
+        )
+    return str(value)
 
 
 def package_names(config: Config) -> list[str]:
