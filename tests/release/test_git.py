@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -116,6 +117,39 @@ def test_iter_commits_huge_message(repo) -> None:
     repo.git("commit", "-q", "--allow-empty", "-F", str(msg))
     (commit,) = git.iter_commits(repo.path, "HEAD")
     assert len(commit.body) == 3_000_000
+
+
+@pytest.mark.parametrize("pipe", ["", "1"])
+def test_huge_message_read_in_linear_time(repo, monkeypatch: pytest.MonkeyPatch, pipe: str) -> None:
+    """A message spanning thousands of reads is joined once, not re-scanned on every read."""
+    msg = repo.path.parent / "msg"
+    msg.write_text("feat: big\n\n" + ("y" * 99 + "\n") * 160_000 + "\nCloses #5\n")
+    repo.git("commit", "-q", "--allow-empty", "-F", str(msg))
+    repo.commit("fix: after")
+    monkeypatch.setenv("CASTOFF_GIT_PIPE", pipe)
+    monkeypatch.setattr(git, "_CHUNK", 1024)  # 8,000 reads: quadratic re-scanning takes minutes
+    started = time.perf_counter()
+    after, big = git.iter_commit_fields(repo.path, "HEAD")
+    assert time.perf_counter() - started < 3
+    assert after[5:] == ("fix: after", "")
+    assert big[5] == "feat: big"
+    assert len(big[6]) == 16_000_000 + len("\nCloses #5")
+    assert [c.body for c in git.iter_commits(repo.path, "HEAD")] == [after[6], big[6]]
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "s\np\nn\ne\n1\nfeat: x",
+        "\n\ns\np q\nn\ne\n1\n\n\n  feat: x  \n\n\nbody\n\nmore  \n \n\n",
+        "s\n\nn\ne\n1\n",
+        "s\np\nn\ne\n1\n  \nfoo\n",
+        "s\np\nn\ne\n1\nsubject\n   \n\t\n",
+    ],
+)
+def test_split_huge_matches_split_record(record: str) -> None:
+    """The copy-sparing split of huge records gives the usual fields."""
+    assert git._split_huge(record) == git.split_record(record.lstrip("\n"))
 
 
 def test_iter_commits_stopped_early(repo) -> None:

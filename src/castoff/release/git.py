@@ -292,20 +292,34 @@ def iter_log_batches(repo: Path, args: Sequence[str]) -> Iterator[list[str]]:
                 chunks = _chunks_from_pipe(proc)
             else:
                 chunks = _chunks_from_spool(proc, reader, writer)
-            tail = b""
+            # The record in progress, in pieces: only each new chunk is searched for a NUL,
+            # and a record spanning many reads is joined once (linear in its size).
+            pending: list[bytes | memoryview] = []
             for chunk in chunks:
-                buf = tail + chunk if tail else chunk
-                cut = buf.rfind(b"\0")
+                cut = chunk.rfind(b"\0")
                 if cut < 0:
-                    tail = buf
+                    pending.append(chunk)
                     continue
-                tail = buf[cut + 1 :]
-                yield buf[:cut].decode("utf-8", errors="replace").split("\0")
+                if pending:
+                    pending.append(memoryview(chunk)[:cut])
+                    done = b"".join(pending)
+                    pending = []
+                else:
+                    done = chunk[:cut]
+                if cut + 1 < len(chunk):
+                    pending.append(chunk[cut + 1 :])
+                text = done.decode("utf-8", errors="replace")
+                del done  # a huge message is not held as bytes while it is parsed
+                batch = text.split("\0")
+                del text
+                yield batch
             code = proc.wait()
             finished = True
             if code != 0:
                 errors.seek(0)
                 raise _classify(repo, ["log"], errors.read().decode(errors="replace"))
+            tail = b"".join(pending)
+            del pending
             if tail.strip(b"\n"):
                 yield [tail.decode("utf-8", errors="replace")]
         finally:
@@ -342,8 +356,17 @@ def iter_commit_fields(
     """Like :func:`iter_commits`, but yields plain field tuples (the fast path).
 
     Same splitting as :func:`split_record`, inlined: this runs once per commit.
+    A record longer than one read can only be the first of its batch; it is
+    split by :func:`_split_huge` and released from the batch at once.
     """
     for batch in iter_log_batches(repo, _log_args(rev_range, paths, first_parent)):
+        if len(batch[0]) > _CHUNK:
+            huge = batch[0]
+            batch[0] = ""
+            fields = _split_huge(huge)
+            del huge
+            if fields is not None:
+                yield fields
         for raw in batch:
             record = raw.lstrip("\n") if raw[:1] == "\n" else raw
             if not record:
@@ -353,6 +376,39 @@ def iter_commit_fields(
             if body:
                 body = body.strip("\n").rstrip()
             yield sha, parents, name, email, stamp, subject.strip(), body
+
+
+def _split_huge(raw: str) -> CommitFields | None:
+    """:func:`split_record` for a record too big to copy freely: only the body is copied.
+
+    Same result as the inlined split of :func:`iter_commit_fields` (None for
+    a record of only newlines).
+    """
+    pos = 0
+    while raw.startswith("\n", pos):
+        pos += 1
+    if pos == len(raw):
+        return None
+    head: list[str] = []
+    for _ in range(5):
+        nl = raw.find("\n", pos)
+        if nl < 0:
+            raise ValueError(f"malformed git log record: {raw[:80]!r}")
+        head.append(raw[pos:nl])
+        pos = nl + 1
+    sha, parents, name, email, stamp = head
+    while raw.startswith("\n", pos):
+        pos += 1
+    end = len(raw)
+    while end > pos and raw[end - 1].isspace():
+        end -= 1
+    nl = raw.find("\n", pos, end)
+    if nl < 0:
+        return sha, parents, name, email, stamp, raw[pos:end].strip(), ""
+    start = nl + 1
+    while raw.startswith("\n", start):
+        start += 1
+    return sha, parents, name, email, stamp, raw[pos:nl].strip(), raw[start:end]
 
 
 def iter_commits(
