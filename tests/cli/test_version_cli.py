@@ -174,3 +174,121 @@ def test_init_keeps_a_byte_order_mark(repo: Any, run_castoff: Any) -> None:
     raw = (repo.path / "pyproject.toml").read_bytes()
     assert raw.startswith(b'\xef\xbb\xbf[project]\nname = "demo"')
     assert "castoff" in tomllib.loads(raw.decode("utf-8-sig"))["tool"]
+
+
+def test_same_version_twice_is_already_tagged(repo: Any, run_castoff: Any) -> None:
+    """`version tag --yes --version 1.2.0` twice: the second says already tagged, exit 0."""
+    project(repo)
+    repo.commit("fix: bug")
+    first = run_castoff("version", "tag", "--yes", "--version", "1.2.0", cwd=repo.path)
+    assert first.returncode == 0, first.stderr
+    again = run_castoff("version", "tag", "--yes", "--version", "1.2.0", cwd=repo.path)
+    assert again.returncode == 0, again.stderr
+    assert "already tagged: v1.2.0 is on HEAD" in again.stdout
+    assert repo.git("tag", "--list").split() == ["v1.0.0", "v1.2.0"]
+
+
+def test_bump_twice_has_nothing_to_release(repo: Any, run_castoff: Any) -> None:
+    """`version tag --yes --bump minor` twice: the second has nothing to release, exit 0."""
+    project(repo)
+    repo.commit("fix: bug")
+    assert run_castoff("version", "tag", "--yes", "--bump", "minor", cwd=repo.path).returncode == 0
+    head = repo.head()
+    again = run_castoff("version", "tag", "--yes", "--bump", "minor", cwd=repo.path)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to release" in again.stdout
+    assert (repo.head(), repo.git("tag", "--list").split()) == (head, ["v1.0.0", "v1.1.0"])
+
+
+def test_version_excludes_bump_and_prerelease(repo: Any, run_castoff: Any) -> None:
+    """--version with --bump or --prerelease: exit 2, one line, in next and tag alike."""
+    project(repo)
+    repo.commit("feat: x")
+    for command in ("next", "tag"):
+        for extra in (["--bump", "major"], ["--prerelease", "rc"]):
+            out = run_castoff(
+                "version", command, "--yes" if command == "tag" else "--json",
+                "--version", "2.0.0", *extra, cwd=repo.path,
+            )  # fmt: skip
+            assert out.returncode == 2, (command, extra, out.stdout)
+            assert "exclude each other" in out.stderr
+            assert "Traceback" not in out.stderr
+    assert repo.git("tag", "--list") == "v1.0.0"
+
+
+def test_push_without_origin_writes_nothing(repo: Any, run_castoff: Any) -> None:
+    """`version tag --yes --push` without an origin: exit 2 before any commit or tag."""
+    project(repo)
+    repo.commit("feat: x")
+    head = repo.head()
+    out = run_castoff("version", "tag", "--yes", "--push", cwd=repo.path)
+    assert out.returncode == 2
+    assert "no git remote named 'origin'" in out.stderr
+    assert (repo.head(), repo.git("tag", "--list"), repo.git("status", "--porcelain")) == (
+        head,
+        "v1.0.0",
+        "",
+    )
+
+
+def test_commit_false_with_version_files_is_refused(repo: Any, run_castoff: Any) -> None:
+    """commit = false and version_files: exit 2, nothing written (the tag would lie)."""
+    repo.commit(
+        "feat: start",
+        {
+            "pyproject.toml": PYPROJECT.format(v="1.0.0")
+            + "\n[tool.castoff.version]\ncommit = false\n"
+        },
+    )
+    repo.tag("v1.0.0")
+    repo.commit("feat: x")
+    out = run_castoff("version", "tag", "--yes", cwd=repo.path)
+    assert out.returncode == 2
+    assert "commit = false" in out.stderr
+    assert (repo.git("tag", "--list"), repo.git("status", "--porcelain")) == ("v1.0.0", "")
+
+
+def _tag_on_a_terminal(repo: Any, answer: bytes) -> tuple[int, bytes]:
+    """Run `castoff version tag` under a pseudo-terminal and answer its question."""
+    import os
+    import pty
+    import select
+    import signal
+    import sys
+    import time
+
+    prompt = b"[y/N]: "
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child process
+        os.chdir(repo.path)
+        os.execv(sys.executable, [sys.executable, "-m", "castoff", "version", "tag"])
+    out, answered = b"", False
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if not select.select([fd], [], [], 0.1)[0]:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not answered and prompt in out:
+            os.write(fd, answer + b"\n")
+            answered = True
+    os.close(fd)
+    if time.monotonic() >= deadline:  # hung: do not leave it running
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out
+
+
+def test_declining_the_tag_question_exits_zero(repo: Any) -> None:
+    """Answering n on a terminal writes nothing and exits 0: an answer, not a failure."""
+    project(repo)
+    repo.commit("feat: x")
+    code, out = _tag_on_a_terminal(repo, b"n")
+    assert code == 0, out[-2000:]
+    assert b"nothing tagged" in out
+    assert (repo.git("tag", "--list"), repo.git("status", "--porcelain")) == ("v1.0.0", "")

@@ -96,6 +96,7 @@ def test_pep440_prerelease_across_real_tags(repo: Any) -> None:
     released(repo)
     repo.commit("feat: x")
     repo.tag("v1.1.0rc1")
+    repo.commit("fix: y")
     config = cfg(repo, version_scheme="pep440")
     assert tagging.compute_next(repo.path, config, prerelease="rc").next == "1.1.0rc2"
 
@@ -411,3 +412,223 @@ def test_byte_order_mark_in_pyproject(repo: Any) -> None:
     raw = (repo.path / "pyproject.toml").read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf[project]")
     assert b'version = "1.0.1"' in raw
+
+
+# -- an interrupted first release -----------------------------------------------------
+
+
+def crash_before(monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """Make the next ``git <command>`` castoff runs die like a killed process."""
+    from castoff.release import git
+
+    real = git.run_git
+
+    def dying(repo: Path, *args: str, **kw: Any) -> str:
+        if args and args[0] == command:
+            raise KeyboardInterrupt(f"killed before git {command}")
+        return real(repo, *args, **kw)
+
+    monkeypatch.setattr(git, "run_git", dying)
+
+
+def full_release(repo: Any, config: Config, **kw: Any) -> tagging.TagResult:
+    """What `castoff version tag --yes` does: next, notes + CHANGELOG, apply."""
+    nxt = tagging.compute_next(repo.path, config, **kw)
+    text, changelog = tagging.release_notes_text(repo.path, config, nxt)
+    return tagging.apply_release(repo.path, config, nxt, text, changelog=changelog)
+
+
+def untagged(repo: Any) -> Config:
+    """A project never released: pyproject says 1.0.0, a feat since."""
+    repo.commit("chore: init", {"pyproject.toml": PYPROJECT.format(v="1.0.0")})
+    repo.commit("feat: first feature")
+    return cfg(repo)
+
+
+def assert_released_once(repo: Any, version: str) -> None:
+    assert tags(repo) == [f"v{version}"]
+    assert repo.git("log", "--format=%s").count("chore(release)") == 1
+    assert repo.git("rev-parse", f"v{version}^{{commit}}") == repo.head()
+    changelog = (repo.path / "CHANGELOG.md").read_text()
+    assert [line for line in changelog.splitlines() if line.startswith("## ")] == [
+        line for line in changelog.splitlines() if line.startswith(f"## [{version}]")
+    ]
+    assert (repo.path / "pyproject.toml").read_text() == PYPROJECT.format(v=version)
+    assert repo.git("status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("stage", ["commit", "tag"])
+def test_interrupted_first_release_is_finished_not_bumped(
+    repo: Any, monkeypatch: pytest.MonkeyPatch, stage: str
+) -> None:
+    """Killed before the commit / the tag of a first release: the re-run tags the planned 1.1.0."""
+    config = untagged(repo)
+    with monkeypatch.context() as m:
+        crash_before(m, stage)
+        with pytest.raises(KeyboardInterrupt):
+            full_release(repo, config)
+    assert tags(repo) == []
+    nxt = tagging.compute_next(repo.path, config)
+    assert (nxt.current, nxt.next) == ("1.0.0", "1.1.0")
+    assert "interrupted" in nxt.message
+    result = full_release(repo, config)
+    assert (result.status, result.tag) == ("tagged", "v1.1.0")
+    assert_released_once(repo, "1.1.0")
+    assert not (repo.path / ".castoff/pending-release.json").exists()
+    assert tagging.compute_next(repo.path, config).no_release
+
+
+def test_interrupted_manual_version_is_finished(repo: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--version 3.0.0 killed before the commit: a plain re-run finishes 3.0.0."""
+    config = untagged(repo)
+    with monkeypatch.context() as m:
+        crash_before(m, "commit")
+        with pytest.raises(KeyboardInterrupt):
+            full_release(repo, config, version="3.0.0")
+    assert tagging.compute_next(repo.path, config).next == "3.0.0"
+    assert full_release(repo, config).tag == "v3.0.0"
+    assert_released_once(repo, "3.0.0")
+
+
+def test_interrupted_release_refuses_another_version(
+    repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asking for another version while one is half-written is a conflict (exit 3)."""
+    from castoff.errors import ConflictError
+
+    config = untagged(repo)
+    with monkeypatch.context() as m:
+        crash_before(m, "commit")
+        with pytest.raises(KeyboardInterrupt):
+            full_release(repo, config)
+    with pytest.raises(ConflictError, match="not finished") as info:
+        tagging.compute_next(repo.path, config, bump="major")
+    assert info.value.exit_code == 3
+
+
+def test_release_commit_is_recognised_without_the_record(
+    repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Killed before the tag and .castoff/ gone: HEAD's message names it the 1.1.0 commit."""
+    import shutil
+
+    config = untagged(repo)
+    with monkeypatch.context() as m:
+        crash_before(m, "tag")
+        with pytest.raises(KeyboardInterrupt):
+            full_release(repo, config)
+    shutil.rmtree(repo.path / ".castoff")
+    nxt = tagging.compute_next(repo.path, config)
+    assert (nxt.current, nxt.next) == ("1.0.0", "1.1.0")
+    full_release(repo, config)
+    assert_released_once(repo, "1.1.0")
+
+
+def test_stale_record_is_ignored_once_head_moved(
+    repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record left behind, then new commits on a restored tree: computed afresh."""
+    config = untagged(repo)
+    with monkeypatch.context() as m:
+        crash_before(m, "commit")
+        with pytest.raises(KeyboardInterrupt):
+            full_release(repo, config)
+    repo.git("checkout", "HEAD", "--", "pyproject.toml")
+    (repo.path / "CHANGELOG.md").unlink()
+    repo.commit("fix: later")
+    assert tagging.compute_next(repo.path, config).next == "1.1.0"
+    assert tagging.compute_next(repo.path, config, bump="major").next == "2.0.0"
+
+
+# -- re-runs with --version / --bump ---------------------------------------------------
+
+
+def test_same_version_again_is_already_tagged(repo: Any) -> None:
+    """--version 1.2.0 a second time on its tagged HEAD: already tagged, not 'not greater'."""
+    released(repo)
+    repo.commit("fix: x")
+    config = cfg(repo)
+    assert full_release(repo, config, version="1.2.0").tag == "v1.2.0"
+    again = tagging.compute_next(repo.path, config, version="1.2.0")
+    assert (again.no_release, again.head_tagged, again.previous_tag) == (True, True, "v1.2.0")
+    assert "already on HEAD" in again.message
+
+
+def test_bump_again_has_nothing_to_release(repo: Any) -> None:
+    """--bump minor a second time with no commits since its tag: nothing to release."""
+    released(repo, "1.1.0")
+    repo.commit("fix: x")
+    config = cfg(repo)
+    assert full_release(repo, config, bump="minor").tag == "v1.2.0"
+    again = tagging.compute_next(repo.path, config, bump="minor")
+    assert again.no_release
+    assert "no commits since v1.2.0" in again.message
+    assert tags(repo) == ["v1.1.0", "v1.2.0"]
+
+
+def test_version_with_bump_or_prerelease_is_refused(repo: Any) -> None:
+    """--version excludes --bump and --prerelease (exit 2), on every face."""
+    from castoff.errors import VersionError
+
+    released(repo)
+    repo.commit("feat: x")
+    with pytest.raises(VersionError, match="--prerelease and --version"):
+        tagging.compute_next(repo.path, cfg(repo), version="2.0.0", prerelease="rc")
+    with pytest.raises(VersionError, match="--bump and --version"):
+        tagging.compute_next(repo.path, cfg(repo), version="2.0.0", bump="major")
+
+
+# -- failures caught before anything is written ----------------------------------------
+
+
+def test_push_without_remote_writes_nothing(repo: Any) -> None:
+    """--push with no origin: refused before the files, the commit and the tag."""
+    released(repo)
+    repo.commit("feat: x")
+    head = repo.head()
+    with pytest.raises(UsageError, match="no git remote named 'origin'"):
+        release(repo, cfg(repo), push=True)
+    assert (repo.head(), tags(repo), repo.git("status", "--porcelain")) == (head, ["v1.0.0"], "")
+
+
+def test_sign_without_key_writes_nothing(repo: Any) -> None:
+    """sign = true and git cannot sign: refused before the commit."""
+    released(repo)
+    repo.commit("feat: x")
+    repo.git("config", "gpg.format", "ssh")
+    repo.git("config", "user.signingkey", str(repo.path / "no-such-key"))
+    head = repo.head()
+    with pytest.raises(UsageError, match="cannot sign"):
+        release(repo, cfg(repo, version={"sign": True}))
+    assert (repo.head(), tags(repo), repo.git("status", "--porcelain")) == (head, ["v1.0.0"], "")
+
+
+# -- where the first release starts ------------------------------------------------------
+
+
+def test_initial_version_ignores_the_files_before_the_first_tag(repo: Any) -> None:
+    """initial_version = "0.0.0": no tag → current 0.0.0, whatever the files say."""
+    repo.commit("chore: init", {"pyproject.toml": PYPROJECT.format(v="0.5.0")})
+    repo.commit("fix: x")
+    config = cfg(repo, version={"initial_version": "0.0.0"})
+    nxt = tagging.compute_next(repo.path, config)
+    assert (nxt.current, nxt.next) == ("0.0.0", "0.0.1")
+
+
+def test_first_release_without_zero_versions_is_one(repo: Any) -> None:
+    """initial_version 0.0.0 and allow_zero_version false: 1.0.0, written over the files' 0.5.0."""
+    repo.commit("chore: init", {"pyproject.toml": PYPROJECT.format(v="0.5.0")})
+    repo.commit("fix: x")
+    config = cfg(repo, version={"initial_version": "0.0.0", "allow_zero_version": False})
+    assert release(repo, config).tag == "v1.0.0"
+    assert (repo.path / "pyproject.toml").read_text() == PYPROJECT.format(v="1.0.0")
+    assert tagging.compute_next(repo.path, config).no_release
+
+
+def test_bad_initial_version_is_a_config_error(repo: Any) -> None:
+    """initial_version must be 'files' or a version: exit 2."""
+    from castoff.errors import ConfigError
+
+    repo.commit("chore: init")
+    with pytest.raises(ConfigError, match="initial_version"):
+        tagging.compute_next(repo.path, cfg(repo, version={"initial_version": "zero"}))

@@ -150,7 +150,10 @@ def tag_command(
         root, config, bump=bump, version=version, prerelease=prerelease, package=package
     )
     if nxt.no_release:
-        _finish_tagged_head(root, config, nxt, push=push and not dry_run, json_out=json_out)
+        asked = bump is not None or prerelease is not None
+        _finish_tagged_head(
+            root, config, nxt, push=push and not dry_run, json_out=json_out, asked_more=asked
+        )
         return
     notes_text, changelog = release_notes_text(root, config, nxt)
     preview = tagging.apply_release(
@@ -171,8 +174,9 @@ def tag_command(
         if not json_out:
             _print_next(nxt)
         if not confirm(f"Tag {nxt.tag}{' and push' if push else ''}?", assume_yes=False):
-            _say("nothing written")
-            raise SystemExit(1)
+            # declining is an answer, not a failure: nothing was written (exit 0)
+            _say(f"nothing tagged: {nxt.tag} declined, nothing written")
+            return
     result = tagging.apply_release(root, config, nxt, notes_text, push=push, changelog=changelog)
     if json_out:
         print_json(_result_data(result, nxt))
@@ -182,9 +186,19 @@ def tag_command(
 
 
 def _finish_tagged_head(
-    root: Path, config: Config, nxt: NextVersion, *, push: bool, json_out: bool
+    root: Path,
+    config: Config,
+    nxt: NextVersion,
+    *,
+    push: bool,
+    json_out: bool,
+    asked_more: bool = False,
 ) -> None:
-    """Nothing new to release: say so, and push the tag on HEAD if asked (a resumed run)."""
+    """Nothing new to release: say so, and push the tag on HEAD if asked (a resumed run).
+
+    ``asked_more``: ``--bump`` / ``--prerelease`` asked for a release beyond
+    the one on HEAD: "nothing to release" (still pushing HEAD's tag with ``--push``).
+    """
     from castoff.cli.output import print_json
     from castoff.release import tagging
     from castoff.release.version import version_settings
@@ -192,14 +206,15 @@ def _finish_tagged_head(
     pushed = False
     if nxt.head_tagged and nxt.previous_tag and push:
         pushed = tagging.push_release(root, version_settings(config, nxt.package), nxt.previous_tag)
+    tagged = nxt.head_tagged and not asked_more
     if json_out:
-        data = {"status": "already tagged" if nxt.head_tagged else "nothing to release"}
+        data = {"status": "already tagged" if tagged else "nothing to release"}
         print_json({**data, "tag": nxt.previous_tag, "message": nxt.message, "pushed": pushed})
         return
-    if nxt.head_tagged:
+    if tagged:
         _say(f"already tagged: {nxt.previous_tag} is on HEAD" + (" (pushed)" if pushed else ""))
     else:
-        _say(f"nothing to release: {nxt.message}")
+        _say(f"nothing to release: {nxt.message}" + (" (pushed)" if pushed else ""))
 
 
 def _usage(message: str) -> Exception:

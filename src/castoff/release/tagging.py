@@ -26,6 +26,7 @@ from pathlib import Path
 
 from castoff.config import Config
 from castoff.errors import (
+    ConfigError,
     ConflictError,
     DirtyWorkingTree,
     GitError,
@@ -34,9 +35,16 @@ from castoff.errors import (
     UsageError,
     VersionError,
 )
-from castoff.release import git
+from castoff.release import git, pending
 from castoff.release.model import Change, TagInfo
-from castoff.release.version import Version, VersionSettings, parse, plan_next, version_settings
+from castoff.release.version import (
+    Plan,
+    Version,
+    VersionSettings,
+    parse,
+    plan_next,
+    version_settings,
+)
 from castoff.release.versionfiles import FileChange, VersionFile, find_version, plan_updates
 
 
@@ -92,33 +100,58 @@ def compute_next(
     ``bump`` (major|minor|patch) and ``version`` override the commits;
     ``prerelease`` (rc|beta|alpha) makes or continues a prerelease. Raises
     VersionError (exit 2) for a malformed or non-increasing ``version``.
+
+    An interrupted release (see :mod:`castoff.release.pending`) is finished,
+    not bumped again: its version is the answer while HEAD is the commit it
+    started on or its release commit. Asking for another version then is a
+    ConflictError (exit 3). With HEAD already carrying the latest release tag
+    (no commits since), ``--version`` of that release is "already tagged" and
+    ``--bump`` / ``--prerelease`` have nothing to release.
     """
     from castoff.release.commits import parse_commit
 
     s = version_settings(config, package)
+    if version is not None and (bump is not None or prerelease is not None):
+        # one rule for every face (CLI, MCP, release prepare)
+        other = "--bump" if bump is not None else "--prerelease"
+        raise VersionError(
+            f"{other} and --version exclude each other"
+            + ("; spell the prerelease in --version (e.g. 1.2.0-rc.1)" if bump is None else "")
+        )
     head = _head(repo)
     tags = _release_tags(repo, s) if head else []
     current_tag = tags[-1] if tags else None
     final_tag = next((t for t in reversed(tags) if not t[1].is_prerelease), None)
+    head_tagged = bool(current_tag and head == current_tag[0].sha)
     warnings: list[str] = []
     file_version = _files_version(repo, s, warnings)
-    current = current_tag[1] if current_tag else file_version
-    last_final = final_tag[1] if final_tag else (None if current_tag else file_version)
+    if current_tag is not None and head_tagged:
+        done = _already_released(s, current_tag, bump, version, prerelease, config.source)
+        if done is not None:
+            return done
+    interrupted = _interrupted(repo, s, head, current_tag, file_version) if head else None
+    start = file_version if s.initial_version == "files" else parse(s.initial_version, s.scheme)
+    tip = "HEAD"
+    if interrupted is not None:
+        start = parse(interrupted.current, s.scheme) if interrupted.current else None
+        tip = interrupted.base
+    elif current_tag and file_version is not None and file_version != current_tag[1]:
+        warnings.append(
+            f"version files say {file_version} but the latest tag {current_tag[0].name} "
+            f"says {current_tag[1]}"
+        )
+    current = current_tag[1] if current_tag else start
+    last_final = final_tag[1] if final_tag else (None if current_tag else start)
     if last_final is not None and last_final.is_prerelease:
         last_final = None
     since = final_tag[0].sha if final_tag else None
-    rev = f"{since}..HEAD" if since else "HEAD"
+    rev = f"{since}..{tip}" if since else tip
     changes: list[Change] = []
     count = 0
     if head:
         for commit in git.iter_commits(repo, rev, s.paths):
             count += 1
             changes.extend(parse_commit(commit))
-    if current_tag and file_version is not None and file_version != current_tag[1]:
-        warnings.append(
-            f"version files say {file_version} but the latest tag {current_tag[0].name} "
-            f"says {current_tag[1]}"
-        )
     plan = plan_next(
         scheme=s.scheme,
         current=current,
@@ -129,9 +162,13 @@ def compute_next(
         version_override=version,
         prerelease=prerelease,
         prerelease_start=s.prerelease_start,
+        prerelease_style=s.prerelease_style,
     )
-    head_tagged = bool(current_tag and head == current_tag[0].sha)
     nxt = plan.next
+    message = plan.message
+    if interrupted is not None:
+        overridden = bool(bump or version or prerelease)
+        nxt, message = _finish(interrupted, plan, s, any_override=overridden)
     return NextVersion(
         current=str(current) if current else None,
         next=str(nxt) if nxt else None,
@@ -140,7 +177,7 @@ def compute_next(
         scheme=s.scheme,
         tag=s.tag_format.format(version=nxt) if nxt else None,
         no_release=nxt is None,
-        message=plan.message,
+        message=message,
         package=s.package,
         previous_tag=current_tag[0].name if current_tag else None,
         since_tag=final_tag[0].name if final_tag else None,
@@ -149,6 +186,125 @@ def compute_next(
         warnings=tuple(warnings),
         config_source=config.source,
     )
+
+
+def _already_released(
+    s: VersionSettings,
+    current_tag: tuple[TagInfo, Version],
+    bump: str | None,
+    version: str | None,
+    prerelease: str | None,
+    source: str,
+) -> NextVersion | None:
+    """The answer for a re-run on a HEAD that carries the latest release tag, or None.
+
+    ``--version`` naming that release: already tagged. ``--bump`` /
+    ``--prerelease``: no commits since the release, nothing to release (a
+    plain run finds that from the commits, and may still finalize a
+    prerelease on the same commit).
+    """
+    tag, released = current_tag
+    if version is not None:
+        if parse(version, s.scheme) != released:
+            return None
+        why = f"{tag.name} is already on HEAD"
+    elif bump is not None or prerelease is not None:
+        asked = f"--bump {bump}" if bump is not None else f"--prerelease {prerelease}"
+        why = f"no commits since {tag.name}, which is on HEAD ({asked} has nothing to release)"
+    else:
+        return None
+    return NextVersion(
+        current=str(released),
+        next=None,
+        bump=None,
+        reasons=(),
+        scheme=s.scheme,
+        tag=None,
+        no_release=True,
+        message=why,
+        package=s.package,
+        previous_tag=tag.name,
+        since_tag=None if released.is_prerelease else tag.name,
+        head_tagged=True,
+        config_source=source,
+    )
+
+
+def _interrupted(
+    repo: Path,
+    s: VersionSettings,
+    head: str,
+    current_tag: tuple[TagInfo, Version] | None,
+    file_version: Version | None,
+) -> pending.PendingRelease | None:
+    """The release an earlier run started and did not tag, if HEAD is still where it left it.
+
+    From the record under ``.castoff/`` (HEAD is the commit it started on, or
+    the release commit on top of it); without a record, HEAD is recognised
+    as a release commit by its message (``commit_message`` for the version
+    the files declare) when that version is above the latest tag and untagged.
+    """
+    record = pending.read(repo, s.package)
+    if record is not None and git.tag_sha(repo, record.tag) is None:
+        if head == record.base:
+            return record
+        if _parent(repo) == record.base and _head_message(repo) == pending.normalize_message(
+            record.message
+        ):
+            return record
+    if file_version is None or (current_tag is not None and not file_version > current_tag[1]):
+        return None
+    tag = s.tag_format.format(version=file_version)
+    if git.tag_sha(repo, tag) is not None:
+        return None
+    pattern = pending.message_pattern(
+        s.commit_message, version=str(file_version), tag=tag, package=s.package
+    )
+    message = _head_message(repo)
+    base = _parent(repo)
+    if base is None or not pattern.fullmatch(message):
+        return None
+    if current_tag is not None:
+        current: Version | None = current_tag[1]
+    elif s.initial_version != "files":
+        current = parse(s.initial_version, s.scheme)
+    else:
+        current = _files_version(repo, s, [], rev=base)
+    return pending.PendingRelease(
+        str(file_version), tag, str(current) if current else None, base, message, s.package
+    )
+
+
+def _finish(
+    interrupted: pending.PendingRelease,
+    plan: Plan,
+    s: VersionSettings,
+    *,
+    any_override: bool,
+) -> tuple[Version, str]:
+    """The interrupted release's version and why; ConflictError if another one was asked for."""
+    target = parse(interrupted.version, s.scheme)
+    why = f"finishes the interrupted release {interrupted.tag} (started on {interrupted.base[:12]})"
+    if plan.next is not None and plan.next == target:
+        return target, f"{why}; {plan.message}"
+    if not any_override:
+        return target, why
+    raise ConflictError(
+        f"release {interrupted.tag} was started and not finished; run again without "
+        f"--version/--bump/--prerelease to finish it, or restore the version files and delete "
+        f"{pending.record_path(Path(), s.package)} to drop it"
+    )
+
+
+def _parent(repo: Path) -> str | None:
+    try:
+        return git.run_git(repo, "rev-parse", "--verify", "--quiet", "HEAD~1^{commit}") or None
+    except (GitError, NotFound):
+        return None
+
+
+def _head_message(repo: Path) -> str:
+    return pending.normalize_message(git.run_git(repo, "log", "-1", "--format=%B", "HEAD"))
 
 
 def _head(repo: Path) -> str | None:
@@ -224,21 +380,27 @@ def _all_release_tags(repo: Path, s: VersionSettings) -> list[tuple[TagInfo, Ver
     return found
 
 
-def _files_version(repo: Path, s: VersionSettings, warnings: list[str]) -> Version | None:
+def _files_version(
+    repo: Path, s: VersionSettings, warnings: list[str], *, rev: str | None = None
+) -> Version | None:
     """The version the version files declare (the first readable one), noting disagreements.
 
     Each source is named by file and key (``pyproject.toml (project.version)``),
-    so two entries of one file that disagree are told apart.
+    so two entries of one file that disagree are told apart. ``rev`` reads
+    the files as committed there instead of the work tree.
     """
     seen: list[tuple[str, Version]] = []
     for spec in s.version_files:
         vf = VersionFile.parse(spec)
         try:
-            text = (repo / vf.path).read_text(encoding="utf-8")
+            if rev is None:
+                text = (repo / vf.path).read_text(encoding="utf-8")
+            else:
+                text = git.run_git(repo, "show", f"{rev}:{vf.path}")
             found = find_version(text, vf)
             if found is not None:
                 seen.append((f"{vf.path} ({found[1]})", parse(found[0], s.scheme)))
-        except (OSError, VersionError) as exc:
+        except (OSError, UsageError) as exc:
             warnings.append(f"{vf.path}: {exc}")
     for where, v in seen[1:]:
         if v != seen[0][1]:
@@ -275,18 +437,22 @@ def apply_release(
     if tag_at is not None:
         if tag_at != head:
             raise TagConflict(f"tag {nxt.tag} already exists on commit {tag_at[:12]}, not HEAD")
+        if not dry_run:
+            pending.clear(repo, s.package)
         pushed = push_release(repo, s, nxt.tag) if push and not dry_run else False
         return TagResult(nxt.next, nxt.tag, "already tagged", commit=head, pushed=pushed)
-    check_releasable(repo, s, changelog_path=s.changelog)
+    check_releasable(repo, s, changelog_path=s.changelog, push=push)
     files = plan_files(repo, s, nxt, changelog)
     if dry_run:
         return TagResult(nxt.next, nxt.tag, "dry run", tuple(files), commit=head)
+    _record(repo, s, nxt, head)
     steps = ["files"]
     write_files(repo, files)
     commit, committed = make_commit(repo, s, nxt, files)
     if committed:
         steps.append("commit")
     make_tag(repo, s, nxt.tag, notes_text or f"Release {nxt.next}")
+    pending.clear(repo, s.package)
     steps.append("tag")
     pushed = False
     if push:
@@ -297,8 +463,42 @@ def apply_release(
     )
 
 
-def check_releasable(repo: Path, s: VersionSettings, *, changelog_path: Path) -> None:
-    """Refuse a dirty tree (except files castoff writes), detached HEAD or a non-release branch."""
+def _record(repo: Path, s: VersionSettings, nxt: NextVersion, head: str) -> None:
+    """Note the release about to be written, unless an interrupted run noted it already.
+
+    An interrupted release of another version is a ConflictError: finishing
+    this one would lose it.
+    """
+    assert nxt.next is not None
+    assert nxt.tag is not None
+    record = pending.read(repo, s.package)
+    if record is not None and git.tag_sha(repo, record.tag) is None:
+        started_here = head == record.base or _parent(repo) == record.base
+        if started_here and record.tag == nxt.tag:
+            return  # the interrupted run's record: its base is where the release started
+        if started_here and head == record.base:
+            raise ConflictError(
+                f"release {record.tag} was started here and not finished; finish it with "
+                f"`castoff version tag`, or restore the version files and delete "
+                f"{pending.record_path(Path(), s.package)}"
+            )
+    pending.write(
+        repo,
+        pending.PendingRelease(
+            nxt.next, nxt.tag, nxt.current, head, release_message(s, nxt), s.package
+        ),
+    )
+
+
+def check_releasable(
+    repo: Path, s: VersionSettings, *, changelog_path: Path, push: bool = False
+) -> None:
+    """Refuse what would stop the release part-way, before anything is written.
+
+    A dirty tree (except files castoff writes), detached HEAD, a non-release
+    branch; with ``push``, a missing remote; with ``sign``, git unable to sign
+    (a throwaway signed object is made: no ref changes, git gc drops it).
+    """
     import fnmatch
 
     branch = git.current_branch(repo)
@@ -319,6 +519,26 @@ def check_releasable(repo: Path, s: VersionSettings, *, changelog_path: Path) ->
         raise DirtyWorkingTree(
             f"the working tree has uncommitted changes: {', '.join(sorted(dirty)[:5])}"
         )
+    if not s.commit and s.version_files:
+        raise ConfigError(
+            "version.commit = false with version_files would tag a commit whose files still "
+            "say the old version; drop version_files (the tag is the version) or set commit = true"
+        )
+    if push and git.remote_url(repo, s.remote) is None:
+        raise UsageError(f"no git remote named {s.remote!r} to push to (nothing was written)")
+    if s.sign:
+        _check_signing(repo)
+
+
+def _check_signing(repo: Path) -> None:
+    """UsageError when git cannot sign (no key, no gpg / ssh-keygen): before any write."""
+    try:
+        git.run_git(repo, "commit-tree", "-S", "-m", "castoff signing check", "HEAD^{tree}")
+    except GitError as exc:
+        raise UsageError(
+            f"sign = true but git cannot sign ({exc.message}); configure user.signingkey "
+            "(and gpg.format) or set sign = false (nothing was written)"
+        ) from exc
 
 
 def _relative(repo: Path, path: Path) -> str:
@@ -336,8 +556,14 @@ def plan_files(
     files: list[FileChange] = []
     if s.version_files:
         old = nxt.current or nxt.next
+        if nxt.previous_tag is None:
+            # first release: the files may hold a version that is not the start
+            # (initial_version = "0.0.0", python-semantic-release's habit)
+            declared = _files_version(repo, s, [])
+            if declared is not None and str(declared) not in (old, nxt.next):
+                old = str(declared)
         files = plan_updates(repo, s.version_files, old, nxt.next)
-    if changelog is not None:
+    if changelog is not None and s.commit:  # commit = false: the tag only, no files
         path = _relative(repo, s.changelog)
         before = s.changelog.read_text(encoding="utf-8") if s.changelog.exists() else ""
         after = changelog(before)
