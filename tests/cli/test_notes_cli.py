@@ -59,12 +59,42 @@ def test_update_changelog_twice(repo, run_castoff) -> None:
     release_repo(repo)
     repo.git("tag", "-a", "v0.2.0", "-m", "v0.2.0")
     first = run_castoff("notes", "--update-changelog", cwd=repo.path)
-    assert "added the 0.2.0 section" in first.stdout
+    assert "added the 0.2.0 section" in first.stderr
     text = (repo.path / "CHANGELOG.md").read_text()
     assert "## [0.2.0]" in text
+    assert first.stdout.startswith("## [0.2.0]")
     second = run_castoff("notes", "--update-changelog", cwd=repo.path)
-    assert "nothing to add" in second.stdout
+    assert "nothing to add" in second.stderr
     assert (repo.path / "CHANGELOG.md").read_text() == text
+
+
+@pytest.mark.parametrize("broken", ["bytes", "directory"])
+def test_unreadable_changelog_writes_nothing(
+    repo, run_castoff, tmp_path: Path, broken: str
+) -> None:
+    """A CHANGELOG that cannot be read stops the run before --output is written."""
+    release_repo(repo)
+    changelog = repo.path / "CHANGELOG.md"
+    if broken == "bytes":
+        changelog.write_bytes(b"# Changelog\n\n## [0.1.0] \xff\xfe latin-1 caf\xe9\n")
+    else:
+        changelog.mkdir()
+    target = tmp_path / "notes.md"
+    out = run_castoff("notes", "--update-changelog", "--output", str(target), cwd=repo.path)
+    assert out.returncode == 2
+    assert "cannot read" in out.stderr
+    assert "CHANGELOG.md" in out.stderr
+    assert not target.exists()
+
+
+def test_update_changelog_json_prints_the_notes(repo, run_castoff) -> None:
+    """--update-changelog --format json still prints the JSON notes; the status goes to stderr."""
+    release_repo(repo)
+    out = run_castoff("notes", "--update-changelog", "--format", "json", cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["version"] is None
+    assert "added the Unreleased section" in out.stderr
+    assert "## [Unreleased]" in (repo.path / "CHANGELOG.md").read_text()
 
 
 def test_update_changelog_full(repo, run_castoff) -> None:

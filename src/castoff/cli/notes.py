@@ -77,7 +77,7 @@ def run_notes(
 
             existing = changelog.read_text(changelog_path)
             updated = changelog.replace_releases(existing, "\n".join(md_sections))
-            _write(output, parts, quiet=True)
+            _write(output, parts)
             if updated != existing:
                 changelog.write_atomic(changelog_path, updated)
             _status(f"{changelog_path.name}: {len(md_sections)} release section(s) written")
@@ -91,9 +91,13 @@ def run_notes(
         from castoff.release import changelog
 
         section = text if md is renderer else md(notes)
-        _write(output, text, quiet=True)
+        # Read and compute the update before writing anything (an unreadable changelog
+        # must leave --output unwritten too).
+        existing, updated = changelog.plan_update(changelog_path, section, notes.version)
+        _write(output, text)
         label = notes.version or "Unreleased"
-        if changelog.update_changelog(changelog_path, section, notes.version):
+        if updated != existing:
+            changelog.write_atomic(changelog_path, updated)
             _status(f"{changelog_path.name}: added the {label} section")
         else:
             _status(f"{changelog_path.name}: already has a {label} section; nothing to add")
@@ -101,19 +105,20 @@ def run_notes(
     _write(output, text)
 
 
-def _write(output: Path | None, text: str | Iterable[str], *, quiet: bool = False) -> None:
-    """Write to ``output`` atomically, or to stdout unless ``quiet``."""
+def _write(output: Path | None, text: str | Iterable[str]) -> None:
+    """Write to ``output`` atomically, or to stdout."""
     if output is not None:
         from castoff.release.changelog import write_atomic
 
         write_atomic(output, text)
-    elif not quiet:
+    else:
         sys.stdout.writelines([text] if isinstance(text, str) else text)
         sys.stdout.flush()
 
 
 def _status(line: str) -> None:
-    sys.stdout.write(line + "\n")
+    """A progress line: on stderr, so the notes on stdout stay parseable."""
+    sys.stderr.write(line + "\n")
 
 
 def parse_fast(args: list[str]) -> dict[str, Any] | None:

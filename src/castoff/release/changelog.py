@@ -120,10 +120,19 @@ def write_atomic(path: Path, text: str | Iterable[str]) -> None:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def plan_update(path: Path, section: str, version: str | None) -> tuple[str, str]:
+    """(current text, updated text) of the changelog at ``path`` with ``section`` inserted.
+
+    Reads and computes only, so a caller can fail (UsageError: unreadable
+    file) before it writes anything.
+    """
+    existing = read_text(path)
+    return existing, insert_section(existing, section, version)
+
+
 def update_changelog(path: Path, section: str, version: str | None) -> bool:
     """Insert ``section`` into the file at ``path``; False when it was already there."""
-    existing = read_text(path)
-    updated = insert_section(existing, section, version)
+    existing, updated = plan_update(path, section, version)
     if updated == existing:
         return False
     write_atomic(path, updated)
