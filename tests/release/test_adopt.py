@@ -32,6 +32,7 @@ version = "{v}"
 version_toml = ["pyproject.toml:project.version"]
 version_variables = ["src/demo/__init__.py:__version__"]
 major_on_zero = false
+allow_zero_version = true
 tag_format = "v{{version}}"
 
 [tool.semantic_release.branches.main]
@@ -180,3 +181,86 @@ def test_semantic_release_history_gives_the_versions_psr_released(repo: Any) -> 
                 },
             )
             repo.git("tag", "-a", f"v{psr_version}", "-m", f"v{psr_version}")
+
+
+def test_commitizen_bare_path_means_every_line(repo: Any) -> None:
+    """A bare cz version_files path replaces the version wherever it is (VERSION = "…")."""
+    repo.commit(
+        "chore: init",
+        {
+            "pyproject.toml": (
+                '[tool.commitizen]\nversion = "1.0.0"\ntag_format = "v$version"\n'
+                'version_files = ["src/demo/version.py", "conf.py:^release"]\n'
+            ),
+            "src/demo/version.py": 'VERSION = "1.0.0"\nBUILD = "x"\n',
+            "conf.py": 'version = "1.0.0"\nrelease = "1.0.0"\n',
+        },
+    )
+    repo.tag("v1.0.0")
+    repo.commit("feat: a")
+    config = load_config(repo.path)
+    assert config.version_files == [
+        "pyproject.toml:tool.commitizen.version",
+        "src/demo/version.py:.*",
+        "conf.py:^release",
+    ]
+    nxt = tagging.compute_next(repo.path, config)
+    tagging.apply_release(repo.path, config, nxt, "notes")
+    assert (repo.path / "src/demo/version.py").read_text() == 'VERSION = "1.1.0"\nBUILD = "x"\n'
+    assert (repo.path / "conf.py").read_text() == 'version = "1.0.0"\nrelease = "1.1.0"\n'
+
+
+def test_commitizen_pyproject_in_version_files_keeps_both_versions(repo: Any) -> None:
+    """version_files = ["pyproject.toml"] beside [tool.commitizen] version: both move."""
+    text = (
+        '[project]\nname = "demo"\nversion = "{v}"\n\n'
+        '[tool.commitizen]\nversion = "{v}"\ntag_format = "v$version"\n'
+        'version_files = ["pyproject.toml"]\n'
+    )
+    repo.commit("chore: init", {"pyproject.toml": text.format(v="1.0.0")})
+    repo.tag("v1.0.0")
+    repo.commit("fix: a")
+    config = load_config(repo.path)
+    nxt = tagging.compute_next(repo.path, config)
+    tagging.apply_release(repo.path, config, nxt, "notes")
+    assert (repo.path / "pyproject.toml").read_text() == text.format(v="1.0.1")
+
+
+@pytest.mark.parametrize(
+    ("scheme", "style"), [("semver", "compact"), ("semver2", "dotted"), ("pep440", "dotted")]
+)
+def test_commitizen_prerelease_spelling(tmp_path: Any, scheme: str, style: str) -> None:
+    """cz's semver spells 1.1.0-rc0 (compact); semver2 1.1.0-rc.0 (dotted)."""
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.commitizen]\nversion = "1.0.0"\nversion_scheme = "{scheme}"\n'
+    )
+    assert load_config(tmp_path).section("version")["prerelease_style"] == style
+
+
+def test_commitizen_semver_prereleases_count_like_cz(repo: Any) -> None:
+    """After cz's v1.1.0-rc0 (compact), the next rc is rc1, never stuck below rc0."""
+    repo.commit(
+        "chore: init",
+        {
+            "pyproject.toml": (
+                '[tool.commitizen]\nversion = "1.1.0-rc0"\ntag_format = "v$version"\n'
+                'version_scheme = "semver"\n'
+            )
+        },
+    )
+    repo.git("tag", "v1.0.0")
+    repo.commit("feat: a")
+    repo.git("tag", "v1.1.0-rc0")
+    repo.commit("fix: b")
+    config = load_config(repo.path)
+    assert tagging.compute_next(repo.path, config, prerelease="rc").next == "1.1.0-rc1"
+
+
+def test_semantic_release_first_release_settings(tmp_path: Any) -> None:
+    """PSR: no tag starts from 0.0.0; allow_zero_version defaults to false (PSR 10)."""
+    default = PSR_PYPROJECT.replace("allow_zero_version = true\n", "")
+    (tmp_path / "pyproject.toml").write_text(default.format(v="0.1.0"))
+    section = load_config(tmp_path).section("version")
+    assert (section["initial_version"], section["allow_zero_version"]) == ("0.0.0", False)
+    (tmp_path / "pyproject.toml").write_text(PSR_PYPROJECT.format(v="0.1.0"))
+    assert load_config(tmp_path).section("version")["allow_zero_version"] is True

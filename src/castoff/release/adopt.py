@@ -25,6 +25,8 @@ CZ_PATCH_TYPES = ("fix", "refactor", "perf")
 #: python-semantic-release's default conventional/angular parser options.
 PSR_PATCH_TYPES = ("fix", "perf")
 MINOR_TYPES = ("feat",)
+#: the regex a bare commitizen ``version_files`` path becomes: every line
+CZ_EVERY_LINE = ".*"
 
 _CZ_FILES = (".cz.toml", "cz.toml", ".cz.json", "cz.json", ".cz.yaml", "cz.yaml")
 _PSR_FILES = ("releaserc.toml", "releaserc.json")
@@ -94,6 +96,8 @@ def from_commitizen(cz: Mapping[str, Any], config_file: str) -> dict[str, Any]:
             ),
             "sign": bool(cz.get("gpg_sign", False)),
             "prerelease_start": int(cz.get("prerelease_offset", 0)),
+            # commitizen's semver spells 1.2.0-rc0 / -a0 / -b0; semver2: -rc.0 / -alpha.0
+            "prerelease_style": "compact" if scheme == "semver" else "dotted",
             "update_changelog": bool(cz.get("update_changelog_on_bump", False)),
         },
     }
@@ -137,7 +141,10 @@ def _cz_version_files(cz: Mapping[str, Any], config_file: str) -> list[str]:
         files.append("package.json:version")
     elif provider not in ("scm", "commitizen"):
         raise NotSupportedYet(f"commitizen version_provider {provider!r} is not supported yet")
-    files.extend(str(f) for f in cz.get("version_files", []))
+    for entry in cz.get("version_files", []):
+        path, sep, regex = str(entry).partition(":")
+        # a bare path: commitizen replaces the version on every line holding it
+        files.append(str(entry) if sep and regex else f"{path}:{CZ_EVERY_LINE}")
     return files
 
 
@@ -184,6 +191,9 @@ def from_semantic_release(psr: Mapping[str, Any]) -> dict[str, Any]:
             ),
             "sign": False,
             "prerelease_start": 1,
+            # PSR 10: no tag → 0.0.0 (version files ignored); 0.x only when allowed
+            "initial_version": "0.0.0",
+            "allow_zero_version": bool(psr.get("allow_zero_version", False)),
         },
     }
     branches = _psr_branches(psr.get("branches"))
