@@ -177,3 +177,32 @@ def test_parse_fast_options() -> None:
     assert parse_fast(["--help"]) is None
     assert parse_fast(["--from"]) is None
     assert parse_fast(["--fulll"]) is None
+
+
+def test_update_changelog_keeps_crlf(repo, run_castoff) -> None:
+    """A CRLF changelog stays CRLF: its bytes are kept and the new section uses CRLF."""
+    release_repo(repo)
+    changelog = repo.path / "CHANGELOG.md"
+    original = b"# Changelog\r\n\r\nKept intro.\r\n\r\n## [0.1.0] - 2023-11-14\r\n\r\n- launch pad\r\n"
+    changelog.write_bytes(original)
+    out = run_castoff("notes", "--update-changelog", cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    data = changelog.read_bytes()
+    assert b"## [Unreleased]" in data
+    assert data.count(b"\n") == data.count(b"\r\n")
+    assert data.replace(data[data.index(b"## [Unreleased]") : data.index(b"## [0.1.0]")], b"") == (
+        original
+    )
+
+
+def test_update_changelog_full_keeps_crlf_preamble(repo, run_castoff) -> None:
+    """--full --update-changelog keeps a CRLF preamble byte for byte and writes CRLF sections."""
+    release_repo(repo)
+    changelog = repo.path / "CHANGELOG.md"
+    changelog.write_bytes(b"# Changes\r\n\r\nOur own intro.\r\n\r\n## old stuff\r\n")
+    out = run_castoff("notes", "--full", "--update-changelog", cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    data = changelog.read_bytes()
+    assert data.startswith(b"# Changes\r\n\r\nOur own intro.\r\n\r\n## [Unreleased]")
+    assert b"## [0.1.0]" in data
+    assert data.count(b"\n") == data.count(b"\r\n")

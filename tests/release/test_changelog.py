@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import stat
+import threading
 from pathlib import Path
 
 from castoff.release.changelog import (
@@ -142,3 +145,27 @@ def test_real_changelog_with_history(tmp_path: Path) -> None:
     text = path.read_text()
     assert text.startswith(SECTION)
     assert text.endswith(history)
+
+
+def test_write_atomic_follows_symlinks(tmp_path: Path) -> None:
+    """Writing through a symlink replaces its target and keeps the link."""
+    target = tmp_path / "real.md"
+    target.write_text("old\n")
+    link = tmp_path / "CHANGELOG.md"
+    link.symlink_to(target)
+    write_atomic(link, "new\n")
+    assert link.is_symlink()
+    assert target.read_text() == "new\n"
+
+
+def test_write_atomic_writes_special_files_in_place(tmp_path: Path) -> None:
+    """A FIFO (like /dev/stdout or /dev/null) is written to, never replaced by a plain file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    write_atomic(fifo, ["a\r\n", "b\n"])
+    reader.join(timeout=10)
+    assert received == [b"a\r\nb\n"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode)

@@ -47,15 +47,28 @@ def has_section(text: str, version: str | None) -> bool:
     return any(_same(title, version) for _, title in _headings(text))
 
 
+def newline_of(text: str) -> str:
+    """The line ending ``text`` uses (that of its first line; ``\\n`` without one)."""
+    end = text.find("\n")
+    return "\r\n" if end > 0 and text[end - 1] == "\r" else "\n"
+
+
+def _lines_ending(text: str, newline: str) -> str:
+    """``text`` (rendered with ``\\n``) with ``newline`` line endings."""
+    return text if newline == "\n" else text.replace("\r\n", "\n").replace("\n", newline)
+
+
 def insert_section(existing: str, section: str, version: str | None) -> str:
     """``existing`` with ``section`` (for ``version``; None = Unreleased) inserted in place.
 
     Returns ``existing`` unchanged when it already has that version's section;
-    a new Keep a Changelog header when ``existing`` is empty.
+    a new Keep a Changelog header when ``existing`` is empty. The section
+    takes the file's own line ending (CRLF files stay CRLF).
     """
-    section = section.strip("\n") + "\n"
+    nl = newline_of(existing)
+    section = _lines_ending(section.strip("\r\n") + "\n", nl)
     if not existing.strip():
-        return f"{CHANGELOG_HEADER}\n{section}"
+        return _lines_ending(f"{CHANGELOG_HEADER}\n", nl) + section
     if has_section(existing, version):
         return existing
     new_key = version_key(version.lstrip("vV")) if version else None
@@ -74,23 +87,28 @@ def insert_section(existing: str, section: str, version: str | None) -> str:
             position = offset
             break
     if position is None:
-        return existing.rstrip("\n") + "\n\n" + section
-    return existing[:position] + section + "\n" + existing[position:]
+        return existing.rstrip("\r\n") + nl + nl + section
+    return existing[:position] + section + nl + existing[position:]
 
 
 def replace_releases(existing: str, sections: str) -> str:
-    """The preamble of ``existing`` (all before its first ``##`` heading), then ``sections``."""
+    """The preamble of ``existing`` (all before its first ``##`` heading), then ``sections``.
+
+    The preamble is kept byte for byte; ``sections`` take its line ending.
+    """
+    nl = newline_of(existing)
     heads = _headings(existing)
     preamble = existing[: heads[0][0]] if heads else existing
     if not preamble.strip():
-        preamble = CHANGELOG_HEADER
-    return preamble.rstrip("\n") + "\n\n" + sections.strip("\n") + "\n"
+        preamble = _lines_ending(CHANGELOG_HEADER, nl)
+    return preamble.rstrip("\r\n") + nl + nl + _lines_ending(sections.strip("\r\n"), nl) + nl
 
 
 def read_text(path: Path) -> str:
-    """The file's text, or "" when it does not exist."""
+    """The file's text (line endings untranslated), or "" when it does not exist."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8", newline="") as fh:
+            return fh.read()
     except FileNotFoundError:
         return ""
     except (OSError, UnicodeDecodeError) as exc:
@@ -99,7 +117,20 @@ def read_text(path: Path) -> str:
 
 
 def write_atomic(path: Path, text: str | Iterable[str]) -> None:
-    """Write ``text`` (or its pieces) to ``path`` via a temporary file and ``os.replace``."""
+    """Write ``text`` (or its pieces) to ``path`` via a temporary file and ``os.replace``.
+
+    A symlink is followed (the link stays, its target is replaced). A path
+    that is not a regular file (``/dev/stdout``, ``/dev/null``, a FIFO) is
+    written directly: replacing it would put a plain file in its place.
+    """
+    try:
+        path = path.resolve() if path.is_symlink() else path
+        if path.exists() and not path.is_file() and not path.is_dir():
+            with path.open("w", encoding="utf-8", newline="") as out:
+                out.writelines([text] if isinstance(text, str) else text)
+            return
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
     folder = path.parent
     try:
         folder.mkdir(parents=True, exist_ok=True)
