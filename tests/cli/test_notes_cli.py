@@ -183,7 +183,7 @@ def test_update_changelog_keeps_crlf(repo, run_castoff) -> None:
     """A CRLF changelog stays CRLF: its bytes are kept and the new section uses CRLF."""
     release_repo(repo)
     changelog = repo.path / "CHANGELOG.md"
-    original = b"# Changelog\r\n\r\nKept intro.\r\n\r\n## [0.1.0] - 2023-11-14\r\n\r\n- launch pad\r\n"
+    original = b"# Changelog\r\n\r\nKept intro.\r\n\r\n## [0.1.0] - 2023-11-14\r\n\r\n- pad\r\n"
     changelog.write_bytes(original)
     out = run_castoff("notes", "--update-changelog", cwd=repo.path)
     assert out.returncode == 0, out.stderr
