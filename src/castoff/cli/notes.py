@@ -43,7 +43,13 @@ def run_notes(
     from castoff.config import load_config
     from castoff.errors import UsageError
     from castoff.release import git
-    from castoff.release.notes import NotesConfig, forge_of, generate_full, generate_notes
+    from castoff.release.notes import (
+        FIRST_TIMERS_UNKNOWN,
+        NotesConfig,
+        forge_of,
+        generate_full,
+        generate_notes,
+    )
     from castoff.release.notes_render import FORMATS, NotesRenderer
     from castoff.release.sections import render_full
 
@@ -86,6 +92,9 @@ def run_notes(
         return
 
     notes = generate_notes(root, from_ref, to_ref, config=cfg)
+    unknown = notes.extra.get(FIRST_TIMERS_UNKNOWN)
+    if unknown:
+        sys.stderr.write(f"warning: {unknown}\n")
     text = renderer.document([renderer(notes)])
     if update_changelog:
         from castoff.release import changelog

@@ -16,6 +16,7 @@ API at a glance::
     tag_sha(repo, tag) -> str | None                 # commit a tag points at
     is_shallow / remote_url / head_sha / current_branch / status_porcelain / is_clean
     check_mailmap(repo, people) -> dict[Person, Person]
+    contributor_keys(repo, rev) / contributor_history(repo, rev, shallow)
     count_commits(repo, rev_range) / has_commits(repo)
 """
 
@@ -26,7 +27,7 @@ import re
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -556,11 +557,30 @@ def shallow_commits(repo: Path) -> set[str]:
 
 def contributor_keys(repo: Path, rev: str) -> set[str]:
     """Identity keys (after mailmap) of every author and co-author in the history of ``rev``."""
+    return contributor_history(repo, rev)[0]
+
+
+def contributor_history(
+    repo: Path, rev: str, shallow: Collection[str] = ()
+) -> tuple[set[str], bool]:
+    """:func:`contributor_keys`, and whether that history is complete.
+
+    ``shallow``: the commits a shallow clone cut off (:func:`shallow_commits`);
+    the history is incomplete when the walk reaches one of them.
+    """
     fmt = "--format=%aE%x1f%aN%x1f%(trailers:key=Co-authored-by,valueonly,separator=%x1e)"
+    if shallow:
+        fmt = fmt.replace("=", "=%H%x1f", 1)
+    complete = True
     keys: set[str] = set()
     raw_coauthors: set[str] = set()
-    for record in iter_log_records(repo, [fmt, "--end-of-options", rev, "--"]):
-        email, _, rest = record.lstrip("\n").partition("\x1f")
+    for raw in iter_log_records(repo, [fmt, "--end-of-options", rev, "--"]):
+        record = raw.lstrip("\n")
+        if shallow:
+            sha, _, record = record.partition("\x1f")
+            if sha in shallow:
+                complete = False
+        email, _, rest = record.partition("\x1f")
         name, _, trailers = rest.partition("\x1f")
         keys.add((email or name).lower())
         if trailers.strip():
@@ -571,7 +591,7 @@ def contributor_keys(repo: Path, rev: str) -> set[str]:
         people.append(Person(name.strip(), email.rstrip("> \n")))
     mapped = check_mailmap(repo, people)
     keys.update(mapped.get(p, p).key for p in people)
-    return keys
+    return keys, complete
 
 
 def check_mailmap(repo: Path, people: Iterable[Person]) -> dict[Person, Person]:

@@ -26,6 +26,9 @@ from castoff.release.commits import header_of
 from castoff.release.model import Change, Group, Person, Reference, ReleaseNotes, TagInfo
 from castoff.release.refs import STYLES, Forge, parse_remote
 
+#: Key of ``ReleaseNotes.extra`` saying why first-time contributors are unknown.
+FIRST_TIMERS_UNKNOWN = "first_timers_unknown"
+
 DEFAULT_TYPES: Mapping[str, str] = {
     "feat": "Features",
     "fix": "Bug Fixes",
@@ -171,8 +174,12 @@ def build_notes(
     first_timers: Sequence[Person] = (),
     forge: Forge | None = None,
     commit_count: int = 0,
+    first_timers_unknown: str | None = None,
 ) -> ReleaseNotes:
     """Group ``changes`` into release notes (pure).
+
+    ``first_timers_unknown`` is why first-time contributors could not be
+    computed (a shallow clone); it is kept in ``extra`` under that key.
 
     Reverts cancel the change they revert when both are present. Types listed
     in ``config.types`` get a group each, in that order; other conventional
@@ -212,6 +219,7 @@ def build_notes(
         compare_url=compare,
         repo_url=forge.repo_url if forge is not None else None,
         commit_count=commit_count,
+        extra={FIRST_TIMERS_UNKNOWN: first_timers_unknown} if first_timers_unknown else {},
     )
 
 
@@ -249,8 +257,11 @@ def generate_notes(
 
     Raises NotAGitRepository, NotFound (unknown ref), GitError (shallow
     clone missing the range's history) or UsageError (no commits in range).
+    When a shallow clone has the range but not all history before it, the
+    first-time contributors are left empty and ``extra["first_timers_unknown"]``
+    says why.
     """
-    from castoff.release.sections import Section, collect_sections
+    from castoff.release.sections import Section, collect_sections, shallow_boundary
 
     root = git.repo_root(repo)
     cfg = notes_config(root, config)
@@ -276,12 +287,19 @@ def generate_notes(
     section = Section(index=0, tip=to_sha, tag=to_tag, previous=previous_name)
     forge = forge_of(root, cfg)
     excluded = [from_sha] if from_sha else []
-    (result,) = collect_sections(root, [section], excluded, cfg, forge).sections
+    shallow = shallow_boundary(root)
+    (result,) = collect_sections(root, [section], excluded, cfg, forge, shallow=shallow).sections
     if result.commit_count == 0:
         span = f"{from_ref or previous_name}..{to_ref}" if (from_ref or previous_name) else to_ref
         raise UsageError(f"no commits in {span}: nothing to write notes about")
-    known = git.contributor_keys(root, from_sha) if from_sha else set()
-    first = [p for p in result.contributors if p.key not in known]
+    known, complete = git.contributor_history(root, from_sha, shallow) if from_sha else (set(), True)
+    first = [p for p in result.contributors if p.key not in known] if complete else []
+    unknown = None
+    if not complete:
+        unknown = (
+            f"shallow clone: the history before {previous_name} is cut, so first-time "
+            "contributors are unknown (run `git fetch --unshallow --tags`)"
+        )
     if version is None and to_tag is not None:
         version = to_tag.version
     tag_name = to_tag.name if to_tag is not None else None
@@ -301,6 +319,7 @@ def generate_notes(
         first_timers=first,
         forge=forge,
         commit_count=result.commit_count,
+        first_timers_unknown=unknown,
     )
 
 
@@ -383,6 +402,7 @@ def notes_to_data(notes: ReleaseNotes) -> dict[str, Any]:
         "breaking": [entry(c) for c in notes.breaking],
         "contributors": [person(p) for p in notes.contributors],
         "first_timers": [person(p) for p in notes.first_timers],
+        "first_timers_unknown": FIRST_TIMERS_UNKNOWN in notes.extra,
     }
 
 
@@ -434,5 +454,6 @@ def notes_json(notes: ReleaseNotes) -> str:
         f'"compare_url":{_opt(notes.compare_url)},"commit_count":{notes.commit_count},'
         f'"groups":[{groups}],"breaking":[{",".join([entry(c) for c in notes.breaking])}],'
         f'"contributors":[{",".join([person(p) for p in notes.contributors])}],'
-        f'"first_timers":[{",".join([person(p) for p in notes.first_timers])}]}}'
+        f'"first_timers":[{",".join([person(p) for p in notes.first_timers])}],'
+        f'"first_timers_unknown":{"true" if FIRST_TIMERS_UNKNOWN in notes.extra else "false"}}}'
     )

@@ -17,7 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 from castoff.errors import TemplateError
 from castoff.release.model import Change, Reference, ReleaseNotes
-from castoff.release.notes import NotesConfig, notes_json, notes_to_data
+from castoff.release.notes import (
+    FIRST_TIMERS_UNKNOWN,
+    NotesConfig,
+    notes_json,
+    notes_to_data,
+)
 from castoff.release.refs import Forge
 
 if TYPE_CHECKING:
@@ -140,6 +145,7 @@ class NotesRenderer:
             "breaking_title": self.config.breaking_title,
             "commit_url": self.forge.commit_url if self.forge is not None else None,
             "indent": None if self.full else 2,
+            "first_timers_unknown": notes.extra.get(FIRST_TIMERS_UNKNOWN),
         }
         if self.wants_data:
             context["data"] = notes_to_data(notes)
