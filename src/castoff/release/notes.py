@@ -292,7 +292,10 @@ def generate_notes(
     if result.commit_count == 0:
         span = f"{from_ref or previous_name}..{to_ref}" if (from_ref or previous_name) else to_ref
         raise UsageError(f"no commits in {span}: nothing to write notes about")
-    known, complete = git.contributor_history(root, from_sha, shallow) if from_sha else (set(), True)
+    known: set[str] = set()
+    complete = True
+    if from_sha:
+        known, complete = git.contributor_history(root, from_sha, shallow)
     first = [p for p in result.contributors if p.key not in known] if complete else []
     unknown = None
     if not complete:
