@@ -241,6 +241,7 @@ def generate_notes(
     config: Config | NotesConfig | None = None,
     version: str | None = None,
     on: date | None = None,
+    paths: Sequence[str] = (),
 ) -> ReleaseNotes:
     """Release notes for the commits in ``from_ref..to_ref``.
 
@@ -254,6 +255,7 @@ def generate_notes(
       prepared); default: the version of the release tag at ``to_ref``, else
       None (Unreleased).
     - ``on``: the release date; default: the tag's date, else today (UTC).
+    - ``paths``: only commits touching these paths (a monorepo package's).
 
     Raises NotAGitRepository, NotFound (unknown ref), GitError (shallow
     clone missing the range's history) or UsageError (no commits in range).
@@ -288,7 +290,9 @@ def generate_notes(
     forge = forge_of(root, cfg)
     excluded = [from_sha] if from_sha else []
     shallow = shallow_boundary(root)
-    (result,) = collect_sections(root, [section], excluded, cfg, forge, shallow=shallow).sections
+    (result,) = collect_sections(
+        root, [section], excluded, cfg, forge, shallow=shallow, paths=paths
+    ).sections
     if result.commit_count == 0:
         span = f"{from_ref or previous_name}..{to_ref}" if (from_ref or previous_name) else to_ref
         raise UsageError(f"no commits in {span}: nothing to write notes about")

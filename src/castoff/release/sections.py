@@ -76,10 +76,12 @@ def collect_sections(
     *,
     keep_body: bool = True,
     shallow: set[str] | None = None,
+    paths: Sequence[str] = (),
 ) -> Walk:
     """Parse the commits of ``sections`` with one ``git log`` (commits of ``excluded`` left out).
 
     ``shallow``: the commits a shallow clone cut off (looked up when None).
+    ``paths``: only commits touching them (``git log -- <paths>``).
     """
     out = [Collected(s) for s in sections]
     tips: dict[str, int] = {}
@@ -99,7 +101,7 @@ def collect_sections(
     people: dict[tuple[str, str], tuple[Person, str]] = {}
     coauthored: list[tuple[int, int]] = []  # (section position, index of its change)
     last = len(sections) - 1
-    for sha, parents, name, email, _, subject, body in git.iter_commit_fields(root, revs):
+    for sha, parents, name, email, _, subject, body in git.iter_commit_fields(root, revs, paths):
         label = pending.pop(sha, None)
         tip = tips.get(sha)
         if tip is not None:
