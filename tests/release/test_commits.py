@@ -110,6 +110,18 @@ def test_revert_records_reverted_sha() -> None:
     assert change.reverts == "abcdef1234567"
 
 
+def test_revert_reads_refs_footer_and_reapply() -> None:
+    """`revert:` takes its targets from `Refs:` footers; `Reapply "X"` reverts `Revert "X"`."""
+    (change,) = parse_commit(commit("revert: noodles\n\nRefs: 676104E, a215868, #12, 123456"))
+    assert change.reverts == "676104e a215868"
+    (change,) = parse_commit(commit('Reapply "feat: x"\n\nThis reverts commit 0123456789.'))
+    assert (change.type, change.description, change.reverts) == (
+        "revert",
+        'Revert "feat: x"',
+        "0123456789",
+    )
+
+
 def test_co_authors_become_authors() -> None:
     """Co-authored-by trailers add authors after the commit author."""
     message = (

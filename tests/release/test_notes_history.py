@@ -46,3 +46,44 @@ def test_shallow_clone_leaves_first_timers_unknown(make_repo, tmp_path: Path, ru
     assert out.returncode == 0, out.stderr
     assert "New contributors unknown: shallow clone" in out.stdout
     assert "warning: shallow clone: the history before v0.1.0 is cut" in out.stderr
+
+
+def groups(notes) -> dict[str, list[str]]:
+    return {g.type: [c.description for c in g.entries] for g in notes.groups}
+
+
+def test_reapply_is_a_revert_of_the_revert(repo) -> None:
+    """git >= 2.43's `Reapply "X"` cancels the revert it reverts; the original stays."""
+    repo.commit("chore: start")
+    repo.tag("v0.1.0")
+    original = repo.commit("feat: telemetry")
+    revert = repo.commit(f'Revert "feat: telemetry"\n\nThis reverts commit {original}.')
+    repo.commit(f'Reapply "feat: telemetry"\n\nThis reverts commit {revert}.')
+    assert groups(generate_notes(repo.path, config=NotesConfig())) == {"feat": ["telemetry"]}
+
+
+def test_reapply_of_an_older_revert_brings_the_change_back(repo) -> None:
+    """A reapply whose revert shipped earlier lists the change it brings back."""
+    original = repo.commit("feat(api)!: telemetry")
+    revert = repo.commit(f'Revert "feat(api)!: telemetry"\n\nThis reverts commit {original}.')
+    repo.tag("v0.1.0")
+    repo.commit(f'Reapply "feat(api)!: telemetry"\n\nThis reverts commit {revert}.')
+    repo.commit('Revert "Revert "fix: parser""')
+    notes = generate_notes(repo.path, config=NotesConfig())
+    assert groups(notes) == {"feat": ["telemetry"], "fix": ["parser"]}
+    assert [(c.scope, c.breaking_description) for c in notes.breaking] == [("api", "telemetry")]
+
+
+def test_conventional_revert_with_refs_footer_cancels(repo) -> None:
+    """`revert: …` with a `Refs:` footer of (abbreviated) shas cancels those commits."""
+    repo.commit("chore: start")
+    repo.tag("v0.1.0")
+    noodle = repo.commit("feat: the noodle incident")
+    soup = repo.commit("fix: soup")
+    repo.commit("feat: kept")
+    repo.commit(
+        f"revert: let us never again speak of the noodle incident\n\nRefs: {noodle[:7]}, {soup}"
+    )
+    repo.commit("revert: unrelated\n\nRefs: #12")
+    notes = generate_notes(repo.path, config=NotesConfig())
+    assert groups(notes) == {"feat": ["kept"], "revert": ["unrelated"]}

@@ -33,8 +33,10 @@ _BODY_LINE = re.compile(
 )
 _BREAKING = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*", re.MULTILINE)
 _FOOTER = re.compile(r"^(?:[A-Za-z][\w-]*|BREAKING CHANGE)(?::[ \t]|[ \t]#)")
-_REVERT_SUBJECT = re.compile(r'^Revert "(?P<inner>.*)"\s*$')
-_REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-fA-F]{7,40})")
+_REVERT_SUBJECT = re.compile(r'^(?P<verb>Revert|Reapply) "(?P<inner>.*)"\s*$')
+_REVERTS_SHA = re.compile(r"This reverts commit (?P<sha>[0-9a-fA-F]{7,64})")
+_REFS_FOOTER = re.compile(r"^Refs?:[ \t]*(?P<refs>.+)$", re.MULTILINE | re.IGNORECASE)
+_SHA_TOKEN = re.compile(r"(?<![\w#/.-])[0-9a-fA-F]{7,64}(?![\w/-])")
 _COAUTHOR = re.compile(
     r"^Co-authored-by:[ \t]*(?P<name>[^<\n]*?)[ \t]*<(?P<email>[^>\n]*)>",
     re.MULTILINE | re.IGNORECASE,
@@ -60,6 +62,52 @@ def _breaking_note(body: str) -> str | None:
             break
         kept.append(line)
     return "\n".join(kept).strip() or None
+
+
+def reverted_shas(body: str) -> str | None:
+    """The commits a revert's ``body`` names, space-separated (lower case), or None.
+
+    git's ``This reverts commit <sha>.`` and the Conventional Commits form, a
+    ``Refs:`` footer listing full or abbreviated (7+ hex digits) shas.
+    """
+    shas: list[str] = []
+    if "reverts commit" in body:
+        shas += [m["sha"].lower() for m in _REVERTS_SHA.finditer(body)]
+    if "efs:" in body or "EFS:" in body or "ef:" in body or "EF:" in body:
+        for footer in _REFS_FOOTER.finditer(body):
+            shas += [sha.lower() for sha in _SHA_TOKEN.findall(footer["refs"])]
+    return " ".join(dict.fromkeys(shas)) or None
+
+
+def reapplied(change: Change) -> Change:
+    """A revert of a revert (``Revert "Revert "X""``, ``Reapply "X"``) as the change X it
+    brings back; any other change as it is.
+
+    For a revert whose reverted revert is not in the same range: the original
+    change is back in this release.
+    """
+    m = _REVERT_SUBJECT.match(change.description) if change.type == "revert" else None
+    if m is None or m["verb"] != "Revert":
+        return change
+    inner = m["inner"]
+    again = _REVERT_SUBJECT.match(inner)
+    if again is not None:  # three levels deep: a revert again
+        desc = again["inner"] if again["verb"] == "Revert" else f'Revert "{again["inner"]}"'
+        return replace(change, description=desc, reverts=None)
+    header = _HEADER.fullmatch(inner)
+    if header is None:
+        return replace(change, type="other", description=inner, conventional=False, reverts=None)
+    ctype, scope, bang, desc = header.groups()
+    desc = desc.rstrip()
+    return replace(
+        change,
+        type=ctype.lower(),
+        scope=(scope or "").strip() or None,
+        description=desc,
+        breaking=change.breaking or bang is not None,
+        breaking_description=change.breaking_description or (desc if bang else None),
+        reverts=None,
+    )
 
 
 def _linked(refs: tuple[Reference, ...], forge: Forge | None) -> tuple[Reference, ...]:
@@ -142,8 +190,10 @@ def parse_fields(
         bang = bang_mark is not None
         desc = desc.rstrip()
         conventional = True
-    elif subject.startswith("Revert ") and (revert := _REVERT_SUBJECT.match(subject)):
-        ctype, scope, bang, desc, conventional = "revert", None, False, revert["inner"], True
+    elif subject.startswith(("Revert ", "Reapply ")) and (revert := _REVERT_SUBJECT.match(subject)):
+        # git >= 2.43 titles the revert of `Revert "X"` as `Reapply "X"`: a revert of that revert.
+        desc = revert["inner"] if revert["verb"] == "Revert" else f'Revert "{revert["inner"]}"'
+        ctype, scope, bang, conventional = "revert", None, False, True
     else:
         ctype, scope, bang, desc, conventional = "other", None, False, subject, False
 
@@ -166,9 +216,8 @@ def parse_fields(
         ]
     authors = (author, *co_authors(body))
     breaking_note = _breaking_note(body) if "CHANGE" in body else None
-    if ctype == "revert" and "reverts commit" in body:
-        found = _REVERTS_SHA.search(body)
-        reverts = found["sha"].lower() if found else None
+    if ctype == "revert":
+        reverts = reverted_shas(body)
     lines = _body_lines(body, prefixes) if ":" in body else []
     if not lines:  # one entry
         text = f"{subject}\n{body}"

@@ -22,7 +22,7 @@ from typing import Any
 from castoff.config import DEFAULT_TAG_FORMAT, Config, load_config
 from castoff.errors import ConfigError, UsageError
 from castoff.release import git
-from castoff.release.commits import header_of
+from castoff.release.commits import header_of, reapplied
 from castoff.release.model import Change, Group, Person, Reference, ReleaseNotes, TagInfo
 from castoff.release.refs import STYLES, Forge, parse_remote
 
@@ -125,9 +125,11 @@ def notes_config(repo: Path, config: Config | NotesConfig | None) -> NotesConfig
 def cancel_reverts(changes: Sequence[Change]) -> list[Change]:
     """``changes`` without each revert whose reverted change is also present (nor that change).
 
-    A revert names its target by sha (``This reverts commit …``) or by the
-    reverted header; ``changes`` are newest first, so a revert of a revert
-    cancels the first revert and the original change stays.
+    A revert names its targets by sha (``This reverts commit …``, a ``Refs:``
+    footer; ``Change.reverts`` holds them space-separated) or by the reverted
+    header (``Revert "X"`` for a revert of a revert); ``changes`` are newest
+    first, so a revert of a revert cancels the first revert and the original
+    change stays.
     """
     if not any(c.type == "revert" for c in changes):
         return list(changes)
@@ -139,19 +141,20 @@ def cancel_reverts(changes: Sequence[Change]) -> list[Change]:
         by_header.setdefault(header, []).append(i)
         if "!:" in header:
             by_header.setdefault(header.replace("!:", ":", 1), []).append(i)
+        if c.type == "revert":
+            by_header.setdefault(f'Revert "{c.description}"', []).append(i)
     dropped: set[int] = set()
     for i, rev in enumerate(changes):
         if rev.type != "revert" or i in dropped:
             continue
         targets: list[int] = []
-        if rev.reverts:
-            prefix = rev.reverts
+        for prefix in rev.reverts.split() if rev.reverts else ():
             full = (
                 prefix
                 if prefix in by_sha
                 else next((s for s in by_sha if s.startswith(prefix)), "")
             )
-            targets = [j for j in by_sha.get(full, ()) if j != i and j not in dropped]
+            targets += [j for j in by_sha.get(full, ()) if j != i and j not in dropped]
         if not targets:
             targets = [
                 j for j in by_header.get(rev.description, ()) if j != i and j not in dropped
@@ -181,13 +184,15 @@ def build_notes(
     ``first_timers_unknown`` is why first-time contributors could not be
     computed (a shallow clone); it is kept in ``extra`` under that key.
 
-    Reverts cancel the change they revert when both are present. Types listed
+    Reverts cancel the change they revert when both are present; a revert of
+    a revert whose target is not present lists the change it brings back
+    (:func:`~castoff.release.commits.reapplied`). Types listed
     in ``config.types`` get a group each, in that order; other conventional
     types are hidden unless breaking; non-conventional commits go to
     ``config.other_group`` (dropped when it is None).
     """
     cfg = config or NotesConfig()
-    kept = cancel_reverts(list(changes))
+    kept = [reapplied(c) if c.type == "revert" else c for c in cancel_reverts(list(changes))]
     buckets: dict[str, list[Change]] = {t: [] for t in cfg.types}
     other: list[Change] = []
     breaking: list[Change] = []
