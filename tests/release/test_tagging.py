@@ -632,3 +632,28 @@ def test_bad_initial_version_is_a_config_error(repo: Any) -> None:
     repo.commit("chore: init")
     with pytest.raises(ConfigError, match="initial_version"):
         tagging.compute_next(repo.path, cfg(repo, version={"initial_version": "zero"}))
+
+
+def test_monorepo_notes_and_changelog_hold_only_the_package(repo: Any) -> None:
+    """pkg-a's tag message and CHANGELOG list pkg-a's commits, never pkg-b's."""
+    repo.commit(
+        "chore: init",
+        {
+            "packages/a/pyproject.toml": PYPROJECT.format(v="1.0.0"),
+            "packages/b/pyproject.toml": PYPROJECT.format(v="2.0.0"),
+        },
+    )
+    repo.tag("pkg-a-v1.0.0")
+    repo.tag("pkg-b-v2.0.0")
+    repo.commit("feat: alpha feature", {"packages/a/x.py": "x = 1\n"})
+    repo.commit("fix: beta bug", {"packages/b/y.py": "y = 1\n"})
+    config = monorepo_config(repo)
+    nxt = tagging.compute_next(repo.path, config, package="pkg-a")
+    text, changelog = tagging.release_notes_text(repo.path, config, nxt)
+    tagging.apply_release(repo.path, config, nxt, text, changelog=changelog)
+    message = repo.git("tag", "-l", "--format=%(contents)", "pkg-a-v1.1.0")
+    assert "alpha feature" in message
+    assert "beta bug" not in message
+    section = (repo.path / "packages/a/CHANGELOG.md").read_text()
+    assert "alpha feature" in section
+    assert "beta bug" not in section

@@ -652,7 +652,10 @@ def release_notes_text(
     title = f"Release {nxt.next}"
     try:
         since = nxt.since_tag if nxt.package else None
-        notes = notes_engine.generate_notes(repo, since, config=config, version=nxt.next)
+        s = version_settings(config, nxt.package)
+        notes = notes_engine.generate_notes(
+            repo, since, config=config, version=nxt.next, paths=s.paths
+        )
     except NoNotes:
         return title + "\n", None
     cfg = notes_engine.notes_config(repo, config)
