@@ -206,3 +206,30 @@ def test_update_changelog_full_keeps_crlf_preamble(repo, run_castoff) -> None:
     assert data.startswith(b"# Changes\r\n\r\nOur own intro.\r\n\r\n## [Unreleased]")
     assert b"## [0.1.0]" in data
     assert data.count(b"\n") == data.count(b"\r\n")
+
+
+def test_generated_unreleased_follows_the_history(repo, run_castoff) -> None:
+    """Unreleased written by castoff is refreshed by later runs and replaced by its release."""
+    release_repo(repo)
+    changelog = repo.path / "CHANGELOG.md"
+    first = run_castoff("notes", "--update-changelog", cwd=repo.path)
+    assert "added the Unreleased section" in first.stderr
+    assert "countdown" in changelog.read_text()
+    repo.commit("feat: ignition")
+    second = run_castoff("notes", "--update-changelog", cwd=repo.path)
+    assert "refreshed the generated Unreleased section" in second.stderr
+    text = changelog.read_text()
+    assert text.count("## [Unreleased]") == 1
+    assert "ignition" in text
+    again = run_castoff("notes", "--update-changelog", cwd=repo.path)
+    assert "nothing to add" in again.stderr
+    assert changelog.read_text() == text
+    repo.git("tag", "-a", "v0.2.0", "-m", "v0.2.0")
+    released = run_castoff("notes", "--update-changelog", cwd=repo.path)
+    assert "replacing the generated Unreleased one" in released.stderr
+    text = changelog.read_text()
+    assert "Unreleased" not in text
+    assert text.count("ignition") == text.count("countdown") == 1
+    assert "## [0.2.0]" in text
+    assert run_castoff("notes", "--update-changelog", cwd=repo.path).returncode == 0
+    assert changelog.read_text() == text

@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 from castoff.release.changelog import (
+    UNRELEASED_LINE,
     has_section,
     insert_section,
     replace_releases,
@@ -94,11 +95,47 @@ def test_headings_in_code_fences_are_ignored() -> None:
 
 
 def test_unreleased_section_inserted_on_top_once() -> None:
-    """An Unreleased section goes above releases, and only once."""
+    """An Unreleased section goes above releases, marked, and only once."""
     text = "# Changelog\n\n## 1.2.0\n\n- x\n"
     out = insert_section(text, "## [Unreleased]\n\n- y\n", None)
-    assert out.index("## [Unreleased]") < out.index("## 1.2.0")
-    assert insert_section(out, "## [Unreleased]\n\n- z\n", None) == out
+    assert out == f"# Changelog\n\n## [Unreleased]\n{UNRELEASED_LINE}\n\n- y\n\n## 1.2.0\n\n- x\n"
+    assert insert_section(out, "## [Unreleased]\n\n- y\n", None) == out
+
+
+def test_generated_unreleased_is_refreshed_then_removed_by_its_release() -> None:
+    """castoff's own Unreleased section is replaced by a newer one and by the release."""
+    text = "# Changelog\n\n## 1.2.0\n\n- x\n"
+    first = insert_section(text, "## [Unreleased]\n\n- y\n", None)
+    refreshed = insert_section(first, "## [Unreleased]\n\n- y\n- z\n", None)
+    assert refreshed == first.replace("- y\n", "- y\n- z\n")
+    released = insert_section(refreshed, SECTION, "1.3.0")
+    assert released == f"# Changelog\n\n{SECTION}\n## 1.2.0\n\n- x\n"
+    assert insert_section(released, SECTION, "1.3.0") == released
+
+
+def test_generated_unreleased_kept_below_an_older_late_release() -> None:
+    """A late section for an old version leaves the (newer) generated Unreleased in place."""
+    text = insert_section("# Changelog\n\n## 1.2.0\n\n- x\n", "## [Unreleased]\n\n- y\n", None)
+    out = insert_section(text, "## [1.1.0]\n\n- old\n", "1.1.0")
+    assert UNRELEASED_LINE in out
+    assert out.index("## [Unreleased]") < out.index("## 1.2.0") < out.index("## [1.1.0]")
+
+
+def test_hand_written_unreleased_is_never_touched() -> None:
+    """Without the marker, Unreleased is the author's: kept as is, releases go below it."""
+    assert insert_section(EXISTING, "## [Unreleased]\n\n- generated\n", None) == EXISTING
+    out = insert_section(EXISTING, SECTION, "1.3.0")
+    assert "- something in progress, written by hand" in out
+    assert out.index("## [Unreleased]") < out.index("## [1.3.0]")
+
+
+def test_full_regeneration_marks_unreleased() -> None:
+    """--full writes a marked Unreleased section, which a later release replaces."""
+    out = replace_releases(EXISTING, "## [Unreleased]\n\n- new\n\n## [1.2.0]\n\n- x\n")
+    assert f"## [Unreleased]\n{UNRELEASED_LINE}\n" in out
+    released = insert_section(out, SECTION, "1.3.0")
+    assert "## [Unreleased]" not in released
+    assert released.index("## [1.3.0]") < released.index("## [1.2.0]")
 
 
 def test_replace_releases_keeps_preamble() -> None:

@@ -104,12 +104,18 @@ def run_notes(
         # must leave --output unwritten too).
         existing, updated = changelog.plan_update(changelog_path, section, notes.version)
         _write(output, text)
-        label = notes.version or "Unreleased"
-        if updated != existing:
-            changelog.write_atomic(changelog_path, updated)
-            _status(f"{changelog_path.name}: added the {label} section")
+        name, label = changelog_path.name, notes.version or "Unreleased"
+        generated = changelog.generated_unreleased(existing) is not None
+        if updated == existing:
+            _status(f"{name}: already has a {label} section; nothing to add")
+            return
+        changelog.write_atomic(changelog_path, updated)
+        if notes.version is None and generated:
+            _status(f"{name}: refreshed the generated Unreleased section")
+        elif generated and changelog.generated_unreleased(updated) is None:
+            _status(f"{name}: added the {label} section (replacing the generated Unreleased one)")
         else:
-            _status(f"{changelog_path.name}: already has a {label} section; nothing to add")
+            _status(f"{name}: added the {label} section")
         return
     _write(output, text)
 
