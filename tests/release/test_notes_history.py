@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from castoff.release.notes import NotesConfig, generate_notes, notes_json, notes_to_data
+from castoff.release.notes import (
+    NotesConfig,
+    generate_full,
+    generate_notes,
+    notes_json,
+    notes_to_data,
+)
 
 
 def test_squash_under_plain_title_keeps_breaking_footer(repo) -> None:
@@ -87,3 +93,27 @@ def test_conventional_revert_with_refs_footer_cancels(repo) -> None:
     repo.commit("revert: unrelated\n\nRefs: #12")
     notes = generate_notes(repo.path, config=NotesConfig())
     assert groups(notes) == {"feat": ["kept"], "revert": ["unrelated"]}
+
+
+def test_compare_link_ends_at_the_to_ref(repo) -> None:
+    """An untagged --to names its own end in the compare link (a sha for expressions)."""
+    repo.git("remote", "add", "origin", "git@github.com:acme/rocket.git")
+    repo.commit("feat: one")
+    repo.tag("v0.1.0")
+    start = repo.commit("feat: two")
+    repo.git("checkout", "-q", "-b", "topic")
+    middle = repo.commit("feat: three")
+    repo.commit("feat: four")
+    repo.git("checkout", "-q", "main")
+    compare = "https://github.com/acme/rocket/compare/"
+
+    def url(**kwargs: str) -> str | None:
+        return generate_notes(repo.path, config=NotesConfig(), **kwargs).compare_url
+
+    assert url() == f"{compare}v0.1.0...HEAD"
+    assert url(to_ref="topic") == f"{compare}v0.1.0...topic"
+    assert url(to_ref="topic~1") == f"{compare}v0.1.0...{middle}"
+    assert url(from_ref="topic~2", to_ref="topic~1") == f"{compare}{start}...{middle}"
+    assert url(from_ref="v0.1.0", to_ref="topic") == f"{compare}v0.1.0...topic"
+    (unreleased, _) = generate_full(repo.path, "topic~1", config=NotesConfig())
+    assert unreleased.compare_url == f"{compare}v0.1.0...{middle}"

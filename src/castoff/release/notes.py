@@ -13,6 +13,7 @@ Three layers:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -178,8 +179,13 @@ def build_notes(
     forge: Forge | None = None,
     commit_count: int = 0,
     first_timers_unknown: str | None = None,
+    to_ref: str = "HEAD",
+    compare_from: str | None = None,
 ) -> ReleaseNotes:
     """Group ``changes`` into release notes (pure).
+
+    The compare link runs from ``compare_from`` (default ``previous_tag``) to
+    ``tag``, or to ``to_ref`` when there is no tag (see :func:`compare_target`).
 
     ``first_timers_unknown`` is why first-time contributors could not be
     computed (a shallow clone); it is kept in ``extra`` under that key.
@@ -211,7 +217,7 @@ def build_notes(
         groups.append(Group("other", cfg.other_group, tuple(other)))
     compare = None
     if forge is not None and previous_tag:
-        compare = forge.compare_url(previous_tag, tag or "HEAD")
+        compare = forge.compare_url(compare_from or previous_tag, tag or to_ref)
     return ReleaseNotes(
         version=version,
         date=on or datetime.now(UTC).date(),
@@ -287,10 +293,12 @@ def generate_notes(
         )
         from_sha = previous.sha if previous is not None else None
         previous_name = previous.name if previous is not None else None
+        compare_from = previous_name
     else:
         from_sha = git.resolve_ref(root, from_ref)
         found = _tag_at(tags, from_sha, from_ref)
         previous_name = found.name if found is not None else from_ref
+        compare_from = found.name if found is not None else compare_target(from_ref, from_sha)
     section = Section(index=0, tip=to_sha, tag=to_tag, previous=previous_name)
     forge = forge_of(root, cfg)
     excluded = [from_sha] if from_sha else []
@@ -332,7 +340,21 @@ def generate_notes(
         forge=forge,
         commit_count=result.commit_count,
         first_timers_unknown=unknown,
+        to_ref=compare_target(to_ref, to_sha),
+        compare_from=compare_from,
     )
+
+
+_REF_NAME = re.compile(r"[\w.-]+(?:/[\w.-]+)*")
+
+
+def compare_target(to_ref: str, to_sha: str) -> str:
+    """What a compare link ends at for an untagged ``to_ref``: the ref itself when it is a
+    plain name (``HEAD``, a branch, a tag, a sha), else the commit it resolves to
+    (``topic~1``, ``main^2`` and other expressions mean nothing to a forge)."""
+    if _REF_NAME.fullmatch(to_ref) and ".." not in to_ref:
+        return to_ref
+    return to_sha
 
 
 def forge_of(root: Path, cfg: NotesConfig) -> Forge | None:

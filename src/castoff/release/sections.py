@@ -24,7 +24,7 @@ from castoff.errors import GitError, NotFound, UsageError
 from castoff.release import git
 from castoff.release.commits import STANDARD_TYPES, body_prefixes, parse_fields
 from castoff.release.model import Change, Person, ReleaseNotes, TagInfo
-from castoff.release.notes import NotesConfig, build_notes, forge_of
+from castoff.release.notes import NotesConfig, build_notes, compare_target, forge_of
 from castoff.release.refs import Forge
 
 Rendered = Callable[[ReleaseNotes], str]
@@ -38,6 +38,9 @@ class Section:
     tip: str
     tag: TagInfo | None = None
     previous: str | None = None
+    #: Where an untagged section's compare link ends (the ``--to`` ref, see
+    #: :func:`castoff.release.notes.compare_target`).
+    to_ref: str = "HEAD"
 
 
 @dataclass
@@ -188,7 +191,7 @@ def _apply_mailmap(root: Path, out: list[Collected], coauthored: list[tuple[int,
 
 
 def plan_sections(
-    root: Path, to_sha: str, cfg: NotesConfig, *, exact: bool = False
+    root: Path, to_sha: str, cfg: NotesConfig, *, exact: bool = False, to_ref: str = "HEAD"
 ) -> list[Section]:
     """Sections of the whole history up to ``to_sha``, oldest first (Unreleased last).
 
@@ -208,7 +211,7 @@ def plan_sections(
         sections.append(Section(len(sections), tag.sha, tag, previous))
         previous = tag.name
     if not tags or tags[-1].sha != to_sha:
-        sections.append(Section(len(sections), to_sha, None, previous))
+        sections.append(Section(len(sections), to_sha, None, previous, to_ref))
     return sections
 
 
@@ -232,6 +235,7 @@ def _finish(
         first_timers=first_timers,
         forge=forge,
         commit_count=collected.commit_count,
+        to_ref=s.to_ref,
     )
     return render(notes) if render is not None else notes
 
@@ -328,7 +332,9 @@ def full_history(
     # Forking while other threads run may deadlock the child: stay in-process then.
     parallel = n > 1 and threading.active_count() == 1
     for exact in (False, True):
-        sections = plan_sections(root, to_sha, cfg, exact=exact)
+        sections = plan_sections(
+            root, to_sha, cfg, exact=exact, to_ref=compare_target(to_ref, to_sha)
+        )
         run = _run_parallel if parallel and len(sections) >= 4 else _run_inline
         done = run(root, sections, min(n, len(sections)), to_sha, cfg, forge, render, exact)
         if done is not None:
