@@ -117,3 +117,29 @@ def test_compare_link_ends_at_the_to_ref(repo) -> None:
     assert url(from_ref="v0.1.0", to_ref="topic") == f"{compare}v0.1.0...topic"
     (unreleased, _) = generate_full(repo.path, "topic~1", config=NotesConfig())
     assert unreleased.compare_url == f"{compare}v0.1.0...{middle}"
+
+
+def test_prose_body_lines_are_not_entries(repo) -> None:
+    """Outside list items, `fix: …` in a body is prose; a PR's own line is not a duplicate."""
+    repo.commit("chore: start")
+    repo.tag("v0.1.0")
+    repo.commit("chore: x\n\nfix: this is prose\nfeat: so is this")
+    repo.commit("feat: subject PR (#78)\n\n* feat: subject PR\n* fix: listed")
+    notes = generate_notes(repo.path, config=NotesConfig())
+    assert groups(notes) == {"feat": ["subject PR (#78)"], "fix": ["listed"]}
+
+
+def test_git_merge_squash_message_lists_its_commits(repo) -> None:
+    """git's own `merge --squash` message gives one entry per squashed conventional commit."""
+    repo.commit("chore: start")
+    repo.tag("v0.1.0")
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.commit("feat(api): search\n\nfix: prose inside a squashed body")
+    repo.commit("fix: empty query")
+    repo.git("checkout", "-q", "main")
+    repo.git("merge", "-q", "--squash", "topic")
+    repo.git("commit", "-q", "--no-edit")
+    assert repo.git("log", "-1", "--format=%s") == "Squashed commit of the following:"
+    notes = generate_notes(repo.path, config=NotesConfig())
+    assert groups(notes) == {"feat": ["search"], "fix": ["empty query"]}
+    assert notes.groups[0].entries[0].scope == "api"

@@ -27,10 +27,18 @@ _HEADER = re.compile(
     r"(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\n]*)\))?(?P<bang>!)?:[ \t]+(?P<desc>\S.*)"
 )
 _BODY_LINE = re.compile(
-    r"^[ \t]*(?:[-*+][ \t]+)?(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\n]*)\))?(?P<bang>!)?"
+    r"^[ \t]*[-*+][ \t]+(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\n]*)\))?(?P<bang>!)?"
     r":[ \t]+(?P<desc>\S.*)$",
     re.MULTILINE,
 )
+#: A commit subject inside git's own ``merge --squash`` message (indented, no list mark).
+_SQUASHED_SUBJECT = re.compile(
+    r"^[ \t]*(?P<type>[A-Za-z][\w-]*)(?:\((?P<scope>[^()\n]*)\))?(?P<bang>!)?"
+    r":[ \t]+(?P<desc>\S.*)$"
+)
+GIT_SQUASH_SUBJECT = "Squashed commit of the following:"
+_LIST_MARKS = ("-", "*", "+")
+_PR_SUFFIX = re.compile(r"[ \t]*\([#!]\d+\)$")
 _BREAKING = re.compile(r"^BREAKING[ -]CHANGE:[ \t]*", re.MULTILINE)
 _FOOTER = re.compile(r"^(?:[A-Za-z][\w-]*|BREAKING CHANGE)(?::[ \t]|[ \t]#)")
 _REVERT_SUBJECT = re.compile(r'^(?P<verb>Revert|Reapply) "(?P<inner>.*)"\s*$')
@@ -134,12 +142,35 @@ def parse_commit(
 
 
 def _body_lines(body: str, prefixes: tuple[str, ...]) -> list[re.Match[str]]:
-    """Conventional lines in ``body`` whose type is one of ``prefixes`` (cheap pre-filter first)."""
+    """List items of ``body`` (``* feat: …``, ``- fix(api): …``) whose type is in ``prefixes``.
+
+    Only list-marked lines count: a prose line such as ``fix: this is prose``
+    is not an entry. (Cheap pre-filter first: this runs for every body.)
+    """
     found = []
     for line in body.split("\n"):
-        bare = line.lstrip(" \t-*+").lower()
-        if bare.startswith(prefixes):
+        bare = line.lstrip(" \t")
+        if bare[:1] in _LIST_MARKS and bare[1:].lstrip(" \t").lower().startswith(prefixes):
             m = _BODY_LINE.match(line)
+            if m is not None and m["type"].lower() in prefixes:
+                found.append(m)
+    return found
+
+
+def _git_squash_lines(body: str, prefixes: tuple[str, ...]) -> list[re.Match[str]]:
+    """The conventional subjects of the commits listed by ``git merge --squash``'s message.
+
+    That message lists ``commit <sha>``, ``Author:``, ``Date:``, a blank line,
+    then each commit's message indented; the first line of each is its subject.
+    """
+    found = []
+    expect = False
+    for line in body.split("\n"):
+        if line.startswith("Date:"):
+            expect = True
+        elif expect and line.strip():
+            expect = False
+            m = _SQUASHED_SUBJECT.match(line)
             if m is not None and m["type"].lower() in prefixes:
                 found.append(m)
     return found
@@ -218,7 +249,10 @@ def parse_fields(
     breaking_note = _breaking_note(body) if "CHANGE" in body else None
     if ctype == "revert":
         reverts = reverted_shas(body)
-    lines = _body_lines(body, prefixes) if ":" in body else []
+    if subject == GIT_SQUASH_SUBJECT:
+        lines = _git_squash_lines(body, prefixes)
+    else:
+        lines = _body_lines(body, prefixes) if ":" in body else []
     if not lines:  # one entry
         text = f"{subject}\n{body}"
         refs = find_refs(text) if "#" in text or "GH-" in text or "://" in text else ()
@@ -278,7 +312,8 @@ def _squashed(
         (first,) = parse_message(sha, authors[0], subject, rest.strip("\n"), body_types=())
         changes.append(replace(first, authors=authors, body=body, refs=_linked(first.refs, forge)))
     subject_refs = _linked(find_refs(subject), forge)
-    seen = {(c.type, c.scope, c.description) for c in changes}
+    # "feat: x (#78)" and its PR's own "* feat: x" are one change.
+    seen = {(c.type, c.scope, _PR_SUFFIX.sub("", c.description)) for c in changes}
     for m in lines:
         entry = Change(
             sha,
@@ -291,7 +326,7 @@ def _squashed(
             (),
             authors,
         )
-        key = (entry.type, entry.scope, entry.description)
+        key = (entry.type, entry.scope, _PR_SUFFIX.sub("", entry.description))
         if key in seen:
             continue
         seen.add(key)
