@@ -314,6 +314,15 @@ def test_build_notes_hidden_breaking_type() -> None:
     assert notes.breaking == (change,)
 
 
+def test_build_notes_unknown_type_goes_to_other() -> None:
+    """A parsed change of a type nobody knows is listed under Other, with its header."""
+    change = Change("1" * 40, "wip", "half a parser", scope="x")
+    notes = build_notes([change, Change("2" * 40, "chore", "hidden")], on=date(2024, 1, 1))
+    assert [(g.type, [c.description for c in g.entries]) for g in notes.groups] == [
+        ("other", ["wip(x): half a parser"])
+    ]
+
+
 def test_notes_config_from_config(tmp_path: Path) -> None:
     """[notes] settings are read and validated."""
     data = {"notes": {"types": {"feat": "New"}, "other_group": False, "link_style": "gitlab"}}

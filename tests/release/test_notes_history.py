@@ -143,3 +143,30 @@ def test_git_merge_squash_message_lists_its_commits(repo) -> None:
     notes = generate_notes(repo.path, config=NotesConfig())
     assert groups(notes) == {"feat": ["search"], "fix": ["empty query"]}
     assert notes.groups[0].entries[0].scope == "api"
+
+
+def test_unknown_types_go_to_other(repo) -> None:
+    """`WIP: …` and friends are listed under Other; known hidden types stay hidden."""
+    repo.commit("chore: start")
+    repo.tag("v0.1.0")
+    repo.commit("WIP: half a parser")
+    repo.commit("Update: README")
+    repo.commit("cli(args): new flag")
+    repo.commit("chore: bump deps")
+    repo.commit("test: more cases")
+    repo.commit("security: escape input")
+    notes = generate_notes(repo.path, config=NotesConfig())
+    assert groups(notes) == {
+        "other": [
+            "security: escape input",
+            "cli(args): new flag",
+            "Update: README",
+            "WIP: half a parser",
+        ]
+    }
+    configured = NotesConfig(types={"security": "Security"})
+    assert groups(generate_notes(repo.path, config=configured)) == {
+        "security": ["escape input"],
+        "other": ["cli(args): new flag", "Update: README", "WIP: half a parser"],
+    }
+    assert generate_notes(repo.path, config=NotesConfig(other_group=None)).groups == ()

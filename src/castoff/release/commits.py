@@ -185,14 +185,17 @@ def parse_message(
     body_types: Collection[str] = STANDARD_TYPES,
     forge: Forge | None = None,
     keep_body: bool = True,
+    unknown_as_other: bool = False,
 ) -> list[Change]:
     """:func:`parse_commit` over a commit's fields (the streaming fast path).
 
     ``keep_body=False`` leaves ``Change.body`` empty (whole-history runs that
-    render no bodies then hold no message twice).
+    render no bodies then hold no message twice). ``unknown_as_other``: a
+    subject whose type is not in ``body_types`` (``WIP: …``, ``cli: …``) is
+    not conventional (type ``other``, the whole subject as description).
     """
     prefixes = body_prefixes(body_types)
-    return parse_fields(sha, author, subject, body, prefixes, forge, keep_body)
+    return parse_fields(sha, author, subject, body, prefixes, forge, keep_body, unknown_as_other)
 
 
 def parse_fields(
@@ -203,6 +206,7 @@ def parse_fields(
     prefixes: tuple[str, ...],
     forge: Forge | None,
     keep_body: bool,
+    unknown_as_other: bool = False,
 ) -> list[Change]:
     """:func:`parse_message` with positional arguments; ``prefixes`` from :func:`body_prefixes`."""
     if not subject:
@@ -221,6 +225,8 @@ def parse_fields(
         bang = bang_mark is not None
         desc = desc.rstrip()
         conventional = True
+        if unknown_as_other and ctype not in prefixes:  # `WIP: …`: no type the notes know
+            ctype, scope, desc, conventional = "other", None, subject.rstrip(), False
     elif subject.startswith(("Revert ", "Reapply ")) and (revert := _REVERT_SUBJECT.match(subject)):
         # git >= 2.43 titles the revert of `Revert "X"` as `Reapply "X"`: a revert of that revert.
         desc = revert["inner"] if revert["verb"] == "Revert" else f'Revert "{revert["inner"]}"'

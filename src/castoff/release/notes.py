@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from typing import Any
 from castoff.config import DEFAULT_TAG_FORMAT, Config, load_config
 from castoff.errors import ConfigError, UsageError
 from castoff.release import git
-from castoff.release.commits import header_of, reapplied
+from castoff.release.commits import STANDARD_TYPES, header_of, reapplied
 from castoff.release.model import Change, Group, Person, Reference, ReleaseNotes, TagInfo
 from castoff.release.refs import STYLES, Forge, parse_remote
 
@@ -193,9 +193,10 @@ def build_notes(
     Reverts cancel the change they revert when both are present; a revert of
     a revert whose target is not present lists the change it brings back
     (:func:`~castoff.release.commits.reapplied`). Types listed
-    in ``config.types`` get a group each, in that order; other conventional
-    types are hidden unless breaking; non-conventional commits go to
-    ``config.other_group`` (dropped when it is None).
+    in ``config.types`` get a group each, in that order; the other standard
+    types (``chore``, ``ci``, … :data:`~castoff.release.commits.STANDARD_TYPES`)
+    are hidden unless breaking; non-conventional commits and types nobody
+    knows (``WIP: …``) go to ``config.other_group`` (dropped when it is None).
     """
     cfg = config or NotesConfig()
     kept = [reapplied(c) if c.type == "revert" else c for c in cancel_reverts(list(changes))]
@@ -212,6 +213,10 @@ def build_notes(
         bucket = buckets.get(change.type)
         if bucket is not None:
             bucket.append(change)
+        elif cfg.other_group and change.type not in STANDARD_TYPES:  # `WIP: …`, `cli: …`
+            other.append(
+                replace(change, type="other", description=header_of(change), conventional=False)
+            )
     groups = [Group(t, cfg.types[t], tuple(entries)) for t, entries in buckets.items() if entries]
     if other and cfg.other_group:
         groups.append(Group("other", cfg.other_group, tuple(other)))

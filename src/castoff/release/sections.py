@@ -135,7 +135,7 @@ def collect_sections(
         section_people = people_of[label]
         if key not in section_people:
             section_people[key] = author
-        changes = parse_fields(sha, author, subject, body, prefixes, forge, keep_body)
+        changes = parse_fields(sha, author, subject, body, prefixes, forge, keep_body, True)
         if changes:
             bucket = changes_of[label]
             if len(changes[0].authors) > 1:
