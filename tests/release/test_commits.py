@@ -158,6 +158,26 @@ def test_new_change_equals_constructor() -> None:
     assert new_change(*args) == Change(*args)
 
 
+def test_find_refs_gitlab_merge_requests() -> None:
+    """`!N` is a merge request only when asked (GitLab), and only as a reference token."""
+    text = "feat!: x (!5), Wow!12, group/sub/proj!6, a&!7, x/!8, !9"
+    assert find_refs(text) == ()
+    assert [(r.kind, r.repo, r.number) for r in find_refs(text, merge_requests=True)] == [
+        ("pull", None, 5),
+        ("pull", "group/sub/proj", 6),
+        ("pull", None, 9),
+    ]
+    both = find_refs("fix: y (#5, !5)", merge_requests=True)
+    assert [(r.kind, r.number) for r in both] == [("issue", 5), ("pull", 5)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from("!#/0123456789ab &()\n.-_")))
+def test_find_refs_with_merge_requests_never_raises(text: str) -> None:
+    """Arbitrary text never breaks the merge-request scan."""
+    assert all(r.number >= 0 for r in find_refs(text, merge_requests=True))
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(), st.text())
 def test_parsing_never_raises(subject: str, body: str) -> None:

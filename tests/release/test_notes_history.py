@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
+from castoff.errors import TemplateError
 from castoff.release.notes import (
     NotesConfig,
     generate_full,
@@ -12,6 +15,8 @@ from castoff.release.notes import (
     notes_json,
     notes_to_data,
 )
+from castoff.release.notes_render import NotesRenderer
+from castoff.release.refs import parse_remote
 
 
 def test_squash_under_plain_title_keeps_breaking_footer(repo) -> None:
@@ -170,3 +175,65 @@ def test_unknown_types_go_to_other(repo) -> None:
         "other": ["cli(args): new flag", "Update: README", "WIP: half a parser"],
     }
     assert generate_notes(repo.path, config=NotesConfig(other_group=None)).groups == ()
+
+
+def test_every_breaking_footer_kept_and_indented(repo) -> None:
+    """All BREAKING CHANGE footers are kept; continuation lines stay inside their item."""
+    repo.commit("chore: start")
+    repo.tag("v0.1.0")
+    repo.commit(
+        "feat(auth): new tokens\n\nWhy.\n\nBREAKING CHANGE: tokens expire\n  after one hour\n"
+        "Reviewed-by: Z\nBREAKING-CHANGE: the v1 login is gone"
+    )
+    cfg = NotesConfig()
+    notes = generate_notes(repo.path, config=cfg)
+    (change,) = notes.breaking
+    assert change.breaking_description == (
+        "tokens expire\n  after one hour\n\nthe v1 login is gone"
+    )
+    text = NotesRenderer(cfg, "text")(notes)
+    assert "  * auth: tokens expire\n    after one hour\n\n    the v1 login is gone (" in text
+    md = NotesRenderer(cfg, "md")(notes)
+    assert "- **auth:** tokens expire\n  after one hour\n\n  the v1 login is gone (" in md
+
+
+def test_undefined_name_in_template_names_the_file(repo, tmp_path: Path) -> None:
+    """A template using an undefined name fails with its file name and line."""
+    repo.commit("feat: x")
+    (tmp_path / "mine.j2").write_text("{{ notes.version }}\n{{ no_such_thing.title }}\n")
+    cfg = NotesConfig(root=tmp_path, templates={"text": "mine.j2"})
+    with pytest.raises(TemplateError, match=r"mine\.j2, line 2: 'no_such_thing' is undefined"):
+        NotesRenderer(cfg, "text")(generate_notes(repo.path, config=cfg))
+
+
+def test_gitlab_merge_request_references(repo) -> None:
+    """On GitLab, `!N` and `group/project!N` are merge requests, linked and written as such."""
+    repo.git("remote", "add", "origin", "git@gitlab.com:acme/rocket.git")
+    repo.commit("chore: start")
+    repo.tag("v0.1.0")
+    repo.commit("feat!: search (!42)")
+    repo.commit("fix: crash\n\nSee acme/sub/engine!7, closes #3")
+    repo.commit("Big MR (!77)\n\n* feat: a\n* fix: b")
+    cfg = NotesConfig()
+    notes = generate_notes(repo.path, config=cfg)
+    refs = {
+        c.description: [(r.kind, r.repo, r.number, r.url) for r in c.refs] for c in notes.changes
+    }
+    mr = "https://gitlab.com/acme/rocket/-/merge_requests"
+    assert refs == {
+        "search (!42)": [("pull", None, 42, f"{mr}/42")],
+        "a": [("pull", None, 77, f"{mr}/77")],
+        "crash": [
+            ("pull", "acme/sub/engine", 7, "https://gitlab.com/acme/sub/engine/-/merge_requests/7"),
+            ("issue", None, 3, "https://gitlab.com/acme/rocket/-/issues/3"),
+        ],
+        "b": [("pull", None, 77, f"{mr}/77")],
+    }
+    md = NotesRenderer(cfg, "md", forge=parse_remote("git@gitlab.com:acme/rocket.git"))(notes)
+    assert f"- a ([!77]({mr}/77))" in md
+    assert "- search (!42) (" in md  # spelled out already: no second link
+    assert "[acme/sub/engine!7](" in md
+
+    repo.git("remote", "set-url", "origin", "git@github.com:acme/rocket.git")
+    on_github = generate_notes(repo.path, config=cfg)
+    assert [r.number for c in on_github.changes for r in c.refs] == [3]

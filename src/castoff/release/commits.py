@@ -59,17 +59,29 @@ def co_authors(body: str) -> tuple[Person, ...]:
 
 
 def _breaking_note(body: str) -> str | None:
-    """The text of a ``BREAKING CHANGE:`` footer (continuation lines included), or None."""
-    m = _BREAKING.search(body)
-    if m is None:
+    """The text of the ``BREAKING CHANGE:`` footers (continuation lines included), or None.
+
+    Each footer runs up to the next footer; several are joined by a blank line.
+    """
+    if _BREAKING.search(body) is None:
         return None
-    lines = body[m.end() :].split("\n")
-    kept = [lines[0]]
-    for line in lines[1:]:
-        if _FOOTER.match(line):
-            break
-        kept.append(line)
-    return "\n".join(kept).strip() or None
+    notes: list[str] = []
+    current: list[str] | None = None
+    for line in body.split("\n"):
+        m = _BREAKING.match(line)
+        if m is not None:
+            if current is not None:
+                notes.append("\n".join(current).strip())
+            current = [line[m.end() :]]
+        elif current is not None:
+            if _FOOTER.match(line):
+                notes.append("\n".join(current).strip())
+                current = None
+            else:
+                current.append(line)
+    if current is not None:
+        notes.append("\n".join(current).strip())
+    return "\n\n".join(n for n in notes if n) or None
 
 
 def reverted_shas(body: str) -> str | None:
@@ -116,6 +128,11 @@ def reapplied(change: Change) -> Change:
         breaking_description=change.breaking_description or (desc if bang else None),
         reverts=None,
     )
+
+
+def _merge_requests(forge: Forge | None) -> bool:
+    """True when ``!12`` means a merge request (GitLab)."""
+    return forge is not None and forge.style == "gitlab"
 
 
 def _linked(refs: tuple[Reference, ...], forge: Forge | None) -> tuple[Reference, ...]:
@@ -235,7 +252,14 @@ def parse_fields(
         ctype, scope, bang, desc, conventional = "other", None, False, subject, False
 
     if not body:  # the most common case: a one-line message
-        refs = find_refs(subject) if "#" in subject or "GH-" in subject or "://" in subject else ()
+        refs = (
+            find_refs(subject, _merge_requests(forge))
+            if "#" in subject
+            or "GH-" in subject
+            or "://" in subject
+            or ("!" in subject and _merge_requests(forge))
+            else ()
+        )
         return [
             new_change(
                 sha,
@@ -261,7 +285,14 @@ def parse_fields(
         lines = _body_lines(body, prefixes) if ":" in body else []
     if not lines:  # one entry
         text = f"{subject}\n{body}"
-        refs = find_refs(text) if "#" in text or "GH-" in text or "://" in text else ()
+        refs = (
+            find_refs(text, _merge_requests(forge))
+            if "#" in text
+            or "GH-" in text
+            or "://" in text
+            or ("!" in text and _merge_requests(forge))
+            else ()
+        )
         return [
             new_change(
                 sha,
@@ -315,9 +346,12 @@ def _squashed(
         rest = rest.replace(m.group(0), "", 1)
     changes: list[Change] = []
     if conventional:  # the subject entry, parsed without the listed lines
-        (first,) = parse_message(sha, authors[0], subject, rest.strip("\n"), body_types=())
-        changes.append(replace(first, authors=authors, body=body, refs=_linked(first.refs, forge)))
-    subject_refs = _linked(find_refs(subject), forge)
+        (first,) = parse_message(
+            sha, authors[0], subject, rest.strip("\n"), body_types=(), forge=forge
+        )
+        changes.append(replace(first, authors=authors, body=body))
+    mrs = _merge_requests(forge)
+    subject_refs = _linked(find_refs(subject, mrs), forge)
     # "feat: x (#78)" and its PR's own "* feat: x" are one change.
     seen = {(c.type, c.scope, _PR_SUFFIX.sub("", c.description)) for c in changes}
     for m in lines:
@@ -337,7 +371,8 @@ def _squashed(
             continue
         seen.add(key)
         merged = {
-            (r.repo, r.number): r for r in (*_linked(find_refs(m.group(0)), forge), *subject_refs)
+            (r.repo, r.number, r.kind): r
+            for r in (*_linked(find_refs(m.group(0), mrs), forge), *subject_refs)
         }
         changes.append(replace(entry, refs=tuple(merged.values())))
     if breaking_note is not None and not conventional and changes:

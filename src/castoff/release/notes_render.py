@@ -11,6 +11,8 @@ a run before anything is written.
 from __future__ import annotations
 
 import json
+import re
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,19 +72,58 @@ def _environment() -> jinja2.Environment:
     env.filters["json"] = _json_filter
     env.filters["new_refs"] = _new_refs
     env.filters["notes_json"] = notes_json
+    env.filters["continued"] = _continued
     return env
+
+
+def _template_frames(exc: BaseException) -> list[str]:
+    """``name, line N`` of each template frame of ``exc``'s traceback, outermost first.
+
+    Jinja2 rewrites tracebacks so that template code shows as frames of the
+    template file; everything else is Python.
+    """
+    found = []
+    tb = exc.__traceback__
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.endswith(".py") and not filename.startswith("<"):
+            found.append(f"{Path(filename).name}, line {tb.tb_lineno}")
+        tb = tb.tb_next
+    return found
+
+
+def _continued(text: str, width: int) -> str:
+    """``text`` with its continuation lines indented by ``width`` spaces.
+
+    Keeps a multi-line breaking-change note inside its list item. Each
+    paragraph is dedented first (a footer's folded lines are indented, the
+    next footer's are not), so relative indentation inside one is kept.
+    """
+    first, _, rest = text.partition("\n")
+    if not rest:
+        return first
+    pad = " " * width
+    paragraphs = [textwrap.dedent(p) for p in re.split(r"\n[ \t]*\n", rest)]
+    lines = "\n\n".join(paragraphs).split("\n")
+    return "\n".join([first, *[pad + line if line.strip() else "" for line in lines]])
 
 
 def _new_refs(change: Change) -> list[Reference]:
     """The references of ``change`` its description does not already spell out."""
     text = change.description
-    if "#" not in text and "://" not in text:
+    if "#" not in text and "://" not in text and "!" not in text:
         return list(change.refs)
     return [
         r
         for r in change.refs
-        if (r.url is None or r.url not in text) and f"{r.repo or ''}#{r.number}" not in text
+        if (r.url is None or r.url not in text)
+        and f"{r.repo or ''}#{r.number}" not in text
+        and (r.kind != "pull" or f"{r.repo or ''}!{r.number}" not in text)
     ]
+
+
+def _plain_label(ref: Reference) -> str:
+    return f"{ref.repo or ''}#{ref.number}"
 
 
 class NotesRenderer:
@@ -127,7 +168,11 @@ class NotesRenderer:
             except (OSError, UnicodeDecodeError) as exc:
                 reason = getattr(exc, "strerror", None) or str(exc)
                 raise TemplateError(f"cannot read notes template {path}: {reason}") from exc
-            return self.env.from_string(source)
+            # Compiled with its file name, so render errors can say where they happened.
+            code = self.env.compile(source, name=override, filename=str(path))
+            return self.env.template_class.from_code(
+                self.env, code, self.env.make_globals(None), None
+            )
         except jinja2.TemplateSyntaxError as exc:
             where = override or TEMPLATE_FILES[self.fmt]
             raise TemplateError(f"{where}, line {exc.lineno}: {exc.message}") from exc
@@ -146,13 +191,16 @@ class NotesRenderer:
             "commit_url": self.forge.commit_url if self.forge is not None else None,
             "indent": None if self.full else 2,
             "first_timers_unknown": notes.extra.get(FIRST_TIMERS_UNKNOWN),
+            "ref_label": self.forge.label if self.forge is not None else _plain_label,
         }
         if self.wants_data:
             context["data"] = notes_to_data(notes)
         try:
             text = self.template.render(context)
         except jinja2.TemplateError as exc:
-            raise TemplateError(f"rendering the {self.fmt} notes template failed: {exc}") from exc
+            where = _template_frames(exc) or [self.override or TEMPLATE_FILES[self.fmt]]
+            inner = where[-1] + (f" (from {where[0]})" if len(where) > 1 else "")
+            raise TemplateError(f"notes template {inner}: {exc}") from exc
         return text.rstrip("\n") + "\n"
 
     __call__ = section

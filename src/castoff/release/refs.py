@@ -2,7 +2,8 @@
 
 :func:`find_refs` extracts ``#123``, ``GH-123``, ``owner/repo#123``, full
 issue / pull / merge-request URLs and the closing keywords before them
-(``Closes #4``, ``fixes: #5``). :class:`Forge` turns the ``origin`` remote URL
+(``Closes #4``, ``fixes: #5``), and GitLab's ``!12`` merge requests when
+asked. :class:`Forge` turns the ``origin`` remote URL
 (ssh or https) into link builders in the URL style of GitHub, GitLab,
 Gitea / Forgejo or Bitbucket. Pure functions: no git, no network.
 """
@@ -23,6 +24,7 @@ _URL_REF = re.compile(
 )
 _NUMBER = re.compile(r"\d+\b")
 _OWNER_REPO = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+_GROUP_PROJECT = re.compile(r"[A-Za-z0-9][\w.-]*(?:/[\w.-]+)+")
 _WORDISH = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _TOKEN = _WORDISH | {"/"}
 #: The character just before a reference that a closing keyword can precede.
@@ -71,13 +73,24 @@ def _action(text: str, pos: int) -> str | None:
     return None  # pragma: no cover - the regex only matches the three stems
 
 
-def find_refs(text: str) -> tuple[Reference, ...]:
-    """References in ``text``, in order of appearance, without duplicates."""
+def find_refs(text: str, merge_requests: bool = False) -> tuple[Reference, ...]:
+    """References in ``text``, in order of appearance, without duplicates.
+
+    ``merge_requests`` (GitLab) also reads ``!12`` and ``group/project!12`` as
+    merge requests (kind ``pull``).
+    """
     first_hash = text.find("#")
     has_hash = first_hash >= 0
-    if not has_hash and "GH-" not in text and "://" not in text:
+    bangs = merge_requests and "!" in text
+    if not has_hash and "GH-" not in text and "://" not in text and not bangs:
         return ()
-    if has_hash and text.find("#", first_hash + 1) < 0 and "://" not in text and "GH-" not in text:
+    if (
+        has_hash
+        and not bangs
+        and text.find("#", first_hash + 1) < 0
+        and "://" not in text
+        and "GH-" not in text
+    ):
         # The common case, one "#": "fix: crash (#123)" or "Closes #4".
         number = _NUMBER.match(text, first_hash + 1)
         if number is None:
@@ -89,14 +102,14 @@ def find_refs(text: str) -> tuple[Reference, ...]:
             if action is not None:
                 _SET_ACTION(ref, action)
             return (ref,)
-    found: dict[tuple[str | None, int], tuple[int, Reference]] = {}
+    found: dict[tuple[str | None, int, str], tuple[int, Reference]] = {}
     spans: list[tuple[int, int]] = []
     if "://" in text:
         for m in _URL_REF.finditer(text):
             kind = "issue" if m["kind"] == "issues" else "pull"
             action = _action(text, m.start())
             ref = new_reference(int(m["num"]), kind, m["repo"], m.group(0), action)
-            found.setdefault((m["repo"], ref.number), (m.start(), ref))
+            found.setdefault((m["repo"], ref.number, "#"), (m.start(), ref))
             spans.append(m.span())
     hash_at = text.find("#") if has_hash else -1
     while hash_at >= 0:
@@ -118,12 +131,14 @@ def find_refs(text: str) -> tuple[Reference, ...]:
                 repo, start = token, head
             elif before in "/&":
                 continue
-            key = (repo, int(number.group()))
+            key = (repo, int(number.group()), "#")
             if key not in found:
                 found[key] = (
                     start,
                     new_reference(key[1], "issue", repo, None, _action(text, start)),
                 )
+    if bangs:
+        _merge_requests(text, found)
     gh_at = text.find("GH-")
     while gh_at >= 0:
         start = gh_at
@@ -135,12 +150,40 @@ def find_refs(text: str) -> tuple[Reference, ...]:
             or text[start - 1 : start] == "&"
         ):
             continue
-        key = (None, int(number.group()))
+        key = (None, int(number.group()), "#")
         if key not in found:
             found[key] = (start, new_reference(key[1], "issue", None, None, _action(text, start)))
     if len(found) == 1:
         return (next(iter(found.values()))[1],)
     return tuple(ref for _, ref in sorted(found.values(), key=lambda pair: pair[0]))
+
+
+def _merge_requests(
+    text: str, found: dict[tuple[str | None, int, str], tuple[int, Reference]]
+) -> None:
+    """Add GitLab's ``!12`` / ``group/project!12`` merge-request references to ``found``."""
+    at = text.find("!")
+    while at >= 0:
+        start = at
+        at = text.find("!", start + 1)
+        number = _NUMBER.match(text, start + 1)
+        if number is None:
+            continue
+        repo = None
+        before = text[start - 1] if start else " "
+        if before in _WORDISH:  # "group/sub/project!12", or "Wow!12" which is no reference
+            head = start
+            while head > 0 and text[head - 1] in _TOKEN:
+                head -= 1
+            token = text[head:start]
+            if not _GROUP_PROJECT.fullmatch(token) or (head and text[head - 1] == "&"):
+                continue
+            repo, start = token, head
+        elif before in "/&":
+            continue
+        key = (repo, int(number.group()), "!")
+        if key not in found:
+            found[key] = (start, new_reference(key[1], "pull", repo, None, None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +224,11 @@ class Forge:
         if self.style == "bitbucket":
             return f"{self.repo_url}/branches/compare/{quote(new)}%0D{quote(old)}"
         return f"{self.repo_url}/compare/{old}...{new}"
+
+    def label(self, ref: Reference) -> str:
+        """How ``ref`` is written here: ``#12``, ``o/r#12``; GitLab merge requests ``!12``."""
+        sigil = "!" if ref.kind == "pull" and self.style == "gitlab" else "#"
+        return f"{ref.repo or ''}{sigil}{ref.number}"
 
     def link(self, ref: Reference) -> Reference:
         """``ref`` with its ``url`` filled in (kept if the message gave one)."""
