@@ -164,16 +164,69 @@ def test_long_notes_fit_every_platform(tmp_path: Path, n: int, words: int, seed_
 
 
 def test_truncated_drafts_link_to_full_notes(tmp_path: Path) -> None:
-    """A cut chat draft says so and ends with the link to the full notes."""
+    """A cut chat draft says so and links to the full notes."""
     drafts = draft_all(_long_notes(400, 40, "word"), make_settings(tmp_path))
     for channel in ("discord", "mattermost", "teams", "slack", "social"):
         assert drafts[channel].truncated, channel
     url = "https://github.com/acme/widget/releases/tag/v1.2.0"
-    assert (
-        drafts["mattermost"].content.rstrip().endswith(f'{url}"\n}}'.rstrip())
-        or url in drafts["mattermost"].content
-    )
-    assert (drafts["discord"].payload or {})["embeds"][0]["description"].endswith(
-        f"[Full release notes]({url})"
-    )
+    assert f"[full release notes]({url})" in (drafts["mattermost"].payload or {})["text"]
+    description = (drafts["discord"].payload or {})["embeds"][0]["description"]
+    assert f"more changes: [full release notes]({url})" in description
     assert drafts["social"].content.strip().endswith(url)
+
+
+TAIL = (
+    "Thanks to @alice and Bob Builder for contributing to this release.",
+    "A warm welcome to our first-time contributors: Bob Builder",
+    "**Full changelog**: https://github.com/acme/widget/compare/v1.1.0...v1.2.0",
+)
+
+
+def test_cut_forge_body_keeps_contributors_and_compare_link(tmp_path: Path) -> None:
+    """A 400-commit release: the entries are cut, the tail sections are all there."""
+    notes = _long_notes(400, 40, "word")
+    drafts = draft_all(notes, make_settings(tmp_path), ["github", "gitea", "gitlab"])
+    gitea = drafts["gitea"]
+    assert gitea.truncated
+    assert limits.utf16_len(gitea.content) <= limits.GITEA_RELEASE_BODY
+    for line in TAIL:
+        assert line in gitea.content, line
+    assert gitea.content.rstrip().endswith(TAIL[-1])
+    kept = gitea.content.count("\n- ")
+    assert f"…and {len(notes.breaking) + 400 - kept} more changes" in gitea.content
+    assert "[full release notes](https://github.com/acme/widget/releases/tag/v1.2.0)" in (
+        gitea.content
+    )
+    assert not drafts["gitlab"].truncated  # 1 000 000 characters: everything fits
+    assert "more changes" not in drafts["gitlab"].content
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    n=st.integers(min_value=1, max_value=500),
+    words=st.integers(min_value=1, max_value=80),
+    seed_text=st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=12),
+)
+def test_long_notes_keep_the_tail_sections(
+    tmp_path: Path, n: int, words: int, seed_text: str
+) -> None:
+    """However long the notes, forge bodies, Discord and Mattermost keep the thanks, the
+    first-timer welcome and (forges) the compare link, and fit their limits."""
+    drafts = draft_all(_long_notes(n, words, seed_text), make_settings(tmp_path))
+    for channel, limit in (
+        ("github", limits.GITHUB_RELEASE_BODY),
+        ("gitea", limits.GITEA_RELEASE_BODY),
+    ):
+        body = drafts[channel].content
+        assert limits.utf16_len(body) <= limit
+        for line in TAIL:
+            assert line in body, (channel, line)
+        assert ("more change" in body) == drafts[channel].truncated
+    for text in (
+        (drafts["discord"].payload or {})["embeds"][0]["description"],
+        (drafts["mattermost"].payload or {})["text"],
+    ):
+        assert "Thanks to Alice Doe and Bob Builder!" in text
+        assert "Welcome to our first-time contributors: Bob Builder" in text

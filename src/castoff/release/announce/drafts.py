@@ -4,15 +4,18 @@ Pure: notes and settings in, :class:`Draft` values out. Text comes from Jinja2
 templates (see ``templating``); JSON payloads (Slack Block Kit, Discord embed,
 Teams Adaptive Card, Mattermost, generic webhook) are built here as dicts with
 only their text fields templated. Every draft fits its platform's documented
-limits (``limits``); a cut draft ends with a link to the full notes and says
-``truncated=True``.
+limits (``limits``) and says ``truncated=True`` when it had to be cut. Markdown
+bodies (the forges, Discord, Mattermost) drop change entries from the end and
+say how many, with a link to the full notes, so the sections after the
+changes — contributors, first-timers, the compare link — are always kept;
+other drafts are cut at a line end and end with the link.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -121,7 +124,52 @@ def release_context(notes: ReleaseNotes, settings: AnnounceSettings) -> dict[str
         "first_timers": list(notes.first_timers),
         "highlights": highlights(notes),
         "commit_count": notes.commit_count,
+        "omitted": 0,  # change entries left out to fit the platform (see fit_entries)
     }
+
+
+def fit_entries(
+    render: Callable[[dict[str, Any]], str],
+    ctx: dict[str, Any],
+    limit: int,
+    *,
+    suffix: str = "",
+) -> tuple[str, bool]:
+    """``render(ctx)`` within ``limit`` (UTF-16 units), and whether anything was left out.
+
+    Too long, it is rendered with the first N change entries only (breaking changes
+    first, then each group in order), N as large as fits, and ``omitted`` set to the
+    number left out; the template says so and keeps whatever follows the entries.
+    Only when not even the entry-less text fits is it cut at a line end (+ ``suffix``).
+    """
+    text = render(ctx)
+    if limits.utf16_len(text) <= limit:
+        return text, False
+    total = len(ctx["breaking"]) + sum(len(g.entries) for g in ctx["groups"])
+    lo, hi, best = 0, total - 1, None
+    while lo <= hi:  # the length grows with the number of entries kept
+        mid = (lo + hi) // 2
+        candidate = render(_first_entries(ctx, mid, total))
+        if limits.utf16_len(candidate) <= limit:
+            best, lo = candidate, mid + 1
+        else:
+            hi = mid - 1
+    if best is not None:
+        return best, True
+    return limits.truncate(render(_first_entries(ctx, 0, total)), limit, suffix=suffix)[0], True
+
+
+def _first_entries(ctx: dict[str, Any], keep: int, total: int) -> dict[str, Any]:
+    """``ctx`` with only the first ``keep`` change entries (breaking ones first)."""
+    breaking = ctx["breaking"][:keep]
+    left = keep - len(breaking)
+    groups = []
+    for g in ctx["groups"]:
+        if left <= 0:
+            break
+        groups.append(replace(g, entries=g.entries[:left]))
+        left -= len(groups[-1].entries)
+    return {**ctx, "breaking": breaking, "groups": groups, "omitted": total - keep}
 
 
 def _clip(text: str) -> str:
@@ -138,8 +186,8 @@ Builder = Callable[[str, Templates, dict[str, Any]], Draft]
 
 def _forge(limit: int) -> Builder:
     def build(channel: str, t: Templates, ctx: dict[str, Any]) -> Draft:
-        text, cut = limits.truncate(
-            t.render(channel, ctx), limit, suffix=_link_suffix(ctx["notes_url"])
+        text, cut = fit_entries(
+            lambda c: t.render(channel, c), ctx, limit, suffix=_link_suffix(ctx["notes_url"])
         )
         return Draft(
             channel, "markdown", text, truncated=cut, length=limits.utf16_len(text), limit=limit
@@ -194,7 +242,9 @@ def _discord(channel: str, t: Templates, ctx: dict[str, Any]) -> Draft:
         limits.DISCORD_EMBED_TOTAL - limits.utf16_len(title) - limits.utf16_len(footer),
     )
     suffix = f"\n\n[Full release notes]({url})" if url else ""
-    description, cut = limits.truncate(t.render("discord", ctx).strip(), room, suffix=suffix)
+    description, cut = fit_entries(
+        lambda c: t.render("discord", c).strip(), ctx, room, suffix=suffix
+    )
     embed: dict[str, Any] = {"title": title, "description": description, "color": DISCORD_COLOR}
     if url:
         embed["url"] = url
@@ -242,8 +292,9 @@ def _teams(channel: str, t: Templates, ctx: dict[str, Any]) -> Draft:
 def _mattermost(channel: str, t: Templates, ctx: dict[str, Any]) -> Draft:
     url = ctx["notes_url"]
     heading = f"#### {ctx['title']}" + (f" — [release notes]({url})" if url else "") + "\n\n"
-    body, cut = limits.truncate(
-        heading + t.render("mattermost", ctx).strip(),
+    body, cut = fit_entries(
+        lambda c: heading + t.render("mattermost", c).strip(),
+        ctx,
         limits.MATTERMOST_TEXT,
         suffix=_link_suffix(url),
     )
