@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import stat
-import threading
 from pathlib import Path
 
 from castoff.release.changelog import (
@@ -13,7 +10,6 @@ from castoff.release.changelog import (
     insert_section,
     replace_releases,
     update_changelog,
-    write_atomic,
 )
 
 SECTION = (
@@ -155,17 +151,6 @@ def test_update_changelog_creates_then_noop(tmp_path: Path) -> None:
     assert path.read_text() == first
 
 
-def test_write_atomic_keeps_mode_and_leaves_no_temp(tmp_path: Path) -> None:
-    """Atomic writes keep the file mode and leave no temporary file behind."""
-    path = tmp_path / "CHANGELOG.md"
-    path.write_text("old")
-    path.chmod(0o640)
-    write_atomic(path, "new")
-    assert path.read_text() == "new"
-    assert path.stat().st_mode & 0o777 == 0o640
-    assert [p.name for p in tmp_path.iterdir()] == ["CHANGELOG.md"]
-
-
 def test_real_changelog_with_history(tmp_path: Path) -> None:
     """A commitizen-style changelog with many releases gets the new one on top."""
     lines = ["## v1.2.0 (2024-04-01)", "", "### Fix", "", "- **core**: thing", ""]
@@ -182,27 +167,3 @@ def test_real_changelog_with_history(tmp_path: Path) -> None:
     text = path.read_text()
     assert text.startswith(SECTION)
     assert text.endswith(history)
-
-
-def test_write_atomic_follows_symlinks(tmp_path: Path) -> None:
-    """Writing through a symlink replaces its target and keeps the link."""
-    target = tmp_path / "real.md"
-    target.write_text("old\n")
-    link = tmp_path / "CHANGELOG.md"
-    link.symlink_to(target)
-    write_atomic(link, "new\n")
-    assert link.is_symlink()
-    assert target.read_text() == "new\n"
-
-
-def test_write_atomic_writes_special_files_in_place(tmp_path: Path) -> None:
-    """A FIFO (like /dev/stdout or /dev/null) is written to, never replaced by a plain file."""
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    received: list[bytes] = []
-    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
-    reader.start()
-    write_atomic(fifo, ["a\r\n", "b\n"])
-    reader.join(timeout=10)
-    assert received == [b"a\r\nb\n"]
-    assert stat.S_ISFIFO(fifo.stat().st_mode)

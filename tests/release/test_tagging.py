@@ -657,3 +657,16 @@ def test_monorepo_notes_and_changelog_hold_only_the_package(repo: Any) -> None:
     section = (repo.path / "packages/a/CHANGELOG.md").read_text()
     assert "alpha feature" in section
     assert "beta bug" not in section
+
+
+def test_crlf_changelog_keeps_its_line_endings(repo: Any) -> None:
+    """A CRLF CHANGELOG gets a CRLF section; its existing bytes stay as they were."""
+    old = b"# Changelog\r\n\r\n## [1.0.0] - 2024-01-01\r\n\r\n- first\r\n"
+    released(repo)
+    (repo.path / "CHANGELOG.md").write_bytes(old)
+    repo.commit("feat: crlf friends", {"CHANGELOG.md": old.decode()})
+    full_release(repo, cfg(repo))
+    data = (repo.path / "CHANGELOG.md").read_bytes()
+    assert data.endswith(old.split(b"\r\n\r\n", 1)[1])
+    assert b"crlf friends" in data
+    assert b"\n" not in data.replace(b"\r\n", b"")

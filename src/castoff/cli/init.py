@@ -56,7 +56,8 @@ def write_config(root: Path, data: dict[str, Any], *, dry_run: bool = False) -> 
     import tomlkit
 
     from castoff.errors import ConflictError
-    from castoff.release.versionfiles import BOM, atomic_write
+    from castoff.release.textfiles import write_atomic
+    from castoff.release.versionfiles import BOM
 
     if (root / "castoff.toml").is_file():
         raise ConflictError("castoff.toml already exists; not overwriting it")
@@ -80,7 +81,7 @@ def write_config(root: Path, data: dict[str, Any], *, dry_run: bool = False) -> 
         path, text = root / "castoff.toml", tomlkit.dumps(doc)
     if not dry_run:
         if path.exists():
-            atomic_write(path, text)
+            write_atomic(path, text)
         else:
             path.write_text(text, encoding="utf-8")
     return path, text

@@ -79,13 +79,13 @@ def run_notes(
             md_sections = sections
         parts = renderer.document_parts(sections)
         if update_changelog:
-            from castoff.release import changelog
+            from castoff.release import changelog, textfiles
 
-            existing = changelog.read_text(changelog_path)
+            existing = textfiles.read_text(changelog_path)
             updated = changelog.replace_releases(existing, "\n".join(md_sections))
             _write(output, parts)
             if updated != existing:
-                changelog.write_atomic(changelog_path, updated)
+                textfiles.write_atomic(changelog_path, updated)
             _status(f"{changelog_path.name}: {len(md_sections)} release section(s) written")
             return
         _write(output, parts)
@@ -97,7 +97,7 @@ def run_notes(
         sys.stderr.write(f"warning: {unknown}\n")
     text = renderer.document([renderer(notes)])
     if update_changelog:
-        from castoff.release import changelog
+        from castoff.release import changelog, textfiles
 
         section = text if md is renderer else md(notes)
         # Read and compute the update before writing anything (an unreadable changelog
@@ -109,7 +109,7 @@ def run_notes(
         if updated == existing:
             _status(f"{name}: already has a {label} section; nothing to add")
             return
-        changelog.write_atomic(changelog_path, updated)
+        textfiles.write_atomic(changelog_path, updated)
         if notes.version is None and generated:
             _status(f"{name}: refreshed the generated Unreleased section")
         elif generated and changelog.generated_unreleased(updated) is None:
@@ -123,7 +123,7 @@ def run_notes(
 def _write(output: Path | None, text: str | Iterable[str]) -> None:
     """Write to ``output`` atomically, or to stdout."""
     if output is not None:
-        from castoff.release.changelog import write_atomic
+        from castoff.release.textfiles import write_atomic
 
         write_atomic(output, text)
     else:

@@ -5,20 +5,17 @@ file already has is not added again. New sections go below the title, the
 preamble and any Unreleased section, above the newest older release (so a
 late section for an old version lands in version order). :func:`replace_releases`
 keeps the preamble and regenerates every release section (``--full``).
-:func:`write_atomic` writes through a temporary file and ``os.replace``.
+Files are read and written by :mod:`castoff.release.textfiles`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
-from collections.abc import Iterable
 from pathlib import Path
 
-from castoff.errors import UsageError
 from castoff.release.git import version_key
 from castoff.release.notes_render import CHANGELOG_HEADER
+from castoff.release.textfiles import read_text, write_atomic
 
 _HEADING = re.compile(r"^##[ \t]+\[?[vV]?(?P<title>[^\]\s()]+)", re.MULTILINE)
 _FENCE = re.compile(r"^(```|~~~)", re.MULTILINE)
@@ -164,53 +161,6 @@ def replace_releases(existing: str, sections: str) -> str:
         preamble = _lines_ending(CHANGELOG_HEADER, nl)
     body = mark_unreleased(_lines_ending(sections.strip("\r\n") + "\n", nl))
     return preamble.rstrip("\r\n") + nl + nl + body
-
-
-def read_text(path: Path) -> str:
-    """The file's text (line endings untranslated), or "" when it does not exist."""
-    try:
-        with path.open(encoding="utf-8", newline="") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return ""
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise UsageError(f"cannot read {path}: {reason}") from exc
-
-
-def write_atomic(path: Path, text: str | Iterable[str]) -> None:
-    """Write ``text`` (or its pieces) to ``path`` via a temporary file and ``os.replace``.
-
-    A symlink is followed (the link stays, its target is replaced). A path
-    that is not a regular file (``/dev/stdout``, ``/dev/null``, a FIFO) is
-    written directly: replacing it would put a plain file in its place.
-    """
-    try:
-        path = path.resolve() if path.is_symlink() else path
-        if path.exists() and not path.is_file() and not path.is_dir():
-            with path.open("w", encoding="utf-8", newline="") as out:
-                out.writelines([text] if isinstance(text, str) else text)
-            return
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    folder = path.parent
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-                if isinstance(text, str):
-                    fh.write(text)
-                else:
-                    fh.writelines(text)
-            Path(tmp).chmod(mode)
-            Path(tmp).replace(path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def plan_update(path: Path, section: str, version: str | None) -> tuple[str, str]:

@@ -63,11 +63,11 @@ def read(repo: Path, package: str | None) -> PendingRelease | None:
 
 def write(repo: Path, pending: PendingRelease) -> None:
     """Record ``pending`` (atomically; ``.castoff/`` is created, git-ignored)."""
-    from castoff.release.versionfiles import atomic_write
+    from castoff.release.textfiles import write_atomic
 
     path = record_path(repo, pending.package)
     ensure_state_dir(path.parent)
-    atomic_write(path, json.dumps(asdict(pending), indent=2) + "\n")
+    write_atomic(path, json.dumps(asdict(pending), indent=2) + "\n")
 
 
 def clear(repo: Path, package: str | None) -> None:

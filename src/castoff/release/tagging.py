@@ -35,7 +35,7 @@ from castoff.errors import (
     UsageError,
     VersionError,
 )
-from castoff.release import git, pending
+from castoff.release import git, pending, textfiles
 from castoff.release.model import Change, TagInfo
 from castoff.release.version import (
     Plan,
@@ -565,7 +565,7 @@ def plan_files(
         files = plan_updates(repo, s.version_files, old, nxt.next)
     if changelog is not None and s.commit:  # commit = false: the tag only, no files
         path = _relative(repo, s.changelog)
-        before = s.changelog.read_text(encoding="utf-8") if s.changelog.exists() else ""
+        before = textfiles.read_text(s.changelog)
         after = changelog(before)
         status = "update" if after != before else "already"
         files.append(FileChange(path, "changelog", status, before, after))

@@ -24,7 +24,6 @@ is skipped for parsing and kept in the file.
 from __future__ import annotations
 
 import json
-import os
 import re
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from castoff.errors import ConfigError, VersionError
+from castoff.release.textfiles import write_atomic
 
 _KEY_PATH = re.compile(r"^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$")
 _DEFAULT_KEYS = {
@@ -320,24 +320,6 @@ def write_changes(root: Path, changes: Iterable[FileChange]) -> list[str]:
     for change in changes:
         if change.status != "update" or change.before == change.after:
             continue
-        atomic_write(root / change.path, change.after)
+        write_atomic(root / change.path, change.after)
         written.append(change.path)
     return written
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` (UTF-8, newlines as given), keeping its mode."""
-    import tempfile
-
-    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).chmod(mode)
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
