@@ -3,28 +3,30 @@
 This module is the MCP server's one error boundary: a
 :class:`~castoff.errors.CastoffError` becomes a tool error carrying its clear
 message; any other exception becomes ``internal error: …`` (with the traceback
-logged to stderr) and the server stays up. Bad arguments are refused by the SDK's
-argument validation before a tool runs, also as a tool error.
+logged to stderr) and the server stays up. Bad arguments (a wrong type, an
+unknown enum value, a parameter the tool does not have) are refused before the
+tool runs, as a tool error in one line (:mod:`castoff.mcp.arguments`). Every
+tool error carries ``_meta`` ``castoff/error`` and ``castoff/exit_code``.
 
-Tools run in a worker thread (the orchestrator and engines are blocking code),
-except short orchestrator calls on stdio, where one client is served and the
-thread hop would cost more than the call: they run inline, as one transaction
-that a cancellation cannot split. A cancelled threaded call
-(``notifications/cancelled``) sets the tool's stop flag, waits for the thread to
-reach a safe point, and only then lets the cancellation through: nothing is
-left half-written. Long tools take a :class:`Progress`
-parameter; it forwards ``on_progress`` callbacks as progress notifications and
-raises :class:`Cancelled` inside the engine once the call is cancelled.
+Every tool runs in a worker thread (the orchestrator and engines are blocking
+code), so the server keeps answering while one works. Only the short
+orchestrator calls marked ``inline`` in the registry run on the event loop, and
+only on stdio (one client), where the thread hop would cost more than the call:
+each is one small transaction that a cancellation cannot split. A cancelled
+threaded call (``notifications/cancelled``) sets the call's stop flag, waits for
+the thread to reach a safe point, and only then lets the cancellation through:
+nothing is left half-written. Long tools take a :class:`Progress` parameter; it
+forwards ``on_progress`` callbacks as progress notifications and raises
+:class:`Cancelled` inside the engine once the call is cancelled.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -32,15 +34,18 @@ import anyio
 import anyio.from_thread
 import anyio.lowlevel
 import anyio.to_thread
+from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import ValidationError
 
 from castoff.errors import CastoffError, NotFound
+from castoff.mcp.arguments import problem, strict
+from castoff.mcp.results import ResultShape
 from castoff.mcp.schema import input_schema, output_schema
-from castoff.mcp.text import describe
-from castoff.serialize import to_data
 
 if TYPE_CHECKING:
     from castoff.mcp.registry import ToolSpec
@@ -52,6 +57,9 @@ T = TypeVar("T")
 
 PROGRESS_INTERVAL = 0.05
 """Seconds between two progress notifications (the last one is always sent)."""
+
+SendProgress = Callable[[float, float | None, str | None], Coroutine[Any, Any, None]]
+"""Sends one progress notification (on the event loop)."""
 
 
 class Cancelled(Exception):
@@ -67,9 +75,9 @@ class Progress:
     is cancelled, which stops the engine at that step.
     """
 
-    def __init__(self, ctx: Context | None, stop: threading.Event) -> None:
-        self._ctx = ctx
-        self._token = anyio.lowlevel.current_token() if ctx is not None else None
+    def __init__(self, send: SendProgress | None, stop: threading.Event) -> None:
+        self._send = send
+        self._token = anyio.lowlevel.current_token() if send is not None else None
         self._lock = threading.Lock()  # engines may report from several threads at once
         self.stop = stop
         self._last = 0.0
@@ -89,7 +97,7 @@ class Progress:
 
     def __call__(self, done: float, total: float | None = None, message: str | None = None) -> None:
         self.check()
-        if self._ctx is None:
+        if self._send is None:
             return
         now = time.monotonic()
         final = total is not None and done >= total
@@ -97,87 +105,161 @@ class Progress:
             if not final and now - self._last < PROGRESS_INTERVAL and self._last:
                 return
             self._last = now
-        anyio.from_thread.run(
-            self._ctx.report_progress, float(done), total, message, token=self._token
-        )
+        anyio.from_thread.run(self._send, float(done), total, message, token=self._token)
 
 
-def build_tool(spec: ToolSpec) -> Tool:
-    """The SDK tool for ``spec``: schema from the signature, compact, annotated."""
-    sig = inspect.signature(spec.fn, eval_str=True)
-    params = list(sig.parameters.values())[1:]  # the first parameter receives the server state
-    progress_name = next((p.name for p in params if p.annotation is Progress), None)
-    public = [p for p in params if p.name != progress_name]
-    output_type = sig.return_annotation
+class Caller:
+    """Who is calling: the MCP connection (per-client state is keyed on it) and its name."""
 
-    async def call(ctx: Context, **arguments: Any) -> CallToolResult:
-        request = ctx.request_context
+    def __init__(self, runtime: Runtime, connection: Any, client: str | None) -> None:
+        self.runtime = runtime
+        self.connection = connection
+        self.client = client
+
+    @classmethod
+    def of(cls, ctx: Context[Any, Any]) -> Caller:
+        """The caller of the request ``ctx`` belongs to."""
+        return cls.of_request(ctx.request_context)
+
+    @classmethod
+    def of_request(cls, request: ServerRequestContext[Any, Any]) -> Caller:
+        """The caller of ``request``."""
         params = request.session.client_params
         client = params.client_info.name if params is not None else None
-        runtime = cast("Runtime", request.lifespan_context)
         # ServerSession is a per-request proxy; its connection is what lives as long as
         # the client's MCP session, so per-client state is keyed on it.
         connection = getattr(request.session, "_connection", request.session)
-        stop = threading.Event()
-        if progress_name is not None:
-            arguments[progress_name] = Progress(ctx, stop)
+        return cls(cast("Runtime", request.lifespan_context), connection, client)
 
-        def job() -> Any:
-            return spec.fn(runtime.state_for(connection, client), **arguments)
 
-        inline = runtime.inline and progress_name is None
-        return await invoke(spec, job, stop, inline=inline)
+class ToolRunner:
+    """One tool's argument check, execution and result shaping."""
 
-    ctx_param = inspect.Parameter("ctx", inspect.Parameter.KEYWORD_ONLY, annotation=Context)
-    call.__signature__ = sig.replace(  # type: ignore[attr-defined]
-        parameters=[*public, ctx_param], return_annotation=CallToolResult
-    )
-    call.__annotations__ = {p.name: p.annotation for p in public} | {
-        "ctx": Context,
-        "return": CallToolResult,
-    }
-    call.__name__ = spec.name
-    tool = Tool.from_function(
-        call,
+    def __init__(self, spec: ToolSpec) -> None:
+        self.spec = spec
+        sig = inspect.signature(spec.fn, eval_str=True)
+        params = list(sig.parameters.values())[1:]  # the first receives the server state
+        self.progress_name = next((p.name for p in params if p.annotation is Progress), None)
+        if spec.inline and self.progress_name is not None:
+            raise ValueError(f"{spec.name}: a tool that reports progress cannot run inline")
+        self.public = [p for p in params if p.name != self.progress_name]
+        self.result_type = sig.return_annotation
+        self.shape = ResultShape(self.result_type)
+
+        def signature_only() -> None:  # the arguments model is built from this signature
+            """Arguments."""
+
+        signature_only.__signature__ = sig.replace(parameters=self.public)  # type: ignore[attr-defined]
+        signature_only.__name__ = spec.name
+        model = strict(func_metadata(signature_only, structured_output=False).arg_model)
+        self.arguments = FuncMetadata(arg_model=model)
+        self.input_schema = input_schema(model.model_json_schema(by_alias=True))
+
+    def parse(self, arguments: dict[str, Any]) -> dict[str, Any] | CallToolResult:
+        """The validated keyword arguments, or the tool error refusing them."""
+        try:
+            return self.arguments.validate_arguments(arguments)
+        except ValidationError as exc:
+            message = problem(self.spec.name, exc, self.input_schema)
+            logger.info("%s refused its arguments: %s", self.spec.name, message)
+            return error_result(message, kind="UsageError", exit_code=2)
+
+    async def run(
+        self,
+        caller: Caller,
+        arguments: dict[str, Any],
+        *,
+        send: SendProgress | None,
+        stop: threading.Event,
+        inline: bool = False,
+    ) -> CallToolResult:
+        """Validate, run (in a worker thread unless ``inline``) and shape the result."""
+        kwargs = self.parse(arguments)
+        if isinstance(kwargs, CallToolResult):
+            return kwargs
+        if self.progress_name is not None:
+            kwargs[self.progress_name] = Progress(send, stop)
+        spec, shape = self.spec, self.shape
+
+        def job() -> CallToolResult:
+            state = caller.runtime.state_for(caller.connection, caller.client)
+            return shape.result(spec.fn(state, **kwargs))
+
+        try:
+            return job() if inline else await run_in_thread(job, stop)
+        except Cancelled:
+            logger.info("%s stopped: cancelled by the client", spec.name)
+            return error_result(f"{spec.name} was cancelled", kind="Cancelled")
+        except CastoffError as exc:
+            logger.info("%s refused: %s", spec.name, exc.message)
+            return error_result(exc.message, kind=type(exc).__name__, exit_code=exc.exit_code)
+        except Exception as exc:
+            logger.exception("%s failed unexpectedly", spec.name)
+            return error_result(
+                f"internal error: {type(exc).__name__}: {exc}", kind="InternalError"
+            )
+
+
+class CastoffTool(Tool):
+    """An SDK tool whose call goes straight to its :class:`ToolRunner`.
+
+    The SDK's own argument validation (a pydantic dump, no ``_meta``, unknown
+    parameters ignored) and result conversion are bypassed: ``fn`` receives the
+    request context and the raw arguments.
+    """
+
+    async def run(
+        self,
+        arguments: dict[str, Any],
+        context: Any,
+        convert_result: bool = False,  # noqa: ARG002 - results are already CallToolResults
+    ) -> Any:
+        return await self.fn(context, arguments)
+
+
+def build_tool(spec: ToolSpec) -> tuple[Tool, ToolRunner]:
+    """The SDK tool for ``spec`` (compact schemas, honest annotations) and its runner."""
+    runner = ToolRunner(spec)
+
+    async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult:
+        caller = Caller.of(ctx)
+        send = ctx.report_progress if _progress_token(ctx) is not None else None
+        inline = spec.inline and caller.runtime.inline
+        return await runner.run(caller, arguments, send=send, stop=threading.Event(), inline=inline)
+
+    tool = CastoffTool(
+        fn=call,
         name=spec.name,
         title=spec.title,
         description=description(spec.fn),
+        parameters=runner.input_schema,
+        # Published, not re-validated per call: results are our own dataclasses, and
+        # the schema comes from those very types (tests validate results against it).
+        fn_metadata=FuncMetadata(
+            arg_model=runner.arguments.arg_model, output_schema=output_schema(runner.result_type)
+        ),
+        is_async=True,
+        context_kwarg=None,
         annotations=ToolAnnotations(
             read_only_hint=spec.read_only,
             destructive_hint=spec.destructive,
             idempotent_hint=spec.idempotent,
             open_world_hint=spec.open_world,
         ),
-        structured_output=False,
     )
-    tool.parameters = input_schema(tool.parameters)
-    # Published, not re-validated per call: results are our own dataclasses, and the
-    # schema comes from those very types (tests validate results against it).
-    tool.fn_metadata.output_schema = output_schema(output_type)
-    return tool
+    return tool, runner
+
+
+def _progress_token(ctx: Context) -> Any:
+    params = ctx.request_context.params or {}
+    meta = params.get("_meta")
+    return meta.get("progressToken") if isinstance(meta, dict) else None
 
 
 def description(fn: Callable[..., Any]) -> str:
     """The tool description: the function's docstring, paragraphs joined."""
     doc = inspect.getdoc(fn) or ""
     return " ".join(" ".join(part.split()) for part in doc.split("\n\n") if part.strip())
-
-
-async def invoke(
-    spec: ToolSpec, job: Callable[[], Any], stop: threading.Event, *, inline: bool = False
-) -> CallToolResult:
-    """Run ``job`` (in a worker thread unless ``inline``) and shape its result or error."""
-    try:
-        result = job() if inline else await run_in_thread(job, stop)
-    except CastoffError as exc:
-        logger.info("%s refused: %s", spec.name, exc.message)
-        return error_result(exc.message, kind=type(exc).__name__, exit_code=exc.exit_code)
-    except Exception as exc:
-        logger.exception("%s failed unexpectedly", spec.name)
-        return error_result(f"internal error: {type(exc).__name__}: {exc}", kind="InternalError")
-    data = to_data(result)
-    text = f"{describe(result)}\n{json.dumps(data, separators=(',', ':'), ensure_ascii=False)}"
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
 @contextmanager

@@ -11,6 +11,12 @@ Profiles keep an agent's context small (sizes in docs/mcp.md):
   query, status, update, cancel.
 - ``release``: the release components that exist, plus ``orchestrator_get_status``.
 - ``all``: every tool.
+
+Every tool runs in a worker thread, so the server keeps answering (pings,
+cancellations, other calls) while one works. ``inline`` marks the few short
+orchestrator calls (one small transaction) that on stdio run on the event loop
+instead: the thread hop would cost more than the call. ``long`` marks the tools
+that may run for minutes; they accept task-augmented calls (``tasks/*``).
 """
 
 from __future__ import annotations
@@ -41,6 +47,10 @@ class ToolSpec:
     destructive: bool = False
     idempotent: bool = False
     open_world: bool = False
+    inline: bool = False
+    """Short orchestrator call: on stdio it runs on the event loop, not in a thread."""
+    long: bool = False
+    """May run for minutes: offered as a task (``execution.taskSupport`` optional)."""
 
 
 def _spec(
@@ -53,6 +63,8 @@ def _spec(
     destructive: bool = False,
     idempotent: bool = False,
     open_world: bool = False,
+    inline: bool = False,
+    long: bool = False,
 ) -> ToolSpec:
     return ToolSpec(
         name=name,
@@ -64,10 +76,13 @@ def _spec(
         destructive=destructive and not read_only,
         idempotent=idempotent or read_only,
         open_world=open_world,
+        inline=inline,
+        long=long,
     )
 
 
 RO = {"read_only": True}
+SHORT = {"inline": True}
 
 TOOLS: tuple[ToolSpec, ...] = (
     # -- orchestrator: the task loop (core) ------------------------------------------
@@ -77,13 +92,29 @@ TOOLS: tuple[ToolSpec, ...] = (
         CORE,
         "Start or reopen a session",
         idempotent=True,
+        **SHORT,
     ),
-    _spec("orchestrator_plan_task", orch.plan_task, CORE, "Plan a task"),
-    _spec("orchestrator_execute_task", orch.execute_task, CORE, "Claim a task and get its context"),
-    _spec("orchestrator_complete_task", orch.complete_task, CORE, "Complete a task"),
-    _spec("orchestrator_query_tasks", orch.query_tasks, CORE, "Find tasks", **RO),
-    _spec("orchestrator_get_status", orch.get_status, BOTH, "Session progress", **RO),
-    _spec("orchestrator_update_task", orch.update_task, CORE, "Change a task", idempotent=True),
+    _spec("orchestrator_plan_task", orch.plan_task, CORE, "Plan a task", **SHORT),
+    _spec(
+        "orchestrator_execute_task",
+        orch.execute_task,
+        CORE,
+        "Claim a task and get its context",
+        **SHORT,
+    ),
+    _spec("orchestrator_complete_task", orch.complete_task, CORE, "Complete a task", **SHORT),
+    _spec("orchestrator_query_tasks", orch.query_tasks, CORE, "Find tasks", **RO, **SHORT),
+    _spec("orchestrator_get_status", orch.get_status, BOTH, "Session progress", **RO, **SHORT),
+    # Replaces fields (title, context, dependencies, status): not only additive.
+    _spec(
+        "orchestrator_update_task",
+        orch.update_task,
+        CORE,
+        "Change a task",
+        destructive=True,
+        idempotent=True,
+        **SHORT,
+    ),
     _spec(
         "orchestrator_cancel_task",
         orch.cancel_task,
@@ -91,6 +122,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Cancel a task",
         destructive=True,
         idempotent=True,
+        **SHORT,
     ),
     # -- orchestrator: coordination and upkeep (all) ---------------------------------
     _spec(
@@ -99,19 +131,26 @@ TOOLS: tuple[ToolSpec, ...] = (
         ALL_ONLY,
         "Delete or archive a task",
         destructive=True,
+        idempotent=True,
+        **SHORT,
     ),
+    # A re-run over unchanged children records nothing new.
     _spec(
         "orchestrator_synthesize_results",
         orch.synthesize_results,
         ALL_ONLY,
         "Combine child results",
+        idempotent=True,
     ),
     _spec("orchestrator_health_check", orch.health_check, ALL_ONLY, "Check the orchestrator", **RO),
+    # scan_cleanup cancels orphaned tasks and blocks hopeless ones.
     _spec(
         "orchestrator_maintenance_coordinator",
         orch.maintenance_coordinator,
         ALL_ONLY,
         "Maintain the task graph",
+        destructive=True,
+        idempotent=True,
     ),
     _spec(
         "orchestrator_restart_status",
@@ -119,17 +158,26 @@ TOOLS: tuple[ToolSpec, ...] = (
         ALL_ONLY,
         "What the last restart recovered",
         **RO,
+        **SHORT,
     ),
-    _spec("orchestrator_list_sessions", orch.list_sessions, ALL_ONLY, "List sessions", **RO),
+    _spec(
+        "orchestrator_list_sessions", orch.list_sessions, ALL_ONLY, "List sessions", **RO, **SHORT
+    ),
     _spec(
         "orchestrator_resume_session",
         orch.resume_session,
         ALL_ONLY,
         "Resume a session",
         idempotent=True,
+        **SHORT,
     ),
     _spec(
-        "orchestrator_session_status", orch.session_status, ALL_ONLY, "One session's status", **RO
+        "orchestrator_session_status",
+        orch.session_status,
+        ALL_ONLY,
+        "One session's status",
+        **RO,
+        **SHORT,
     ),
     _spec(
         "orchestrator_cleanup_sessions",
@@ -140,12 +188,29 @@ TOOLS: tuple[ToolSpec, ...] = (
         idempotent=True,
     ),
     # -- release components: one entry per component tool that exists ---------------
-    _spec("notes_generate", rel.notes_generate, RELEASE, "Generate release notes"),
+    # The CHANGELOG section is added once: a second update_changelog changes nothing.
+    _spec(
+        "notes_generate",
+        rel.notes_generate,
+        RELEASE,
+        "Generate release notes",
+        idempotent=True,
+        long=True,
+    ),
     _spec("version_next", rel.version_next, RELEASE, "Plan the next version", **RO),
     _spec(
         "version_tag", rel.version_tag, RELEASE, "Tag the release", idempotent=True, open_world=True
     ),
-    _spec("validate_preflight", rel.validate_preflight, RELEASE, "Pre-flight checks", **RO),
+    # Installs from the package index and runs the project's test command (scratch copy).
+    _spec(
+        "validate_preflight",
+        rel.validate_preflight,
+        RELEASE,
+        "Pre-flight checks",
+        read_only=True,
+        open_world=True,
+        long=True,
+    ),
     _spec(
         "validate_postdeploy",
         rel.validate_postdeploy,
@@ -153,8 +218,18 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Post-deploy checks",
         read_only=True,
         open_world=True,
+        long=True,
     ),
-    _spec("rollback_plan", rel.rollback_plan, RELEASE, "Plan a rollback", **RO),
+    # verify runs the project's build and test commands in a scratch worktree.
+    _spec(
+        "rollback_plan",
+        rel.rollback_plan,
+        RELEASE,
+        "Plan a rollback",
+        read_only=True,
+        open_world=True,
+        long=True,
+    ),
     _spec(
         "rollback_run",
         rel.rollback_run,
@@ -163,6 +238,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         destructive=True,
         idempotent=True,
         open_world=True,
+        long=True,
     ),
     _spec("announce_draft", rel.announce_draft, RELEASE, "Draft the announcement", **RO),
     _spec(
@@ -181,6 +257,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Prepare the release",
         idempotent=True,
         open_world=True,
+        long=True,
     ),
     _spec("release_status", rel.release_status, RELEASE, "Release status", **RO),
     _spec(
@@ -190,6 +267,7 @@ TOOLS: tuple[ToolSpec, ...] = (
         "Resume the release",
         idempotent=True,
         open_world=True,
+        long=True,
     ),
 )
 

@@ -45,8 +45,8 @@ def compact(schema: dict[str, Any]) -> dict[str, Any]:
             return {**target, **siblings}
         out: dict[str, Any] = {}
         for key, value in node.items():
-            if key in {"title", "$defs"}:
-                continue
+            if key in {"title", "$defs"} or (key == "additionalProperties" and value is True):
+                continue  # additionalProperties true is the default
             if key in _SCHEMA_MAPS and isinstance(value, dict):
                 out[key] = {name: walk(sub, stack) for name, sub in value.items()}
             elif key in _SCHEMA_LISTS and isinstance(value, list):
@@ -55,12 +55,24 @@ def compact(schema: dict[str, Any]) -> dict[str, Any]:
                 out[key] = walk(value, stack)
             else:
                 out[key] = value
-        return _fold_nullable(out)
+        return _fold_nullable(_fold_types(out))
 
     result = walk(schema, ())
     if kept:
         result["$defs"] = {name: walk(defs[name], (name,)) for name in kept}
     return result  # type: ignore[no-any-return]
+
+
+def _fold_types(node: dict[str, Any]) -> dict[str, Any]:
+    """``anyOf`` of bare types (``[{"type": "object"}, {"type": "string"}, …]``) → a type list."""
+    options = node.get("anyOf")
+    if not isinstance(options, list) or len(options) < 3:
+        return node  # two arms are _fold_nullable's (it keeps an enum or format on the arm)
+    kinds = [o.get("type") for o in options if isinstance(o, dict) and o.keys() == {"type"}]
+    if len(kinds) != len(options) or not all(isinstance(k, str) for k in kinds):
+        return node
+    folded = {k: v for k, v in node.items() if k != "anyOf"}
+    return {"type": kinds, **folded}
 
 
 def _fold_nullable(node: dict[str, Any]) -> dict[str, Any]:

@@ -19,21 +19,28 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from mcp.server.mcpserver import MCPServer
+from mcp.server.lowlevel.helper_types import ReadResourceContents
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.prompts import Prompt
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, InputRequiredResult, ToolExecution
 from mcp.types import Resource as MCPResource
+from mcp.types import Tool as MCPTool
 from pydantic import Field
 
 from castoff import __version__
-from castoff.mcp.adapter import build_tool, resource_errors
+from castoff.errors import CastoffError
+from castoff.mcp.adapter import Caller, ToolRunner, build_tool, resource_errors
 from castoff.mcp.registry import tools_for
 from castoff.mcp.state import Runtime
-from castoff.orchestrator.models import Artifact, Role, TaskStatus
-from castoff.orchestrator.service import Orchestrator
 from castoff.serialize import to_data
+
+if TYPE_CHECKING:
+    from castoff.orchestrator.models import Role
 
 logger = logging.getLogger("castoff.mcp")
 
@@ -45,14 +52,40 @@ INSTRUCTIONS = (
 )
 ARTIFACT_LIST_LIMIT = 50
 REPORT_NAME = "release-report.md"
+STATUS_URI = "castoff://session/status"
+ARTIFACT_PREFIX = "castoff://artifacts/"
 
 
 class CastoffServer(MCPServer[Runtime]):
-    """MCPServer whose resource list also names the session's recent artifacts."""
+    """MCPServer with castoff's tools, per-caller resources and the stdio fast path.
 
-    def __init__(self, runtime: Runtime, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    - tools/list is built once (tools never change while the server runs); the
+      long tools say ``execution.taskSupport: "optional"``.
+    - ``castoff://session/status`` is the caller's session (``initialize_session``
+      / ``resume_session`` switch it per client); artifacts keep the MIME type
+      the resource list gave them.
+    - stdio reads and writes its pipes on the event loop (:mod:`castoff.mcp.stdio`).
+    """
+
+    def __init__(self, runtime: Runtime, runners: dict[str, ToolRunner], **kwargs: Any) -> None:
+        from castoff.mcp.tasks import TaskMiddleware
+
         self.runtime = runtime
+        self.runners = runners
+        super().__init__(middleware=[TaskMiddleware(runners)], **kwargs)
+        self._tools_listed: list[MCPTool] | None = None
+        self._mimes: dict[str, str] = {}
+
+    async def list_tools(self) -> list[MCPTool]:
+        """Every tool, built once; long tools may be called as tasks."""
+        if self._tools_listed is None:
+            listed = await super().list_tools()
+            for tool in listed:
+                runner = self.runners.get(tool.name)
+                if runner is not None and runner.spec.long:
+                    tool.execution = ToolExecution(task_support="optional")
+            self._tools_listed = listed
+        return self._tools_listed
 
     async def list_resources(self) -> list[MCPResource]:
         """Static resources, then the most recent artifacts."""
@@ -62,30 +95,74 @@ class CastoffServer(MCPServer[Runtime]):
         if self.runtime.base is None:
             return listed
         orchestrator = self.runtime.base
-        artifacts = await anyio.to_thread.run_sync(lambda: _recent_artifacts(orchestrator))
-        for artifact in artifacts[-ARTIFACT_LIST_LIMIT:]:
+        artifacts = await anyio.to_thread.run_sync(
+            lambda: orchestrator.list_artifacts(limit=ARTIFACT_LIST_LIMIT)
+        )
+        for artifact in artifacts:
+            mime = self._mimes[artifact.sha256] = _mime(artifact.name)
             listed.append(
                 MCPResource(
-                    uri=f"castoff://artifacts/{artifact.sha256}",
+                    uri=f"{ARTIFACT_PREFIX}{artifact.sha256}",
                     name=artifact.name,
                     description=f"{artifact.artifact_type.value} artifact of {artifact.task_id}",
-                    mime_type=_mime(artifact.name),
+                    mime_type=mime,
                     size=artifact.size,
                 )
             )
         return listed
 
+    async def read_resource(
+        self, uri: Any, context: Context[Runtime, Any] | None = None
+    ) -> Iterable[ReadResourceContents] | InputRequiredResult:
+        """The caller's session status; artifacts with the MIME type of their name."""
+        import anyio.to_thread
 
-def _recent_artifacts(
-    orchestrator: Orchestrator, tasks: int = ARTIFACT_LIST_LIMIT
-) -> list[Artifact]:
-    """The artifacts of the ``tasks`` most recently created completed tasks, newest last."""
-    done = [TaskStatus.COMPLETED]
-    total = orchestrator.query_tasks(status=done, limit=1).total
-    page = orchestrator.query_tasks(
-        status=done, include_artifacts=True, limit=tasks, offset=max(0, total - tasks)
-    )
-    return [a for task in page.tasks for a in task.artifacts]
+        if str(uri) == STATUS_URI and context is not None and self.runtime.base is not None:
+            caller = Caller.of(context)
+            text = await anyio.to_thread.run_sync(lambda: _status_json(caller))
+            return [ReadResourceContents(content=text, mime_type="application/json")]
+        contents = await super().read_resource(uri, context)
+        name = str(uri)
+        if not name.startswith(ARTIFACT_PREFIX) or isinstance(contents, InputRequiredResult):
+            return contents
+        sha256 = name.removeprefix(ARTIFACT_PREFIX)
+        mime = self._mimes.get(sha256) or await anyio.to_thread.run_sync(
+            lambda: self._artifact_mime(sha256)
+        )
+        return [ReadResourceContents(c.content, mime or _binary(c), c.meta) for c in contents]
+
+    def _artifact_mime(self, sha256: str) -> str | None:
+        """The MIME type from the artifact's name, when it is among the recent ones."""
+        if self.runtime.base is None:
+            return None
+        for artifact in self.runtime.base.list_artifacts(limit=200):
+            if artifact.sha256 == sha256:
+                return self._mimes.setdefault(sha256, _mime(artifact.name))
+        return None
+
+    async def run_stdio_async(self) -> None:
+        """Serve over stdio, reading and writing the pipes on the event loop when it can."""
+        from mcp.server.stdio import stdio_server
+
+        from castoff.mcp.stdio import pipe_streams
+
+        async with pipe_streams() as streams:
+            stdin, stdout = streams or (None, None)
+            async with stdio_server(stdin=stdin, stdout=stdout) as (read, write):
+                await self._lowlevel_server.run(
+                    read, write, self._lowlevel_server.create_initialization_options()
+                )
+
+
+def _status_json(caller: Caller) -> str:
+    state = caller.runtime.state_for(caller.connection, caller.client)
+    with resource_errors():
+        status = state.orchestrator.get_status(include_completed=True)
+    return json.dumps(to_data(status), indent=2)
+
+
+def _binary(contents: ReadResourceContents) -> str:
+    return "text/plain" if isinstance(contents.content, str) else "application/octet-stream"
 
 
 def _mime(name: str) -> str:
@@ -99,20 +176,23 @@ def _mime(name: str) -> str:
 def build_server(root: Path, profile: str = "core", *, inline: bool = False) -> CastoffServer:
     """The MCP server for the project at ``root`` offering the ``profile`` tools.
 
-    ``inline`` runs short tools on the event loop (right for stdio's one client).
+    ``inline`` runs the short orchestrator tools on the event loop (right for
+    stdio's one client).
     """
     from castoff.mcp.state import lifespan_for
 
     runtime = Runtime(root=root, inline=inline)
+    built = [build_tool(spec) for spec in tools_for(profile)]
     server = CastoffServer(
         runtime,
+        {runner.spec.name: runner for _tool, runner in built},
         name="castoff",
         title="castoff",
         description="Release preparation as a durable, resumable graph of tasks.",
         instructions=INSTRUCTIONS,
         version=__version__,
         lifespan=lifespan_for(runtime),
-        tools=[build_tool(spec) for spec in tools_for(profile)],
+        tools=[tool for tool, _runner in built],
         log_level="WARNING",
     )
     _add_resources(server, runtime)
@@ -122,12 +202,12 @@ def build_server(root: Path, profile: str = "core", *, inline: bool = False) -> 
 
 def _add_resources(server: CastoffServer, runtime: Runtime) -> None:
     @server.resource(
-        "castoff://session/status",
+        STATUS_URI,
         name="session-status",
-        description="Task counts, running leases and ready tasks of this session (JSON).",
+        description="Task counts, running leases and ready tasks of your session (JSON).",
         mime_type="application/json",
     )
-    def session_status() -> str:
+    def session_status() -> str:  # read through CastoffServer.read_resource, per caller
         with resource_errors():
             status = runtime.require().orchestrator.get_status(include_completed=True)
             return json.dumps(to_data(status), indent=2)
@@ -159,10 +239,10 @@ def _add_resources(server: CastoffServer, runtime: Runtime) -> None:
 
         with resource_errors():
             orchestrator = runtime.require().orchestrator
-            reports = [a for a in _recent_artifacts(orchestrator, 200) if a.name == REPORT_NAME]
+            reports = [a for a in orchestrator.list_artifacts(limit=200) if a.name == REPORT_NAME]
             if not reports:
                 raise NotFound("no release report yet: run `castoff release prepare`")
-            return orchestrator.read_artifact(reports[-1].sha256).decode("utf-8")
+            return orchestrator.read_artifact(reports[0].sha256).decode("utf-8")
 
     @server.resource(
         "castoff://artifacts/{sha256}",
@@ -193,8 +273,15 @@ def _add_prompts(server: CastoffServer, runtime: Runtime) -> None:
 
 
 def _role_prompt(role: Role, runtime: Runtime) -> Any:
-    def render(task_id: Annotated[str, Field(description="The task to work on.")]) -> str:
-        task = runtime.require().orchestrator.get_task(task_id)
+    def render(
+        task_id: Annotated[str, Field(description="The task to work on.")], ctx: Context
+    ) -> str:
+        caller = Caller.of(ctx)
+        try:
+            orchestrator = runtime.state_for(caller.connection, caller.client).orchestrator
+            task = orchestrator.get_task(task_id)
+        except CastoffError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=exc.message) from exc
         details = {
             "id": task.id,
             "title": task.title,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
 if TYPE_CHECKING:
+    from anyio.abc import TaskGroup
     from mcp.server.mcpserver import MCPServer
 
     from castoff.orchestrator.service import Orchestrator
@@ -47,6 +48,8 @@ class Runtime:
     inline: bool = False
     """Run short tools on the event loop (stdio: one client, no thread hop)."""
     base: Orchestrator | None = None
+    task_group: TaskGroup | None = None
+    """Runs task-augmented tool calls in the background while the server runs."""
     _views: WeakKeyDictionary[Any, State] = field(default_factory=WeakKeyDictionary)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,6 +82,7 @@ def lifespan_for(runtime: Runtime) -> Any:
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
+        import anyio
         import anyio.to_thread
 
         from castoff.orchestrator.service import Orchestrator
@@ -87,8 +91,12 @@ def lifespan_for(runtime: Runtime) -> Any:
         runtime.base = await anyio.to_thread.run_sync(lambda: Orchestrator.open(root, actor=ACTOR))
         logger.info("castoff MCP server ready on %s", root)
         try:
-            yield runtime
+            async with anyio.create_task_group() as group:
+                runtime.task_group = group
+                yield runtime
+                group.cancel_scope.cancel()  # running tasks stop at their next safe point
         finally:
+            runtime.task_group = None
             base, runtime.base = runtime.base, None
             base.close()
 

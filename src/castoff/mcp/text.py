@@ -54,6 +54,83 @@ def describe(result: Any) -> str:
             return (
                 f"recovered {len(result.reclaimed)} lease(s), {len(result.interrupted)} interrupted"
             )
-    if isinstance(result, dict):
-        return str(result.get("summary") or "done")
-    return getattr(result, "summary_line", None) or type(result).__name__
+    return _release(result)
+
+
+def _plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
+
+
+def _release(result: Any) -> str:
+    """The line of a release component's result (its types are imported only when used)."""
+    from castoff.release.announce.delivery import SendReport
+    from castoff.release.announce.service import DraftResult
+    from castoff.release.model import ReleaseNotes
+    from castoff.release.rollback.execute import RollbackRun
+    from castoff.release.rollback.model import RollbackPlan
+    from castoff.release.tagging import NextVersion, TagResult
+    from castoff.release.validate.model import ValidationReport
+    from castoff.release.workflow.outcome import ReleaseOutcome
+
+    match result:
+        case ReleaseOutcome():
+            return result.message + (f"; next: {result.next_action}" if result.next_action else "")
+        case NextVersion():
+            return _next_version(result)
+        case TagResult():
+            return _tag(result)
+        case ValidationReport():
+            failed = [c.id for c in result.checks if c.failed]
+            counts = ", ".join(f"{n} {s}" for s, n in result.counts.items() if n) or "no checks"
+            line = f"{result.kind} {result.status.value} for {result.version}: {counts}"
+            return line + (f" (failed: {', '.join(failed)})" if failed else "")
+        case RollbackPlan():
+            target = result.previous_tag or "before the first release"
+            verified = "" if result.verification is None else f", {result.verification.status}"
+            steps, risks = _plural(len(result.steps), "step"), _plural(len(result.risks), "risk")
+            return f"rollback plan {result.new_tag} -> {target}: {steps}, {risks}{verified}"
+        case RollbackRun():
+            return f"rollback to {result.to_tag}: {result.status}: {result.message}"
+        case DraftResult():
+            return f"{_plural(len(result.drafts), 'draft')} for {result.version}: " + ", ".join(
+                result.drafts
+            )
+        case SendReport():
+            sent = ", ".join(f"{r.channel} {r.status}" for r in result.results) or "no channels"
+            return f"{'dry run: ' if result.dry_run else ''}announce {result.tag}: {sent}"
+        case {"notes": ReleaseNotes() as notes, "changelog_updated": bool(updated)}:
+            return _notes(notes) + ("; CHANGELOG updated" if updated else "")
+        case {"sessions": list(sessions)}:
+            return _plural(len(sessions), "session")
+    return type(result).__name__
+
+
+def _next_version(nxt: Any) -> str:
+    if nxt.no_release:
+        return f"nothing to release: {nxt.message}"
+    breaking = sum(1 for c in nxt.reasons if c.breaking)
+    why = _plural(breaking, "breaking change") if breaking else _plural(len(nxt.reasons), "change")
+    since = f"from {nxt.current}" if nxt.current else "(first release)"
+    return f"next version {nxt.next} ({nxt.bump}: {why}) {since}"
+
+
+def _tag(tag: Any) -> str:
+    pushed = ", pushed" if tag.pushed else ""
+    match tag.status:
+        case "tagged":
+            at = f" at {tag.commit[:7]}" if tag.commit else ""
+            return f"released {tag.tag}{at}{pushed}"
+        case "dry run":
+            return f"dry run: would tag {tag.tag} and change {_plural(len(tag.files), 'file')}"
+        case "already tagged":
+            return f"{tag.tag} is already tagged{pushed}"
+    return str(tag.status)
+
+
+def _notes(notes: Any) -> str:
+    groups = [g for g in notes.groups if g.entries]
+    entries = sum(len(g.entries) for g in groups)
+    line = f"{_plural(entries, 'entry', 'entries')} in {_plural(len(groups), 'group')}"
+    if notes.breaking:
+        line += f", {len(notes.breaking)} breaking"
+    return f"{notes.version or 'Unreleased'}: {line}"

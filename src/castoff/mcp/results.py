@@ -1,0 +1,89 @@
+"""Tool results on the wire: structured content plus a readable text copy.
+
+Each tool's return type gets one pydantic serializer, built on its first call
+and reused: ``structuredContent`` is its ``to_python(mode="json")`` and the text
+copy (the MCP spec says a tool with structured output SHOULD also return it as
+text) is one readable line followed by its ``to_json`` bytes. Both walk the
+result once, in Rust, instead of a recursive Python conversion plus
+``json.dumps``.
+
+Values are spelled exactly as the CLI's ``--json`` spells them
+(:func:`castoff.serialize.to_data`): enums by value, paths as strings, and
+datetimes by :meth:`datetime.isoformat` (``+00:00``, where pydantic would
+write ``Z``). A type pydantic cannot describe falls back to ``to_data``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import threading
+from datetime import datetime
+from typing import Any
+
+from mcp.types import CallToolResult, TextContent
+from pydantic import PydanticSchemaGenerationError, TypeAdapter
+from pydantic_core import SchemaSerializer, core_schema
+
+from castoff.mcp.text import describe
+from castoff.serialize import to_data
+
+logger = logging.getLogger("castoff.mcp")
+
+_ISOFORMAT = core_schema.plain_serializer_function_ser_schema(
+    datetime.isoformat, when_used="json-unless-none"
+)
+
+
+class ResultShape:
+    """How one tool's results become a :class:`CallToolResult` (serializer built lazily)."""
+
+    def __init__(self, result_type: Any) -> None:
+        self.result_type = result_type
+        self._serializer: SchemaSerializer | None = None
+        self._fallback = False
+        self._lock = threading.Lock()
+
+    def serializer(self) -> SchemaSerializer | None:
+        """The serializer for the result type, or None when pydantic cannot describe it."""
+        if self._serializer is None and not self._fallback:
+            with self._lock:
+                if self._serializer is None and not self._fallback:
+                    self._serializer = _build(self.result_type)
+                    self._fallback = self._serializer is None
+        return self._serializer
+
+    def result(self, value: Any) -> CallToolResult:
+        """The tool result: structured content and the text line plus JSON."""
+        serializer = self.serializer()
+        if serializer is None:
+            data = to_data(value)
+            raw = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        else:
+            data = serializer.to_python(value, mode="json", fallback=str)
+            raw = serializer.to_json(value, fallback=str).decode()
+        text = TextContent(type="text", text=f"{describe(value)}\n{raw}")
+        return CallToolResult(content=[text], structured_content=data)
+
+
+def _build(result_type: Any) -> SchemaSerializer | None:
+    try:
+        schema = copy.deepcopy(TypeAdapter(result_type).core_schema)
+    except PydanticSchemaGenerationError as exc:
+        logger.debug("results of %r are converted by to_data: %s", result_type, exc)
+        return None
+    _isoformat_datetimes(schema)
+    return SchemaSerializer(schema)
+
+
+def _isoformat_datetimes(node: Any) -> None:
+    """Serialize every ``datetime`` in a core schema with :meth:`datetime.isoformat`."""
+    if isinstance(node, dict):
+        if node.get("type") == "datetime" and "serialization" not in node:
+            node["serialization"] = _ISOFORMAT
+        for value in node.values():
+            _isoformat_datetimes(value)
+    elif isinstance(node, list):
+        for value in node:
+            _isoformat_datetimes(value)
