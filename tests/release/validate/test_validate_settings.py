@@ -56,9 +56,25 @@ def test_custom_checks_and_health_endpoints_are_read() -> None:
         ({"concurrency": 0}, "at least 1"),
         ({"tset_command": "pytest"}, "unknown key\\(s\\) tset_command"),
         ({"checks": [{"id": "a", "command": "x"}, {"id": "a", "command": "y"}]}, "duplicate id"),
+        ({"health": [{"url": "http://x", "version_field": 3}]}, "version_field must be"),
+        ({"health": [{"url": "http://x", "version_field": "a..b"}]}, "version_field must be"),
+        ({"smoke_command": []}, "smoke_command must be a command"),
     ],
 )
 def test_malformed_settings_name_the_key(table: dict[str, Any], message: str) -> None:
     """Each malformed value is a ConfigError naming what is wrong."""
     with pytest.raises(ConfigError, match=message):
         _settings(table)
+
+
+def test_empty_version_field_checks_the_status_code_only() -> None:
+    """version_field = "" is accepted and means: no JSON version comparison."""
+    s = _settings({"health": [{"url": "http://x/health", "version_field": ""}]})
+    assert s.health[0].version_field is None
+
+
+def test_empty_commands_mean_the_default() -> None:
+    """smoke_command = "" (as docs/configuration.md shows) and test_command = "" mean unset."""
+    s = _settings({"smoke_command": "", "test_command": ""})
+    assert s.smoke_command is None
+    assert s.test_command is None

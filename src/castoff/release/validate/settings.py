@@ -43,7 +43,7 @@ class HealthCheck:
     id: str
     url: str
     expect_status: int = 200
-    version_field: str | None = "version"
+    version_field: str | None = "version"  # None: the status code alone decides
     deadline_seconds: float = DEFAULT_DEADLINE
     verify_tls: bool = True
     request_timeout: float = 10.0
@@ -81,6 +81,14 @@ class ValidateSettings:
 
 def _where(key: str) -> str:
     return f"[tool.castoff.validate] {key}" if key else "[tool.castoff.validate]"
+
+
+def _optional_command(t: Mapping[str, Any], key: str) -> Command | None:
+    """``key``'s command; absent or ``""`` means not configured (the default applies)."""
+    value = t.get(key)
+    if value is None or value == "":
+        return None
+    return _command(value, key)
 
 
 def _command(value: Any, key: str) -> Command:
@@ -162,8 +170,11 @@ def _health(value: Any, n: int) -> HealthCheck:
     if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 599:
         raise ConfigError(f"{_where(key)}.expect_status must be an HTTP status code")
     field_name = t.get("version_field", "version")
-    if field_name is not None and (not isinstance(field_name, str) or not field_name):
-        raise ConfigError(f"{_where(key)}.version_field must be a (dotted) JSON field name")
+    if not isinstance(field_name, str) or (field_name and not all(field_name.split("."))):
+        raise ConfigError(
+            f"{_where(key)}.version_field must be a (dotted) JSON field name, "
+            'or "" to check the status code only'
+        )
     return HealthCheck(
         id=str(check_id),
         url=_url(t.get("url"), f"{key}.url"),
@@ -237,14 +248,12 @@ def load_settings(config: Config) -> ValidateSettings:
         if dupes:
             raise ConfigError(f"{_where(label)}: duplicate id(s) {', '.join(dupes)}")
     return ValidateSettings(
-        test_command=_command(t["test_command"], "test_command") if "test_command" in t else None,
+        test_command=_optional_command(t, "test_command"),
         build=build,
         build_isolation=_bool(t.get("build_isolation", True), "build_isolation"),
         build_timeout=_number(t.get("build_timeout", timeout), "build_timeout"),
         twine_check=_bool(t.get("twine_check", True), "twine_check"),
-        smoke_command=_command(t["smoke_command"], "smoke_command")
-        if "smoke_command" in t
-        else None,
+        smoke_command=_optional_command(t, "smoke_command"),
         smoke_install_args=_strings(t.get("smoke_install_args", []), "smoke_install_args"),
         timeout=timeout,
         concurrency=concurrency,
