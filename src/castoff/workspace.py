@@ -1,14 +1,15 @@
 """Where a castoff session lives: the working directory and its store URL.
 
 The CLI finds the session like git finds ``.git``: from a start directory
-upward to the first folder holding ``.castoff/``; failing that, the top of the
-git work tree; failing that, the start directory itself.
+upward, stopping at the nearest folder that holds ``.castoff/`` or is the top
+of a git work tree (``.git``, a directory or a worktree's file); the nearest
+wins, so a stray ``~/.castoff`` never captures the repositories below it.
+Failing both, the start directory itself.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 STATE_DIRNAME = ".castoff"
@@ -19,20 +20,8 @@ def find_root(start: Path | None = None) -> Path:
     """The working directory whose session a command addresses."""
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
-        if (folder / STATE_DIRNAME).is_dir():
+        if (folder / STATE_DIRNAME).is_dir() or (folder / ".git").exists():
             return folder
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
-        return here
-    if out.returncode == 0 and out.stdout.strip():
-        return Path(out.stdout.strip()).resolve()
     return here
 
 

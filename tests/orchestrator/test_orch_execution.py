@@ -199,3 +199,106 @@ def test_list_artifacts_newest_first(orch: Orchestrator) -> None:
     orch.complete_task(a.id, "done", artifacts=[ArtifactInput("x", b"1"), ArtifactInput("y", b"2")])
     assert [x.name for x in orch.list_artifacts()] == ["y", "x"]
     assert [x.name for x in orch.list_artifacts(task_id=a.id, limit=1)] == ["y"]
+
+
+@pytest.mark.parametrize(
+    "bad", ["/etc/passwd", "../outside.txt", "link-out", ".castoff/SESSION.md"]
+)
+def test_complete_refuses_files_outside_the_working_directory(
+    orch: Orchestrator, workdir: Path, bad: str
+) -> None:
+    """Absolute paths, `..`, symlinks out and castoff's own state are refused; nothing stored."""
+    (workdir.parent / "outside.txt").write_text("secret")
+    (workdir / "link-out").symlink_to(workdir.parent / "outside.txt")
+    orch.plan_task("doc")
+    orch.maintenance_coordinator("update_documentation")  # writes .castoff/SESSION.md
+    a = orch.plan_task("a")
+    orch.execute_task(a.id)
+    with pytest.raises(UsageError, match=r"outside the working directory|castoff's own state"):
+        orch.complete_task(a.id, "done", file_paths=[bad])
+    after = orch.get_task(a.id)
+    assert (after.status, after.artifacts) == (TaskStatus.IN_PROGRESS, [])
+    assert orch.list_artifacts() == []
+
+
+def test_complete_accepts_links_and_dotdots_that_stay_inside(
+    orch: Orchestrator, workdir: Path
+) -> None:
+    """A path that resolves inside the working directory is stored under its relative path."""
+    (workdir / "docs").mkdir()
+    (workdir / "docs" / "NOTES.md").write_text("notes")
+    (workdir / "notes-link").symlink_to(workdir / "docs" / "NOTES.md")
+    a = orch.plan_task("a")
+    orch.execute_task(a.id)
+    done = orch.complete_task(
+        a.id, "done", file_paths=["docs/../docs/NOTES.md", str(workdir / "notes-link")]
+    )
+    assert [x.path for x in done.artifacts] == ["docs/NOTES.md", "docs/NOTES.md"]
+
+
+def test_complete_and_fail_check_the_lease_holder_by_default(orch: Orchestrator) -> None:
+    """Without a worker, completion is as this orchestrator's own identity (lease checked)."""
+    a = orch.plan_task("a")
+    orch.execute_task(a.id, worker="alice")
+    with pytest.raises(LeaseConflict, match="leased by alice"):
+        orch.complete_task(a.id, "done")
+    with pytest.raises(LeaseConflict, match="leased by alice"):
+        orch.fail_task(a.id, "boom")
+    assert orch.get_task(a.id).status == TaskStatus.IN_PROGRESS
+    assert orch.complete_task(a.id, "done", worker="alice").status == TaskStatus.COMPLETED
+
+
+def test_expired_lease_can_be_completed_by_anyone(orch: Orchestrator) -> None:
+    """Once the holder's lease expired, another worker may finish the task."""
+    a = orch.plan_task("a")
+    orch.execute_task(a.id, worker="alice")
+    _expire_lease(orch, a.id)
+    assert orch.complete_task(a.id, "done").status == TaskStatus.COMPLETED
+
+
+def test_claim_and_complete_from_two_processes_of_one_user(
+    orch: Orchestrator, db_url: str, workdir: Path
+) -> None:
+    """The default holder <actor>@<host> outlives its process: a later CLI run completes."""
+    a = orch.plan_task("a")
+    with Orchestrator.open(workdir, database_url=db_url, actor="cli") as first:
+        first.execute_task(a.id)
+    with Orchestrator.open(workdir, database_url=db_url, actor="cli") as second:
+        assert second.complete_task(a.id, "done").status == TaskStatus.COMPLETED
+
+
+def test_execute_again_renews_the_holders_lease(orch: Orchestrator) -> None:
+    """Executing a task you hold moves its expiry, counts no new attempt and records it."""
+    a = orch.plan_task("a")
+    first = orch.execute_task(a.id, lease_seconds=5).task
+    again = orch.execute_task(a.id, lease_seconds=900).task
+    assert first.lease_expires_at is not None
+    assert again.lease_expires_at is not None
+    assert again.lease_expires_at > first.lease_expires_at
+    assert (again.attempts, again.lease_owner) == (1, orch.worker)
+    assert [e.kind for e in orch.events(task_id=a.id, limit=2)] == [
+        "task.lease_renewed",
+        "task.in_progress",
+    ]
+
+
+def test_execute_task_refuses_bad_lease_seconds(orch: Orchestrator) -> None:
+    """lease_seconds must be a positive whole number."""
+    a = orch.plan_task("a")
+    with pytest.raises(UsageError, match="lease_seconds"):
+        orch.execute_task(a.id, lease_seconds=0)
+
+
+def test_read_artifact_only_of_this_session(
+    orch: Orchestrator, db_url: str, tmp_path: Path
+) -> None:
+    """Content stored by another session is not readable by its sha256 from this one."""
+    other = tmp_path / "other"
+    other.mkdir()
+    with Orchestrator.open(other, database_url=db_url, actor="test") as o2:
+        t = o2.plan_task("t")
+        o2.execute_task(t.id)
+        sha = o2.complete_task(t.id, "ok", artifacts=[ArtifactInput("x", b"theirs")]).artifacts[0]
+        assert o2.read_artifact(sha.sha256) == b"theirs"
+    with pytest.raises(NotFound):
+        orch.read_artifact(sha.sha256)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import insert, update
 
 from castoff.errors import UsageError
+from castoff.orchestrator.models import TaskStatus
 from castoff.orchestrator.service import Orchestrator
 from castoff.store.schema import task_dependencies, tasks
 
@@ -127,3 +128,38 @@ def test_health_check_reports_database(orch: Orchestrator) -> None:
 def test_health_check_without_database_status(orch: Orchestrator) -> None:
     """Without include_database_status the report has no database section."""
     assert orch.health_check().database is None
+
+
+@pytest.mark.parametrize("dead", ["cancelled", "failed", "archived"])
+def test_pending_task_behind_a_dead_dependency_is_found_and_blocked(
+    orch: Orchestrator, dead: str
+) -> None:
+    """validate_structure reports it; scan_cleanup blocks it with the reason."""
+    a = orch.plan_task("a")
+    b = orch.plan_task("b", dependencies=[a.id])
+    c = orch.plan_task("c", dependencies=[b.id])
+    _set(orch, a.id, status=dead)
+    findings = orch.maintenance_coordinator("validate_structure").findings
+    assert [(f.kind, f.task_id, f.fixed) for f in findings] == [("dead_dependency", b.id, False)]
+    assert f"{a.id} is {dead}" in findings[0].message
+    assert orch.get_task(b.id).status == TaskStatus.PENDING
+    report = orch.maintenance_coordinator("scan_cleanup")
+    assert [(f.kind, f.task_id, f.fixed) for f in report.findings] == [
+        ("dead_dependency", b.id, True)
+    ]
+    blocked = orch.get_task(b.id)
+    assert blocked.status == TaskStatus.BLOCKED
+    assert blocked.error is not None
+    assert "can never run" in blocked.error
+    assert orch.events(task_id=b.id, limit=1)[0].kind == "task.blocked"
+    assert orch.get_task(c.id).status == TaskStatus.PENDING  # b may be unblocked: c waits
+    assert orch.maintenance_coordinator("validate_structure").findings == []
+
+
+def test_health_check_counts_dependencies(orch: Orchestrator) -> None:
+    """The database counts include task_dependencies."""
+    a = orch.plan_task("a")
+    orch.plan_task("b", dependencies=[a.id])
+    report = orch.health_check(include_database_status=True)
+    assert report.database is not None
+    assert report.database.counts["task_dependencies"] == 1

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -30,13 +34,44 @@ operations = st.lists(
 )
 
 
-@pytest.fixture(scope="module")
-def store_orch(tmp_path_factory: pytest.TempPathFactory) -> Orchestrator:
-    """One SQLite-backed orchestrator shared by the examples (each uses a new session)."""
+PG_ADMIN_URL = os.environ.get(
+    "CASTOFF_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+#: Examples per property: PostgreSQL round trips are slower, so fewer there.
+EXAMPLES = {"sqlite": 25, "postgresql": 12}
+
+
+@dataclass
+class Store:
+    """One orchestrator shared by a module's examples (each example uses a new session)."""
+
+    kind: str
+    orch: Orchestrator
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Store]:
+    """An orchestrator on embedded SQLite, or on a fresh PostgreSQL database (dropped after)."""
     root = tmp_path_factory.mktemp("props")
-    orch = Orchestrator.open(root, actor="prop")
-    yield orch
-    orch.close()
+    if request.param == "sqlite":
+        with Orchestrator.open(root, actor="prop") as orch:
+            yield Store("sqlite", orch)
+        return
+    import psycopg
+
+    name = f"castoff_props_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+            with Orchestrator.open(root, database_url=url, actor="prop") as orch:
+                yield Store("postgresql", orch)
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _fresh_session(orch: Orchestrator, tmp: Path) -> None:
@@ -44,50 +79,62 @@ def _fresh_session(orch: Orchestrator, tmp: Path) -> None:
     orch.initialize_session(tmp)
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(changes=edges)
+def _settings(store: Store) -> settings:
+    return settings(
+        max_examples=EXAMPLES[store.kind],
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+
+
 def test_stored_dependency_graph_is_always_acyclic(
-    store_orch: Orchestrator,
-    tmp_path_factory: pytest.TempPathFactory,
-    changes: list[tuple[int, list[int]]],
+    store: Store, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Whatever dependency updates are tried, the stored graph never has a cycle."""
-    _fresh_session(store_orch, tmp_path_factory.mktemp("s"))
-    ids = [store_orch.plan_task(f"t{i}").id for i in range(N)]
-    for task, deps in changes:
-        with contextlib.suppress(DependencyCycle):
-            store_orch.update_task(ids[task], dependencies=[ids[d] for d in deps])
-    stored = [(t.id, d) for t in store_orch.query_tasks(limit=100).tasks for d in t.dependencies]
-    assert find_cycle(stored) is None
+    orch = store.orch
+
+    @_settings(store)
+    @given(changes=edges)
+    def check(changes: list[tuple[int, list[int]]]) -> None:
+        _fresh_session(orch, tmp_path_factory.mktemp("s"))
+        ids = [orch.plan_task(f"t{i}").id for i in range(N)]
+        for task, deps in changes:
+            with contextlib.suppress(DependencyCycle):
+                orch.update_task(ids[task], dependencies=[ids[d] for d in deps])
+        stored = [(t.id, d) for t in orch.query_tasks(limit=100).tasks for d in t.dependencies]
+        assert find_cycle(stored) is None
+
+    check()
 
 
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(ops=operations)
 def test_every_stored_status_change_is_a_legal_transition(
-    store_orch: Orchestrator, tmp_path_factory: pytest.TempPathFactory, ops: list[tuple[str, int]]
+    store: Store, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """Random operations either fail cleanly or move a task along a legal edge."""
-    _fresh_session(store_orch, tmp_path_factory.mktemp("s"))
-    ids = [store_orch.plan_task(f"t{i}").id for i in range(4)]
-    for op, i in ops:
-        before = store_orch.get_task(ids[i]).status
-        try:
-            if op == "execute":
-                store_orch.execute_task(ids[i])
-            elif op == "complete":
-                store_orch.complete_task(ids[i], "done")
-            elif op == "fail":
-                store_orch.fail_task(ids[i], "boom")
-            elif op == "cancel":
-                store_orch.cancel_task(ids[i])
-            else:
-                store_orch.update_task(ids[i], status=op)
-        except CastoffError:
-            assert store_orch.get_task(ids[i]).status == before
-            continue
-        after = store_orch.get_task(ids[i]).status
-        assert after == before or can_transition(TaskStatus(before), TaskStatus(after))
+    orch = store.orch
+
+    @_settings(store)
+    @given(ops=operations)
+    def check(ops: list[tuple[str, int]]) -> None:
+        _fresh_session(orch, tmp_path_factory.mktemp("s"))
+        ids = [orch.plan_task(f"t{i}").id for i in range(4)]
+        for op, i in ops:
+            before = orch.get_task(ids[i]).status
+            try:
+                if op == "execute":
+                    orch.execute_task(ids[i])
+                elif op == "complete":
+                    orch.complete_task(ids[i], "done")
+                elif op == "fail":
+                    orch.fail_task(ids[i], "boom")
+                elif op == "cancel":
+                    orch.cancel_task(ids[i])
+                else:
+                    orch.update_task(ids[i], status=op)
+            except CastoffError:
+                assert orch.get_task(ids[i]).status == before
+                continue
+            after = orch.get_task(ids[i]).status
+            assert after == before or can_transition(TaskStatus(before), TaskStatus(after))
+
+    check()

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import update
+import pytest
+from sqlalchemy import select, update
 
+from castoff import workspace
+from castoff.errors import NotFound
 from castoff.orchestrator.service import Orchestrator
-from castoff.store.schema import tasks
+from castoff.store.schema import sessions, tasks
 
 
 def test_initialize_session_is_idempotent(orch: Orchestrator, workdir: Path) -> None:
@@ -70,7 +74,8 @@ def test_open_reclaims_expired_leases_and_restart_status_reports_it(
         assert again.startup_reclaimed == [a.id]
         restart = again.restart_status()
         assert restart.reclaimed == [a.id]
-        assert restart.interrupted == [b.id]
+        assert restart.interrupted == [a.id]
+        assert restart.in_progress == [b.id]
         assert restart.recovered_at is not None
         assert again.get_task(a.id).status == "pending"
 
@@ -109,3 +114,134 @@ def test_session_status_of_current_session(orch: Orchestrator) -> None:
     """session_status without an id describes the current session."""
     orch.plan_task("a")
     assert orch.session_status().total == 1
+
+
+def _session_rows(db_url: str) -> list[str]:
+    from castoff.store.database import Database
+
+    db = Database.open(db_url)
+    try:
+        return db.read(lambda c: [r[0] for r in c.execute(select(sessions.c.working_directory))])
+    finally:
+        db.close()
+
+
+def test_read_only_open_creates_no_session(db_url: str, tmp_path: Path) -> None:
+    """create=False refuses a directory without a session and inserts no row."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with _seeded(db_url, tmp_path):
+        pass
+    before = _session_rows(db_url)
+    with Orchestrator.open(empty, database_url=db_url, create=False) as orch:
+        assert orch.list_sessions() != []  # the store is readable without a session
+        for call in (orch.get_status, orch.restart_status, orch.session_status):
+            with pytest.raises(NotFound, match=f"no castoff session in {empty}"):
+                call()
+        with pytest.raises(NotFound, match="no castoff session"):
+            orch.query_tasks()
+    assert _session_rows(db_url) == before
+
+
+def test_read_only_open_of_a_missing_embedded_store_creates_nothing(tmp_path: Path) -> None:
+    """Without a store file, create=False is refused before anything is written."""
+    with pytest.raises(NotFound, match="no castoff session"):
+        Orchestrator.open(tmp_path, create=False)
+    assert not (tmp_path / ".castoff").exists()
+
+
+def _seeded(db_url: str, tmp_path: Path) -> Orchestrator:
+    seed = tmp_path / "seed"
+    seed.mkdir(exist_ok=True)
+    return Orchestrator.open(seed, database_url=db_url)
+
+
+def test_sessions_record_their_host(orch: Orchestrator) -> None:
+    """A new session names the machine that made it."""
+    assert orch.initialize_session().host == socket.gethostname()
+
+
+def test_cleanup_leaves_other_hosts_sessions_alone(
+    orch: Orchestrator, db_url: str, tmp_path: Path
+) -> None:
+    """Another machine's session is skipped (reported), unless all_hosts is asked for."""
+    gone = tmp_path / "gone-elsewhere"
+    gone.mkdir()
+    with Orchestrator.open(gone, database_url=db_url) as o2:
+        o2.plan_task("theirs")
+        sid = o2.session_id
+    shutil.rmtree(gone)
+    orch.db.write(
+        lambda c: c.execute(update(sessions).where(sessions.c.id == sid).values(host="ci-7"))
+    )
+    result = orch.cleanup_sessions()
+    assert (result.removed, [s.id for s in result.skipped]) == (0, [sid])
+    assert result.skipped[0].host == "ci-7"
+    assert sid in {s.id for s in orch.list_sessions()}
+    assert orch.cleanup_sessions(all_hosts=True).removed == 1
+    assert sid not in {s.id for s in orch.list_sessions()}
+
+
+def test_cleanup_of_sessions_without_a_host(
+    orch: Orchestrator, db_url: str, tmp_path: Path
+) -> None:
+    """A session from before hosts were recorded is this machine's on SQLite, unknown on PG."""
+    gone = tmp_path / "old"
+    gone.mkdir()
+    with Orchestrator.open(gone, database_url=db_url) as o2:
+        sid = o2.session_id
+    shutil.rmtree(gone)
+    orch.db.write(
+        lambda c: c.execute(update(sessions).where(sessions.c.id == sid).values(host=None))
+    )
+    result = orch.cleanup_sessions(dry_run=True)
+    if orch.db.dialect == "sqlite":
+        assert ([s.id for s in result.sessions], result.skipped) == ([sid], [])
+    else:
+        assert (result.sessions, [s.id for s in result.skipped]) == ([], [sid])
+
+
+def test_restart_status_separates_then_and_now(
+    orch: Orchestrator, db_url: str, workdir: Path
+) -> None:
+    """interrupted: expired or dead holders found by the last recovery; in_progress: now."""
+    expired, dead, alive = (orch.plan_task(n).id for n in ("expired", "dead", "alive"))
+    orch.execute_task(expired, worker="w1")
+    orch.execute_task(dead, worker=f"release:999999999@{socket.gethostname()}")
+    orch.execute_task(alive, worker="w2")
+    past = datetime.now(UTC) - timedelta(minutes=5)
+    orch.db.write(
+        lambda conn: conn.execute(
+            update(tasks).where(tasks.c.id == expired).values(lease_expires_at=past)
+        )
+    )
+    with Orchestrator.open(workdir, database_url=db_url) as again:
+        restart = again.restart_status()
+    assert restart.reclaimed == [expired]
+    assert restart.interrupted == sorted([expired, dead])
+    assert restart.in_progress == sorted([dead, alive])
+    assert restart.expired_now == 0
+
+
+def test_find_root_stops_at_the_nearest_marker(tmp_path: Path) -> None:
+    """A stray .castoff above a git repository does not capture it; the nearest wins."""
+    (tmp_path / ".castoff").mkdir()
+    repo = tmp_path / "work" / "repo"
+    (repo / "src" / "pkg").mkdir(parents=True)
+    (repo / ".git").mkdir()
+    worktree = tmp_path / "work" / "linked"
+    (worktree / "sub").mkdir(parents=True)
+    (worktree / ".git").write_text("gitdir: elsewhere\n")
+    nested = repo / "src" / ".castoff"
+    assert workspace.find_root(repo / "src" / "pkg") == repo
+    assert workspace.find_root(worktree / "sub") == worktree
+    assert workspace.find_root(tmp_path / "work") == tmp_path
+    nested.mkdir()
+    assert workspace.find_root(repo / "src" / "pkg") == repo / "src"
+
+
+def test_find_root_without_markers_is_the_start(tmp_path: Path) -> None:
+    """With neither .castoff nor .git above, the start directory is the root."""
+    start = tmp_path / "a" / "b"
+    start.mkdir(parents=True)
+    assert workspace.find_root(start) == start

@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import update
 
-from castoff.errors import ConflictError, DependencyCycle, InvalidTransition, NotFound, UsageError
+from castoff.errors import (
+    ConflictError,
+    DependencyCycle,
+    InvalidTransition,
+    LeaseConflict,
+    NotFound,
+    UsageError,
+)
 from castoff.orchestrator.models import TaskStatus
 from castoff.orchestrator.service import Orchestrator
+from castoff.store.schema import tasks
 
 
 def _snapshot(orch: Orchestrator) -> tuple[object, ...]:
@@ -303,3 +312,38 @@ def test_record_event_appends_custom_kind(orch: Orchestrator) -> None:
     orch.record_event(a.id, "release.tagged", {"tag": "v1.0.0"})
     latest = orch.events(kind="release.tagged")[0]
     assert (latest.task_id, latest.data) == (a.id, {"tag": "v1.0.0"})
+
+
+def test_query_include_children_needs_a_parent(orch: Orchestrator) -> None:
+    """include_children without parent_task_id is refused, not silently ignored."""
+    orch.plan_task("a")
+    with pytest.raises(UsageError, match="include_children needs parent_task_id"):
+        orch.query_tasks(include_children=True)
+
+
+def test_update_status_refuses_another_workers_live_lease(orch: Orchestrator) -> None:
+    """Setting an in-progress task pending takes it from its holder: refused unless forced."""
+    a = orch.plan_task("a")
+    orch.execute_task(a.id, worker="alice")
+    before = _snapshot(orch)
+    with pytest.raises(LeaseConflict, match=r"leased by alice.*force"):
+        orch.update_task(a.id, status="pending")
+    assert _snapshot(orch) == before
+    task = orch.update_task(a.id, status="pending", force=True)
+    assert (task.status, task.lease_owner) == (TaskStatus.PENDING, None)
+
+
+def test_update_status_by_the_holder_or_after_expiry(orch: Orchestrator) -> None:
+    """The holder may give its task back; anyone may once the lease has expired."""
+    a = orch.plan_task("a")
+    orch.execute_task(a.id, worker="alice")
+    assert orch.update_task(a.id, status="blocked", worker="alice").status == TaskStatus.BLOCKED
+    orch.update_task(a.id, status="pending")
+    orch.execute_task(a.id, worker="bob")
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    orch.db.write(
+        lambda conn: conn.execute(
+            update(tasks).where(tasks.c.id == a.id).values(lease_expires_at=past)
+        )
+    )
+    assert orch.update_task(a.id, status="pending").status == TaskStatus.PENDING

@@ -10,6 +10,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from castoff.errors import ConfigError, StoreError
 from castoff.store.database import Database
 from castoff.store.migrate import HEAD, MIGRATIONS, current_revision, ensure_schema
 from castoff.store.schema import metadata
@@ -77,5 +78,97 @@ def test_concurrent_starts_migrate_once(db_url: str, tmp_path: Path) -> None:
     db = Database.open(db_url)
     try:
         assert current_revision(db) == HEAD
+    finally:
+        db.close()
+
+
+def test_upgrade_from_0001_keeps_sessions(db_url: str) -> None:
+    """A store at 0001 with data is brought to HEAD; old sessions have no host."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    db = Database.open(db_url)
+    try:
+        with db.engine.connect() as conn:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0001")
+            conn.execute(
+                text(
+                    "INSERT INTO sessions (id, working_directory, name, status, created_at, "
+                    "updated_at) VALUES ('s0', '/old', 'old', 'active', :t, :t)"
+                ),
+                {"t": "2024-01-01 00:00:00"},
+            )
+            conn.commit()
+        assert current_revision(db) == "0001"
+        assert ensure_schema(db) == HEAD
+        with db.engine.connect() as conn:
+            row = conn.execute(text("SELECT id, host FROM sessions")).one()
+        assert tuple(row) == ("s0", None)
+    finally:
+        db.close()
+
+
+def _set_revision(db: Database, revision: str) -> None:
+    from sqlalchemy import text
+
+    with db.engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+
+
+def test_store_of_a_newer_castoff_is_refused_untouched(db_url: str) -> None:
+    """A revision this castoff does not know says: upgrade castoff (exit 2)."""
+    db = Database.open(db_url)
+    try:
+        ensure_schema(db)
+        _set_revision(db, "0099")
+        with pytest.raises(ConfigError) as info:
+            ensure_schema(db)
+        assert info.value.exit_code == 2
+        assert "is at revision 0099, newer than this castoff" in info.value.message
+        assert info.value.message.endswith("upgrade castoff")
+        assert current_revision(db) == "0099"
+    finally:
+        db.close()
+
+
+def test_malformed_url_is_one_clear_configuration_error() -> None:
+    """'not a url' is a ConfigError naming the accepted forms, not a SQLAlchemy traceback."""
+    with pytest.raises(ConfigError, match=r"malformed database URL 'not a url': use sqlite"):
+        Database.open("not a url")
+
+
+def test_malformed_url_hides_its_password() -> None:
+    """A URL that does not parse is shown without the password."""
+    with pytest.raises(ConfigError) as info:
+        Database.open("postgresql://me:hunter2@host:notaport/db")
+    assert "hunter2" not in info.value.message
+
+
+def test_unreachable_server_says_cannot_connect() -> None:
+    """An unreachable PostgreSQL is 'cannot connect to the store at URL: reason' (exit 1)."""
+    db = Database.open("postgresql+psycopg://me:hunter2@127.0.0.1:1/castoff")
+    try:
+        with pytest.raises(StoreError) as info:
+            ensure_schema(db)
+    finally:
+        db.close()
+    message = info.value.message
+    assert message.startswith(
+        "cannot connect to the store at postgresql+psycopg://me:***@127.0.0.1:1"
+    )
+    assert "hunter2" not in message
+    assert "\n" not in message
+    assert info.value.exit_code == 1
+
+
+def test_current_revision_of_an_empty_store_is_none(db_url: str) -> None:
+    """No alembic_version table means an empty store (and nothing else does)."""
+    db = Database.open(db_url)
+    try:
+        assert current_revision(db) is None
     finally:
         db.close()

@@ -36,6 +36,7 @@ def test_prepared_round_trip_matches_core(db: Database) -> None:
         "status": "active",
         "created_at": at,
         "updated_at": at,
+        "host": "h1",
     }
     db.write(lambda c: write.execute(c, row))
     assert db.read(lambda c: read.one(c, {"sid": "s1"})) == row
@@ -65,6 +66,7 @@ def test_prepared_driver_error_is_a_dbapi_error(db: Database) -> None:
         "status": "active",
         "created_at": now,
         "updated_at": now,
+        "host": None,
     }
     db.write(lambda c: write.execute(c, row))
     with pytest.raises(StoreError):

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from castoff.errors import NotFound
+from castoff.errors import LeaseConflict, NotFound
 from castoff.orchestrator import rows
 from castoff.orchestrator.models import Session, Task
 from castoff.store import artifacts as artifact_store
@@ -29,6 +29,14 @@ from castoff.store.database import Database
 from castoff.store.schema import new_id, utcnow
 
 DEFAULT_LEASE_SECONDS = 600
+
+
+def no_session(directory: Path) -> NotFound:
+    """The error for a read-only command in a directory that has no session."""
+    return NotFound(
+        f"no castoff session in {directory} (run `castoff orchestrator initialize-session`)",
+        working_directory=str(directory),
+    )
 
 
 def process_worker(actor: str) -> str:
@@ -48,15 +56,24 @@ class OrchestratorCore:
     """The store, the actor and the current session."""
 
     def __init__(
-        self, db: Database, working_directory: Path, *, actor: str, process_bound: bool = False
+        self,
+        db: Database,
+        working_directory: Path,
+        *,
+        actor: str,
+        process_bound: bool = False,
+        create: bool = True,
     ) -> None:
         self.db = db
         self.working_directory = working_directory
         self.actor = actor
-        self.worker = process_worker(actor) if process_bound else f"{actor}@{socket.gethostname()}"
+        self.host = socket.gethostname()
+        self.worker = process_worker(actor) if process_bound else f"{actor}@{self.host}"
+        self.create = create
         sqlite_path = db.sqlite_path
         self.blobs = BlobStore(sqlite_path.parent / "artifacts" if sqlite_path else None)
         self._session_id: str | None = None
+        self._looked_up = False
         self.startup_reclaimed: list[str] = []
 
     # -- time, ids and events ---------------------------------------------------
@@ -88,11 +105,37 @@ class OrchestratorCore:
     # -- the current session ----------------------------------------------------
     @property
     def session_id(self) -> str:
-        """The current session's id (set when the orchestrator opens)."""
+        """The current session's id: the working directory's session.
+
+        Made on first use, unless the orchestrator was opened with ``create=False``
+        (read-only commands), which refuses a directory without a session instead.
+        ``Orchestrator.open`` looks it up, so this never queries inside a transaction.
+        """
         if self._session_id is None:
-            self._session_id = self.db.write(
-                lambda conn: self.ensure_session(conn, self.working_directory, None)["id"]
+            sid = self.find_session_id()
+            if sid is None:
+                if not self.create:
+                    raise no_session(self.working_directory)
+                sid = self.db.write(
+                    lambda conn: self.ensure_session(conn, self.working_directory, None)["id"]
+                )
+            self._session_id = sid
+        return self._session_id
+
+    def find_session_id(self) -> str | None:
+        """The current session's id if it exists (looked up once; never creates one)."""
+        if self._session_id is not None or self._looked_up:
+            return self._session_id
+        key = str(self.working_directory)
+        row = self.db.read(lambda conn: session_store.by_directory(conn, key))
+        self._looked_up = True
+        if row is None:
+            return None
+        if row["host"] is None and self.create:  # made before sessions recorded their host
+            self.db.write(
+                lambda conn: session_store.set_values(conn, row["id"], {"host": self.host})
             )
+        self._session_id = str(row["id"])
         return self._session_id
 
     def ensure_session(
@@ -113,11 +156,22 @@ class OrchestratorCore:
                     "status": "active",
                     "created_at": now,
                     "updated_at": now,
+                    "host": self.host,
                 },
             )
-            self.event(conn, "session.initialized", session_id=sid, working_directory=key, at=now)
-        elif name and name != row["name"]:
-            session_store.set_values(conn, row["id"], {"name": name, "updated_at": now})
+            self.event(
+                conn,
+                "session.initialized",
+                session_id=sid,
+                working_directory=key,
+                host=self.host,
+                at=now,
+            )
+        elif (name and name != row["name"]) or row["host"] is None:
+            values: dict[str, Any] = {"host": row["host"] or self.host}
+            if name and name != row["name"]:
+                values |= {"name": name, "updated_at": now}
+            session_store.set_values(conn, row["id"], values)
         else:
             return row
         found = session_store.by_directory(conn, key)
@@ -167,4 +221,17 @@ class OrchestratorCore:
             raise NotFound(f"unknown {what}: {', '.join(missing)}", ids=missing)
 
     def worker_name(self, worker: str | None) -> str:
+        """``worker``, or this orchestrator's own lease-holder identity."""
         return worker or self.worker
+
+    @staticmethod
+    def check_holder(row: Mapping[Any, Any], worker: str, now: datetime, *, hint: str) -> None:
+        """LeaseConflict when a worker other than ``worker`` holds a live lease on ``row``."""
+        owner, expires = row["lease_owner"], row["lease_expires_at"]
+        if owner not in (None, worker) and expires is not None and expires >= now:
+            raise LeaseConflict(
+                f"task {row['id']} is leased by {owner} until "
+                f"{expires.isoformat(timespec='seconds')}; {hint}",
+                task_id=row["id"],
+                lease_owner=owner,
+            )

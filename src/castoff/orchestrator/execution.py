@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from castoff import workspace
 from castoff.errors import InvalidTransition, LeaseConflict, NotFound, UsageError
 from castoff.orchestrator import lifecycle, rows, values
 from castoff.orchestrator.core import DEFAULT_LEASE_SECONDS, OrchestratorCore
@@ -28,6 +29,8 @@ from castoff.store import artifacts as artifact_store
 from castoff.store import leases as lease_store
 from castoff.store import tasks as task_store
 
+HOLDER_HINT = "only its holder can {verb} it (as that worker), or wait until the lease expires"
+
 
 class ExecutionOperations(OrchestratorCore):
     """execute / heartbeat / complete / fail tasks; artifacts; synthesis."""
@@ -35,23 +38,36 @@ class ExecutionOperations(OrchestratorCore):
     def execute_task(
         self, task_id: str, *, worker: str | None = None, lease_seconds: int | None = None
     ) -> ExecutionContext:
-        """Claim the task's lease and return what its specialist needs to do it."""
+        """Claim the task's lease and return what its specialist needs to do it.
+
+        Executing a task this worker already holds renews its lease (a heartbeat:
+        no new attempt, a ``task.lease_renewed`` event) and returns the context again.
+        """
         who = self.worker_name(worker)
         seconds = _lease_seconds(lease_seconds)
 
         def work(conn: Connection) -> ExecutionContext:
             row = self.task_row(conn, task_id)
             now = self.now()
+            expires_at = now + timedelta(seconds=seconds)
             status = TaskStatus(row["status"])
             if status == TaskStatus.IN_PROGRESS:
-                expires = row["lease_expires_at"]
-                if row["lease_owner"] not in (None, who) and expires is not None and expires >= now:
-                    raise LeaseConflict(
-                        f"task {task_id} is leased by {row['lease_owner']} until "
-                        f"{expires.isoformat(timespec='seconds')}",
-                        task_id=task_id,
-                        lease_owner=row["lease_owner"],
+                if row["lease_owner"] == who:
+                    renewed = lease_store.renew(
+                        conn, task_id, worker=who, now=now, expires_at=expires_at
                     )
+                    if renewed is not None:
+                        self.event(
+                            conn,
+                            "task.lease_renewed",
+                            task_id=task_id,
+                            at=now,
+                            worker=who,
+                            lease_expires_at=expires_at.isoformat(),
+                        )
+                        deps = task_store.dependency_states(conn, task_id)
+                        return self._context(conn, renewed, deps)
+                self.check_holder(row, who, now, hint="wait until its lease expires")
             elif status != TaskStatus.PENDING:
                 lifecycle.check_transition(task_id, status, TaskStatus.IN_PROGRESS)
             dep_states = task_store.dependency_states(conn, task_id)
@@ -62,7 +78,6 @@ class ExecutionOperations(OrchestratorCore):
                     f"task {task_id} waits on dependencies that are not completed: {waiting}",
                     task_id=task_id,
                 )
-            expires_at = now + timedelta(seconds=seconds)
             claimed = lease_store.claim(conn, task_id, worker=who, now=now, expires_at=expires_at)
             if claimed is None:
                 raise LeaseConflict(
@@ -148,8 +163,11 @@ class ExecutionOperations(OrchestratorCore):
 
         ``detailed_work`` is kept on the task and stored as the artifact
         ``detailed_work.md``; each of ``file_paths`` (relative to the working
-        directory) is read and stored with ``artifact_type``.
+        directory, and inside it) is read and stored with ``artifact_type``.
+        ``worker`` (default: this orchestrator's identity) must hold the lease,
+        or the lease must have expired; otherwise LeaseConflict.
         """
+        who = self.worker_name(worker)
         summary = values.text(summary, "summary", required=True)
         kind = values.enum_value(ArtifactType, artifact_type, "artifact_type")
         inputs = list(artifacts)
@@ -189,10 +207,10 @@ class ExecutionOperations(OrchestratorCore):
                 detailed_work=detailed_work,
                 next_action=next_action or None,
                 now=now,
-                worker=worker,
+                worker=who,
             )
             if row is None or row["session_id"] != self.session_id:
-                self._refuse_completion(conn, task_id, worker, now)
+                self._refuse_completion(conn, task_id, who, now)
             assert row is not None
             artifact_store.insert_artifacts(conn, stored)
             self.event(
@@ -209,7 +227,7 @@ class ExecutionOperations(OrchestratorCore):
         return self.db.write(work)
 
     def _refuse_completion(
-        self, conn: Connection, task_id: str, worker: str | None, now: datetime
+        self, conn: Connection, task_id: str, worker: str, now: datetime
     ) -> None:
         """Raise the error that explains why ``task_id`` could not be completed."""
         row = self.task_row(conn, task_id)
@@ -219,38 +237,50 @@ class ExecutionOperations(OrchestratorCore):
                 f"task {task_id} is pending; execute it before completing it", task_id=task_id
             )
         lifecycle.check_transition(task_id, status, TaskStatus.COMPLETED)
-        self._check_holder(row, worker, now)
+        self.check_holder(row, worker, now, hint=HOLDER_HINT.format(verb="complete"))
         raise LeaseConflict(f"task {task_id} changed while completing it", task_id=task_id)
 
     def _read_files(self, paths: Iterable[str], kind: ArtifactType) -> list[ArtifactInput]:
+        """Read each file; refuse (UsageError) any outside the working directory or in .castoff/.
+
+        Paths are resolved (``..`` and symlinks followed) before the check, so
+        neither an absolute path, ``..`` nor a link can reach other files.
+        """
+        root = self.working_directory.resolve()
+        state = workspace.state_dir(root)
         out = []
         for raw in paths:
-            path = Path(raw)
-            full = path if path.is_absolute() else self.working_directory / path
+            full = (root / Path(raw)).resolve()
+            if not full.is_relative_to(root):
+                raise UsageError(
+                    f"file {raw} is outside the working directory {root}; "
+                    "only files of the working directory can be stored"
+                )
+            if full == state or full.is_relative_to(state):
+                raise UsageError(f"file {raw} is castoff's own state ({state}); it is not stored")
             try:
                 content = full.read_bytes()
             except OSError as exc:
                 raise UsageError(f"cannot read file {raw}: {exc.strerror or exc}") from exc
-            out.append(ArtifactInput(path.name, content, kind, path=str(raw)))
+            rel = full.relative_to(root).as_posix()
+            out.append(ArtifactInput(full.name, content, kind, path=rel))
         return out
 
-    @staticmethod
-    def _check_holder(row: Mapping[Any, Any], worker: str | None, now: datetime) -> None:
-        """With a ``worker`` given, refuse when someone else holds a live lease."""
-        owner, expires = row["lease_owner"], row["lease_expires_at"]
-        if worker and owner not in (None, worker) and expires is not None and expires >= now:
-            raise LeaseConflict(f"task {row['id']} is leased by {owner}", task_id=row["id"])
-
     def fail_task(self, task_id: str, error: str, *, worker: str | None = None) -> Task:
-        """Record that an in-progress task failed (it can be retried: set it pending)."""
+        """Record that an in-progress task failed (it can be retried: set it pending).
+
+        Like ``complete_task``, only the lease holder (``worker``, default this
+        orchestrator's identity) may, unless the lease has expired.
+        """
         error = values.text(error, "error", required=True)
+        who = self.worker_name(worker)
 
         def work(conn: Connection) -> Task:
             row = self.task_row(conn, task_id)
             status = TaskStatus(row["status"])
             lifecycle.check_transition(task_id, status, TaskStatus.FAILED)
             now = self.now()
-            self._check_holder(row, worker, now)
+            self.check_holder(row, who, now, hint=HOLDER_HINT.format(verb="fail"))
             task_store.set_values(
                 conn,
                 task_id,
@@ -273,7 +303,7 @@ class ExecutionOperations(OrchestratorCore):
         """The content of an artifact of this session, by its sha256."""
 
         def work(conn: Connection) -> bytes:
-            row = artifact_store.by_sha(conn, sha256)
+            row = artifact_store.by_sha(conn, sha256, session_id=self.session_id)
             if row is None:
                 raise NotFound(f"no artifact with sha256 {sha256}")
             return self.blobs.get(conn, sha256)

@@ -3,10 +3,12 @@
 Actions:
 
 - ``scan_cleanup`` reclaims expired leases, cancels open tasks whose parent was
-  cancelled or archived, and (``validation_level="full"``) removes stored
-  content no artifact refers to.
-- ``validate_structure`` checks the task tree and the dependency graph (and,
-  at ``full``, that every artifact's content is present and matches its sha256).
+  cancelled or archived, blocks pending tasks that wait on a dependency that
+  can never complete (failed, cancelled or archived), and
+  (``validation_level="full"``) removes stored content no artifact refers to.
+- ``validate_structure`` checks the task tree and the dependency graph, and
+  reports pending tasks that wait on such a dead dependency (and, at ``full``,
+  that every artifact's content is present and matches its sha256).
 - ``update_documentation`` writes ``.castoff/SESSION.md``, the session's status.
 - ``prepare_handover`` writes ``.castoff/handover.md`` for whoever continues.
 """
@@ -41,6 +43,8 @@ SCOPES = ("session", "all")
 LEVELS = ("basic", "full")
 OPEN = sorted(OPEN_STATUSES)
 CLOSED_PARENT = sorted({TaskStatus.CANCELLED, TaskStatus.ARCHIVED})
+#: A dependency in one of these never completes (a failed one only if retried by hand).
+DEAD_ENDS = sorted({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.ARCHIVED})
 
 
 class MaintenanceOperations(SessionOperations):
@@ -118,6 +122,22 @@ class MaintenanceOperations(SessionOperations):
                     findings.append(
                         Finding("orphaned_task", task_id, "parent is closed; cancelled", fixed=True)
                     )
+            for task_id, reason in _dead_dependencies(conn, sid).items():
+                blocked = {"status": TaskStatus.BLOCKED.value, "error": reason, "updated_at": now}
+                if not task_store.set_if_status(conn, [task_id], TaskStatus.PENDING, blocked):
+                    continue  # claimed or changed meanwhile
+                self.event(
+                    conn,
+                    "task.blocked",
+                    task_id=task_id,
+                    session_id=sid,
+                    at=now,
+                    reason=f"{reason} (scan_cleanup)",
+                    **{"from": TaskStatus.PENDING.value},
+                )
+                findings.append(
+                    Finding("dead_dependency", task_id, f"{reason}; blocked", fixed=True)
+                )
         if full:
             unused = self.blobs.unreferenced(conn)
             self.blobs.remove(conn, unused)
@@ -182,6 +202,10 @@ class MaintenanceOperations(SessionOperations):
                             "unmet_dependency", task_id, f"completed, but {dep} is {status[dep]}"
                         )
                     )
+            findings += [
+                Finding("dead_dependency", task_id, reason)
+                for task_id, reason in _dead_dependencies(conn, sid).items()
+            ]
             running = query_store.by_status(conn, sid, "in_progress", limit=100_000)
             findings += [
                 Finding("missing_lease", r["id"], "in progress without a lease", "error")
@@ -242,3 +266,16 @@ class MaintenanceOperations(SessionOperations):
         return MaintenanceReport(
             action=action, scope=scope, validation_level=level, document=document, path=str(target)
         )
+
+
+def _dead_dependencies(conn: Connection, session_id: str) -> dict[str, str]:
+    """Pending tasks waiting on a dependency that cannot complete: task id → why."""
+    found: dict[str, list[str]] = {}
+    for task_id, dep, status in query_store.with_closed_dependency(
+        conn, session_id, [TaskStatus.PENDING.value], DEAD_ENDS
+    ):
+        found.setdefault(task_id, []).append(f"{dep} is {status}")
+    return {
+        task_id: f"it can never run: dependency {', '.join(deps)}"
+        for task_id, deps in found.items()
+    }

@@ -122,6 +122,8 @@ class Session:
     created_at: datetime
     updated_at: datetime
     task_count: int = 0
+    host: str | None = None
+    """The machine that created the session (None: made before castoff recorded it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,6 +264,8 @@ class CleanupResult:
     dry_run: bool
     sessions: list[Session]
     removed: int
+    skipped: list[Session] = field(default_factory=list)
+    """Sessions of other hosts whose directory is not on this machine (left alone)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,10 +329,17 @@ class MaintenanceReport:
 
 @dataclass(frozen=True, slots=True)
 class RestartStatus:
-    """What the orchestrator recovered when it last started on this session."""
+    """What the last recovery found and did, and what runs now.
+
+    ``interrupted``: the tasks the last recovery found abandoned (lease expired,
+    or their ``<actor>:<pid>@<host>`` holder's process gone); ``reclaimed``: the
+    ones it put back to pending; ``in_progress``: the tasks in progress now;
+    ``expired_now``: how many of those have an expired lease now.
+    """
 
     session_id: str | None
     recovered_at: datetime | None
     reclaimed: list[str]
     interrupted: list[str]
     expired_now: int
+    in_progress: list[str] = field(default_factory=list)

@@ -34,6 +34,7 @@ def session(row: Mapping[Any, Any], task_count: int = 0) -> Session:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         task_count=task_count,
+        host=row["host"],
     )
 
 

@@ -19,12 +19,13 @@ from types import TracebackType
 
 from castoff import workspace
 from castoff.errors import UsageError
+from castoff.orchestrator.core import no_session
 from castoff.orchestrator.execution import ExecutionOperations
 from castoff.orchestrator.health import HealthOperations
 from castoff.orchestrator.maintenance import MaintenanceOperations
 from castoff.orchestrator.sessions import SessionOperations
 from castoff.orchestrator.tasks import TaskOperations
-from castoff.store.database import Database
+from castoff.store.database import Database, store_exists
 from castoff.store.migrate import ensure_schema
 
 
@@ -45,20 +46,26 @@ class Orchestrator(
         database_url: str | None = None,
         actor: str = "cli",
         process_bound: bool = False,
+        create: bool = True,
     ) -> Orchestrator:
         """Open the store for ``working_directory`` (migrating it) and its session.
 
         ``process_bound``: this process's claims are its own (``<actor>:<pid>@<host>``),
         reclaimed as soon as it is gone; see :func:`~castoff.orchestrator.core.process_worker`.
+        ``create=False`` (read-only use) never creates a store or a session: an
+        embedded store that does not exist is refused (NotFound, "no castoff
+        session in DIR"), and so is, on first use, a directory without a session.
         """
         root = Path(working_directory or Path.cwd()).resolve()
         if not root.is_dir():
             raise UsageError(f"the working directory {root} does not exist")
         url = database_url or workspace.database_url(root)
+        if not create and not store_exists(url):
+            raise no_session(root)
         db = Database.open(url)
         try:
             ensure_schema(db)
-            orch = cls(db, root, actor=actor, process_bound=process_bound)
+            orch = cls(db, root, actor=actor, process_bound=process_bound, create=create)
             orch.startup_reclaimed = orch.recover()
         except BaseException:
             db.close()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 from sqlalchemy import Connection
@@ -105,15 +104,25 @@ class SessionOperations(OrchestratorCore):
             else 0,
         )
 
-    def cleanup_sessions(self, dry_run: bool = False) -> CleanupResult:
-        """Remove sessions whose working directory no longer exists (with their tasks)."""
+    def cleanup_sessions(self, dry_run: bool = False, all_hosts: bool = False) -> CleanupResult:
+        """Remove this host's sessions whose working directory no longer exists.
+
+        A session made on another machine (a shared PostgreSQL store) cannot be
+        checked from here: it is reported in ``skipped`` and left alone, unless
+        ``all_hosts`` says to judge every session by this machine's file system.
+        On the embedded SQLite store a session without a recorded host counts
+        as this host's (the file lives on this machine); on PostgreSQL as unknown.
+        """
+        local_unknown = self.db.dialect == "sqlite"
 
         def work(conn: Connection) -> CleanupResult:
-            gone = [
-                rows.session(r, n)
-                for r, n in session_store.list_with_counts(conn)
-                if not Path(r["working_directory"]).is_dir()
-            ]
+            gone: list[Session] = []
+            skipped: list[Session] = []
+            for r, n in session_store.list_with_counts(conn):
+                if Path(r["working_directory"]).is_dir():
+                    continue
+                ours = r["host"] == self.host or (r["host"] is None and local_unknown)
+                (gone if ours or all_hosts else skipped).append(rows.session(r, n))
             if not dry_run:
                 session_store.delete_many(conn, [s.id for s in gone])
                 for s in gone:
@@ -123,17 +132,26 @@ class SessionOperations(OrchestratorCore):
                         session_id=None,
                         removed_session=s.id,
                         working_directory=s.working_directory,
+                        host=s.host,
                     )
             return CleanupResult(
-                dry_run=dry_run, sessions=gone, removed=0 if dry_run else len(gone)
+                dry_run=dry_run,
+                sessions=gone,
+                removed=0 if dry_run else len(gone),
+                skipped=skipped,
             )
 
         return self.db.read(work) if dry_run else self.db.write(work)
 
     # -- recovery ------------------------------------------------------------------
     def recover(self) -> list[str]:
-        """Reclaim the current session's expired leases (done on open); the task ids."""
-        sid = self.session_id
+        """Reclaim the current session's expired leases (done on open); the task ids.
+
+        Opened with ``create=False``, a directory without a session has nothing to recover.
+        """
+        sid = self.session_id if self.create else self.find_session_id()
+        if sid is None:
+            return []
         now = self.now()
         if not self.db.read(lambda conn: lease_store.count_expired(conn, sid, now)):
             return []
@@ -154,10 +172,8 @@ class SessionOperations(OrchestratorCore):
                 reason="lease expired",
                 **{"from": "in_progress"},
             )
-        interrupted = [
-            r["id"]
-            for r in query_store.briefs_by_status(conn, session_id, "in_progress", limit=1000)
-        ]
+        running = query_store.briefs_by_status(conn, session_id, "in_progress", limit=1000)
+        dead = [r["id"] for r in running if _holder_is_dead(r["lease_owner"], self.host)]
         self.event(
             conn,
             RECOVERED,
@@ -165,7 +181,7 @@ class SessionOperations(OrchestratorCore):
             at=now,
             reason=reason,
             reclaimed=reclaimed,
-            interrupted=interrupted,
+            interrupted=sorted([*reclaimed, *dead]),
         )
         return reclaimed
 
@@ -177,11 +193,10 @@ class SessionOperations(OrchestratorCore):
         (``kill -9``), so it need not wait for its expiry.
         """
         sid = self.session_id
-        host = socket.gethostname()
 
         def work(conn: Connection) -> list[str]:
             running = query_store.briefs_by_status(conn, sid, "in_progress", limit=1000)
-            dead = [r["id"] for r in running if _holder_is_dead(r["lease_owner"], host)]
+            dead = [r["id"] for r in running if _holder_is_dead(r["lease_owner"], self.host)]
             if not dead:
                 return []
             now = self.now()
@@ -218,19 +233,21 @@ class SessionOperations(OrchestratorCore):
         return self.db.write(work)
 
     def restart_status(self) -> RestartStatus:
-        """What the last recovery reclaimed, and what is running or expired now."""
+        """What the last recovery found and reclaimed, and what is running or expired now."""
 
         def work(conn: Connection) -> RestartStatus:
             sid = self.session_id
             last = event_store.recent(conn, session_id=sid, kind=RECOVERED, limit=1)
             running = query_store.briefs_by_status(conn, sid, "in_progress", limit=1000)
             data = dict(last[0]["data"]) if last else {}
+            reclaimed = list(data.get("reclaimed", []))
             return RestartStatus(
                 session_id=sid,
                 recovered_at=last[0]["created_at"] if last else None,
-                reclaimed=list(data.get("reclaimed", [])),
-                interrupted=[r["id"] for r in running],
+                reclaimed=reclaimed,
+                interrupted=sorted({*reclaimed, *data.get("interrupted", [])}),
                 expired_now=lease_store.count_expired(conn, sid, self.now()),
+                in_progress=[r["id"] for r in running],
             )
 
         return self.db.read(work)

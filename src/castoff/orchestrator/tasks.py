@@ -25,6 +25,7 @@ from castoff.orchestrator.models import (
 from castoff.store import artifacts as artifact_store
 from castoff.store import events as event_store
 from castoff.store import queries as query_store
+from castoff.store import sessions as session_store
 from castoff.store import tasks as task_store
 from castoff.store.queries import TaskQuery
 from castoff.store.schema import new_id
@@ -107,8 +108,15 @@ class TaskOperations(OrchestratorCore):
         context: dict[str, Any] | str | None = None,
         dependencies: Iterable[str] | None = None,
         next_action: str | None = None,
+        force: bool = False,
+        worker: str | None = None,
     ) -> Task:
-        """Change the given fields (None leaves a field as it is)."""
+        """Change the given fields (None leaves a field as it is).
+
+        Setting the status of an in-progress task takes it out of its lease:
+        refused (LeaseConflict) while another worker holds a live lease, unless
+        ``force``. ``worker`` defaults to this orchestrator's own identity.
+        """
         changes: dict[str, Any] = {}
         if title is not None:
             changes["title"] = values.text(title, "title", required=True).strip()
@@ -136,8 +144,12 @@ class TaskOperations(OrchestratorCore):
                 f"update_task cannot set status {target}: {lifecycle.SETTABLE[target]}"
             )
         deps = None if dependencies is None else values.ids(dependencies, "dependencies")
+        who = self.worker_name(worker)
 
         def work(conn: Connection) -> Task:
+            if parent_task_id is not None or deps is not None:
+                # Checks and writes of the graph run one session at a time (no races).
+                session_store.lock_graph(conn, self.session_id)
             row = self.task_row(conn, task_id)
             now = self.now()
             if parent_task_id is not None:
@@ -147,6 +159,8 @@ class TaskOperations(OrchestratorCore):
             current = TaskStatus(row["status"])
             if target is not None and target != current:
                 lifecycle.check_transition(task_id, current, target)
+                if current == TaskStatus.IN_PROGRESS and not force:
+                    self.check_holder(row, who, now, hint="use force to take it from its holder")
                 changes["status"] = target.value
                 if current == TaskStatus.IN_PROGRESS:
                     changes.update(lease_owner=None, lease_expires_at=None)
@@ -310,8 +324,14 @@ class TaskOperations(OrchestratorCore):
         limit: int = 50,
         offset: int = 0,
     ) -> TaskPage:
-        """One page of the session's tasks matching every given filter, oldest first."""
+        """One page of the session's tasks matching every given filter, oldest first.
+
+        ``include_children`` widens ``parent_task_id`` from the direct children to
+        every descendant; without ``parent_task_id`` it is refused (UsageError).
+        """
         limit, offset = values.page(limit, offset)
+        if include_children and not parent_task_id:
+            raise UsageError("include_children needs parent_task_id (whose descendants to list)")
         q = TaskQuery(
             session_id=self.session_id,
             status=[s.value for s in values.enum_list(TaskStatus, status, "status")],

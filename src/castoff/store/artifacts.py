@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from castoff.errors import NotFound, StoreError
 from castoff.store.prepared import Prepared
@@ -41,6 +40,8 @@ class BlobStore:
         """Store ``content`` (once per sha256); return its sha256."""
         sha = sha256_of(content)
         if self.directory is None:
+            from sqlalchemy.dialects.postgresql import insert as pg_insert  # PostgreSQL only
+
             stmt = pg_insert(blobs).values(
                 sha256=sha, content=content, size=len(content), created_at=utcnow()
             )
@@ -145,10 +146,10 @@ def recent(
     return list(conn.execute(stmt.order_by(artifacts.c.id.desc()).limit(limit)).mappings())
 
 
-def by_sha(conn: Connection, sha: str) -> RowMapping | None:
-    return (
-        conn.execute(select(artifacts).where(artifacts.c.sha256 == sha).limit(1)).mappings().first()
-    )
+def by_sha(conn: Connection, sha: str, *, session_id: str) -> RowMapping | None:
+    """One artifact row of ``session_id`` with content ``sha``, or None."""
+    stmt = select(artifacts).where(artifacts.c.sha256 == sha, artifacts.c.session_id == session_id)
+    return conn.execute(stmt.limit(1)).mappings().first()
 
 
 def delete_for_tasks(conn: Connection, task_ids: Sequence[str]) -> int:

@@ -12,6 +12,7 @@ exponential backoff, so nothing half-written is ever visible.
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -19,8 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.pool import NullPool
 
 from castoff.errors import CastoffError, ConfigError, StoreError
@@ -54,8 +55,35 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+URL_HELP = "use sqlite:///PATH or postgresql://USER@HOST[:PORT]/DATABASE"
+CONNECT_TIMEOUT_S = 10
+
+
+def parse_url(url: str) -> URL:
+    """``url`` parsed, or a ConfigError naming it (password hidden) and the accepted forms."""
+    try:
+        return make_url(url)
+    except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
+        shown = re.sub(r"(://[^:/@]*):[^@/]*@", r"\1:***@", url)
+        raise ConfigError(f"malformed database URL {shown!r}: {URL_HELP}") from None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other databases."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return Path(parsed.database)
+
+
+def store_exists(url: str) -> bool:
+    """False only for a SQLite URL whose file does not exist yet (a server always exists)."""
+    path = sqlite_file(url)
+    return path is None or path.is_file()
+
+
 def _make_engine(url: str) -> Engine:
-    parsed = make_url(url)
+    parsed = parse_url(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         if not parsed.database or parsed.database == ":memory:":
@@ -63,20 +91,36 @@ def _make_engine(url: str) -> Engine:
                 "the SQLite store needs a file path (in-memory databases are not shared)"
             )
         folder = Path(parsed.database).parent
-        if folder.name == STATE_DIRNAME:
-            ensure_state_dir(folder)
-        else:
-            folder.mkdir(parents=True, exist_ok=True)
+        try:
+            if folder.name == STATE_DIRNAME:
+                ensure_state_dir(folder)
+            else:
+                folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the store folder {folder}: {exc.strerror or exc}"
+            ) from exc
         return _sqlite_engine(url)
     if backend == "postgresql":
         if parsed.get_driver_name() != "psycopg":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        # No pre-ping round trip per transaction: a dropped connection fails the
-        # transaction as transient and Database retries it on a fresh connection.
-        return create_engine(parsed, pool_size=5, max_overflow=10)
-    raise ConfigError(
-        f"unsupported database URL {parsed.render_as_string()!r}: use sqlite or postgresql"
-    )
+        # Fail in seconds, not minutes, when the server cannot be reached.
+        timeout = (
+            {} if "connect_timeout" in parsed.query else {"connect_timeout": CONNECT_TIMEOUT_S}
+        )
+        try:
+            # No pre-ping round trip per transaction: a dropped connection fails the
+            # transaction as transient and Database retries it on a fresh connection.
+            return create_engine(parsed, pool_size=5, max_overflow=10, connect_args=timeout)
+        except ArgumentError as exc:
+            raise ConfigError(f"unusable database URL {safe(parsed)!r}: {exc}") from None
+    raise ConfigError(f"unsupported database URL {safe(parsed)!r}: {URL_HELP}")
+
+
+def safe(url: URL | str) -> str:
+    """``url`` with any password hidden."""
+    parsed = parse_url(url) if isinstance(url, str) else url
+    return parsed.render_as_string(hide_password=True)
 
 
 def acquire_engine(url: str) -> Engine:
@@ -153,14 +197,12 @@ class Database:
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return safe(self.url)
 
     @property
     def sqlite_path(self) -> Path | None:
         """The database file for SQLite; None for PostgreSQL."""
-        if self.dialect != "sqlite":
-            return None
-        return Path(str(make_url(self.url).database))
+        return sqlite_file(self.url) if self.dialect == "sqlite" else None
 
     def write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one write transaction, retrying transient failures."""

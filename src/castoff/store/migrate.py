@@ -4,6 +4,10 @@ Opening a store checks the recorded Alembic revision with one query; only
 when it is behind does it import Alembic and upgrade, holding a lock so two
 processes starting at once never migrate together: ``pg_advisory_lock`` on
 PostgreSQL, an exclusive ``flock`` beside the database file on SQLite.
+
+Errors say what is wrong in one line: a store that cannot be reached
+(``StoreError``, exit 1), a store written by a newer castoff (``ConfigError``,
+exit 2), a migration that failed (``StoreError``).
 """
 
 from __future__ import annotations
@@ -16,45 +20,94 @@ from pathlib import Path
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
-from castoff.errors import StoreError
+from castoff.errors import ConfigError, StoreError
 from castoff.store.database import Database
 
-HEAD = "0001"
+#: Every revision this castoff knows, oldest first (``migrations/versions``).
+REVISIONS = ("0001", "0002")
+HEAD = REVISIONS[-1]
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x0CA5_70FF
+_UNDEFINED_TABLE = "42P01"
+
+
+def reason(exc: DBAPIError) -> str:
+    """The driver's message, on one line."""
+    message = str(exc.orig if exc.orig is not None else exc).strip()
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
+
+
+def _connect(db: Database) -> Connection:
+    try:
+        return db.engine.connect()
+    except DBAPIError as exc:
+        raise StoreError(f"cannot connect to the store at {db.safe_url}: {reason(exc)}") from exc
+
+
+def _missing_table(exc: DBAPIError) -> bool:
+    """True when ``exc`` says the table does not exist (an empty store)."""
+    if getattr(exc.orig, "sqlstate", None) == _UNDEFINED_TABLE:
+        return True
+    return "no such table" in str(exc.orig)
 
 
 def current_revision(db: Database) -> str | None:
-    """The revision recorded in the store, or None for an empty store."""
-    try:
-        with db.engine.connect() as conn:
+    """The revision recorded in the store, or None for an empty store.
+
+    A store that cannot be reached is a StoreError, never "empty".
+    """
+    with _connect(db) as conn:
+        try:
             row = conn.execute(text("SELECT version_num FROM alembic_version")).first()
-    except DBAPIError:
-        return None
+        except DBAPIError as exc:
+            if _missing_table(exc):
+                return None
+            raise StoreError(f"cannot read the store at {db.safe_url}: {reason(exc)}") from exc
     return None if row is None else str(row[0])
 
 
+def _check_known(db: Database, revision: str | None) -> None:
+    if revision is None or revision in REVISIONS:
+        return
+    raise ConfigError(
+        f"the store at {db.safe_url} is at revision {revision}, newer than this castoff "
+        f"({HEAD}); upgrade castoff"
+    )
+
+
 def ensure_schema(db: Database) -> str:
-    """Upgrade the store to :data:`HEAD` if needed; return the revision."""
-    if current_revision(db) == HEAD:
+    """Upgrade the store to :data:`HEAD` if needed; return the revision.
+
+    A store at a revision this castoff does not know (written by a newer one)
+    is refused, never touched.
+    """
+    revision = current_revision(db)
+    if revision == HEAD:
         return HEAD
+    _check_known(db, revision)
     try:
         with _migration_lock(db) as conn:
-            if current_revision(db) != HEAD:
+            revision = current_revision(db)
+            _check_known(db, revision)
+            if revision != HEAD:
                 _upgrade(conn)
     except DBAPIError as exc:
-        raise StoreError(f"could not migrate the store: {str(exc.orig).strip()}") from exc
+        raise StoreError(f"could not migrate the store at {db.safe_url}: {reason(exc)}") from exc
     return HEAD
 
 
 def _upgrade(conn: Connection) -> None:
     from alembic import command
     from alembic.config import Config
+    from alembic.util import CommandError
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
-    command.upgrade(config, "head")
+    try:
+        command.upgrade(config, "head")
+    except CommandError as exc:
+        raise StoreError(f"could not migrate the store: {exc}") from exc
     if conn.in_transaction():
         conn.commit()
 
@@ -66,12 +119,12 @@ def _migration_lock(db: Database) -> Iterator[Connection]:
         with path.with_name(path.name + ".migrate-lock").open("a") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                with db.engine.connect() as conn:
+                with _connect(db) as conn:
                     yield conn
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return
-    with db.engine.connect() as conn:
+    with _connect(db) as conn:
         conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _PG_LOCK_KEY})
         conn.commit()
         try:

@@ -85,6 +85,8 @@ sessions = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The machine that created the session (NULL: created before migration 0002).
+    Column("host", String(255), nullable=True),
 )
 
 tasks = Table(

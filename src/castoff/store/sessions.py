@@ -43,6 +43,20 @@ def list_with_counts(conn: Connection) -> list[tuple[RowMapping, int]]:
     return [(row, int(row["task_count"])) for row in rows]
 
 
+def lock_graph(conn: Connection, session_id: str) -> None:
+    """Serialize changes to one session's task graph until this transaction ends.
+
+    PostgreSQL (READ COMMITTED) locks the session row (``SELECT … FOR UPDATE``):
+    a second transaction waits here, and once it holds the lock its statements
+    see everything the first one committed, so checks made after this call
+    (dependency cycles, parent loops) cannot race. SQLite needs nothing: every
+    write transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
+    """
+    if conn.dialect.name == "sqlite":
+        return
+    conn.execute(select(sessions.c.id).where(sessions.c.id == session_id).with_for_update())
+
+
 def delete_many(conn: Connection, ids: Sequence[str]) -> None:
     if ids:
         conn.execute(delete(sessions).where(sessions.c.id.in_(list(ids))))

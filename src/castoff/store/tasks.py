@@ -74,6 +74,21 @@ def set_many(conn: Connection, ids: Sequence[str], values: Mapping[str, Any]) ->
         conn.execute(update(tasks).where(tasks.c.id.in_(list(ids))).values(**values))
 
 
+def set_if_status(
+    conn: Connection, ids: Sequence[str], status: str, values: Mapping[str, Any]
+) -> list[str]:
+    """Set ``values`` on those of ``ids`` still in ``status``; the ids changed."""
+    if not ids:
+        return []
+    rows = conn.execute(
+        update(tasks)
+        .where(tasks.c.id.in_(list(ids)), tasks.c.status == status)
+        .values(**values)
+        .returning(tasks.c.id)
+    )
+    return sorted(r[0] for r in rows)
+
+
 def delete_many(conn: Connection, ids: Sequence[str]) -> None:
     if ids:
         conn.execute(delete(tasks).where(tasks.c.id.in_(list(ids))))

@@ -1,0 +1,100 @@
+"""Concurrent changes to one session's task graph never store a loop (both dialects).
+
+Each test holds the checking transaction open for a moment (a pause after the
+cycle / loop check) while a second thread makes the opposite change. Without
+the per-session serialization in ``update_task`` both checks pass on
+PostgreSQL (READ COMMITTED) and a cycle is stored.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from castoff.errors import UsageError
+from castoff.orchestrator import graph
+from castoff.orchestrator.service import Orchestrator
+from castoff.store import tasks as task_store
+
+PAUSE_S = 0.3
+ROUNDS = 3
+
+
+def _slowed(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        result = fn(*args, **kwargs)
+        time.sleep(PAUSE_S)  # the check is done; the write has not happened yet
+        return result
+
+    return slow
+
+
+def _race(
+    one: Orchestrator, two: Orchestrator, change: Callable[[Orchestrator, str, str], object]
+) -> list[Exception]:
+    """Plan a and b, then at the same moment make a → b (in one) and b → a (in two)."""
+    a, b = one.plan_task("a").id, one.plan_task("b").id
+    barrier = threading.Barrier(2)
+    refused: list[Exception] = []
+
+    def run(orch: Orchestrator, task: str, other: str) -> None:
+        barrier.wait()
+        try:
+            change(orch, task, other)
+        except UsageError as exc:
+            refused.append(exc)
+
+    threads = [
+        threading.Thread(target=run, args=(one, a, b)),
+        threading.Thread(target=run, args=(two, b, a)),
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return refused
+
+
+@pytest.fixture
+def pair(db_url: str, workdir: Path) -> Any:
+    """Two orchestrators (as two workers would be) on the same session."""
+    with (
+        Orchestrator.open(workdir, database_url=db_url, actor="one") as one,
+        Orchestrator.open(workdir, database_url=db_url, actor="two") as two,
+    ):
+        yield one, two
+
+
+def test_concurrent_dependency_updates_store_no_cycle(
+    pair: tuple[Orchestrator, Orchestrator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a → b and b → a at once: exactly one is refused as a cycle."""
+    monkeypatch.setattr(graph, "cycle_with", _slowed(graph.cycle_with))
+    one, two = pair
+    for _ in range(ROUNDS):
+        refused = _race(one, two, lambda o, t, other: o.update_task(t, dependencies=[other]))
+        assert len(refused) == 1, refused
+        assert "cycle" in str(refused[0])
+    stored = [(t.id, d) for t in one.query_tasks(limit=1000).tasks for d in t.dependencies]
+    assert len(stored) == ROUNDS
+    assert graph.find_cycle(stored) is None
+
+
+def test_concurrent_parent_updates_store_no_loop(
+    pair: tuple[Orchestrator, Orchestrator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a under b and b under a at once: exactly one is refused as a loop."""
+    monkeypatch.setattr(task_store, "descendants", _slowed(task_store.descendants))
+    one, two = pair
+    for _ in range(ROUNDS):
+        refused = _race(one, two, lambda o, t, other: o.update_task(t, parent_task_id=other))
+        assert len(refused) == 1, refused
+        assert "cannot become its parent" in str(refused[0])
+    parents = {t.id: t.parent_task_id for t in one.query_tasks(limit=1000).tasks}
+    assert sum(1 for p in parents.values() if p) == ROUNDS
+    assert graph.parent_loop(parents) is None
