@@ -79,3 +79,20 @@ def test_cli_reference_is_up_to_date() -> None:
     render = namespace["render"]
     assert callable(render)
     assert (ROOT / "docs" / "cli.md").read_text() == render(), "run scripts/gen-cli-docs"
+
+
+def test_usage_errors_are_one_line_naming_the_command(run_castoff) -> None:
+    """Click's usage errors become one stderr line `<command path>: <problem>`, exit 2."""
+    out = run_castoff("release", "prepare", "--no-such-flag")
+    assert out.returncode == 2
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("castoff release prepare: no such option: --no-such-flag")
+    assert lines[0].endswith("(see `castoff release prepare --help`)")
+
+
+def test_group_without_command_still_prints_its_help(run_castoff) -> None:
+    """`castoff orchestrator` alone shows the group's help (exit 2, as click does)."""
+    out = run_castoff("orchestrator")
+    assert out.returncode == 2
+    assert "plan-task" in out.stderr + out.stdout

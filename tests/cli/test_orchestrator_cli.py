@@ -117,6 +117,7 @@ def test_bad_value_exits_2_with_one_line(cli: Any) -> None:
 
 def test_unknown_task_exits_2(cli: Any) -> None:
     """An unknown id is exit 2."""
+    cli("initialize-session", "--json")
     out = cli("execute-task", "nope", expect=2)
     assert "no task with id nope" in out.stderr
 
@@ -197,3 +198,134 @@ def test_human_output_is_a_table(cli: Any) -> None:
     out = cli("query-tasks")
     assert "visible" in out.stdout
     assert "1–1 of 1" in out.stdout
+
+
+def test_option_forms_match_the_mcp_parameter_names(cli: Any) -> None:
+    """--title, --task-id and --parent-task-id work as well as the positional forms."""
+    parent = cli("plan-task", "--title", "Parent", "--json")
+    child = cli("plan-task", "--title", "Child", "--parent-task-id", parent["id"], "--json")
+    assert (parent["title"], child["parent_task_id"]) == ("Parent", parent["id"])
+    cli("execute-task", "--task-id", child["id"], "--json")
+    cli("complete-task", "--task-id", child["id"], "--summary", "ok", "--json")
+    result = cli("synthesize-results", "--parent-task-id", parent["id"], "--json")
+    assert result["parent_task_id"] == parent["id"]
+    assert cli("update-task", "--task-id", parent["id"], "--title", "P", "--json")["title"] == "P"
+
+
+def test_usage_errors_are_one_line(cli: Any) -> None:
+    """Missing or unknown options print one line naming the command, exit 2."""
+    out = cli("plan-task", expect=2)
+    assert out.stderr.splitlines() == [
+        "castoff orchestrator plan-task: missing option --title "
+        "(see `castoff orchestrator plan-task --help`)"
+    ]
+    out = cli("query-tasks", "--no-such-flag", expect=2)
+    assert len(out.stderr.splitlines()) == 1
+    assert out.stderr.startswith("castoff orchestrator query-tasks: no such option: --no-such-flag")
+    out = cli("plan-task", "a", "--title", "b", expect=2)
+    assert "give --title once" in out.stderr
+    assert len(out.stderr.splitlines()) == 1
+
+
+def test_include_children_without_parent_is_refused(cli: Any) -> None:
+    """--include-children needs --parent-task-id."""
+    cli("plan-task", "a", "--json")
+    out = cli("query-tasks", "--include-children", expect=2)
+    assert "include_children needs parent_task_id" in out.stderr
+
+
+def test_read_only_commands_create_nothing(
+    run_castoff: Any, tmp_path_factory: pytest.TempPathFactory, db_url: str
+) -> None:
+    """In a directory without a session: exit 2 with one line; no store, no session row."""
+    empty = tmp_path_factory.mktemp("no-session")
+    for args in (
+        ["get-status"],
+        ["query-tasks"],
+        ["session-status"],
+        ["restart-status"],
+        ["events"],
+        ["maintenance-coordinator", "--action", "validate_structure"],
+    ):
+        out = run_castoff("orchestrator", *args, "--json", cwd=empty, env=_env(db_url))
+        assert out.returncode == 2, (args, out.stderr)
+        assert out.stderr == (
+            f"castoff: no castoff session in {empty} "
+            "(run `castoff orchestrator initialize-session`)\n"
+        )
+    health = run_castoff("orchestrator", "health-check", "--json", cwd=empty, env=_env(db_url))
+    # health-check checks the store: a PostgreSQL server exists without a session
+    assert health.returncode == (0 if db_url.startswith("postgresql") else 2), health.stderr
+    listed = run_castoff("orchestrator", "list-sessions", "--json", cwd=empty, env=_env(db_url))
+    assert (listed.returncode, json.loads(listed.stdout)) == (0, [])
+    assert list(empty.iterdir()) == []
+
+
+def test_complete_task_enforces_the_lease(cli_any: Any) -> None:
+    """Another worker's live lease refuses complete/fail/update --status (exit 3)."""
+    cli = cli_any
+    task = cli("plan-task", "L", "--json")
+    cli("execute-task", task["id"], "--worker", "alice", "--lease-seconds", "120", "--json")
+    assert "leased by alice" in cli("complete-task", task["id"], "--summary", "x", expect=3).stderr
+    assert "leased by alice" in cli("fail-task", task["id"], "--error", "x", expect=3).stderr
+    assert (
+        "leased by alice" in cli("update-task", task["id"], "--status", "pending", expect=3).stderr
+    )
+    done = cli("complete-task", task["id"], "--summary", "x", "--worker", "alice", "--json")
+    assert done["status"] == "completed"
+
+
+def test_complete_task_refuses_files_outside(cli: Any, tmp_path: Path) -> None:
+    """--file-paths /etc/passwd is refused (exit 2) and nothing is stored."""
+    task = cli("plan-task", "a", "--json")
+    cli("execute-task", task["id"], "--json")
+    out = cli(
+        "complete-task", task["id"], "--summary", "x", "--file-paths", "/etc/passwd", expect=2
+    )
+    assert "outside the working directory" in out.stderr
+    assert cli("query-tasks", "--status", "in_progress", "--json")["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "expected", "code"),
+    [
+        ("not a url", "castoff: malformed database URL 'not a url': use sqlite", 2),
+        (
+            "postgresql://me:secret@127.0.0.1:1/castoff",
+            "castoff: cannot connect to the store at postgresql://me:***@127.0.0.1:1/castoff: ",
+            1,
+        ),
+    ],
+)
+def test_store_opening_errors_are_one_line(
+    run_castoff: Any, tmp_path: Path, url: str, expected: str, code: int
+) -> None:
+    """A bad or unreachable store URL is one line on stderr, no traceback."""
+    out = run_castoff(
+        "orchestrator", "plan-task", "x", cwd=tmp_path, env={"CASTOFF_DATABASE_URL": url}
+    )
+    assert out.returncode == code
+    assert out.stderr.startswith(expected)
+    assert len(out.stderr.splitlines()) == 1
+    assert "secret" not in out.stderr
+
+
+def test_store_of_a_newer_castoff_is_one_line(cli: Any, tmp_path: Path) -> None:
+    """A store at an unknown (newer) revision says to upgrade castoff, exit 2."""
+    import sqlite3
+
+    cli("plan-task", "a", "--json")
+    with sqlite3.connect(tmp_path / ".castoff" / "castoff.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '0099'")
+    out = cli("get-status", expect=2)
+    assert out.stderr.splitlines() == [
+        f"castoff: the store at sqlite:///{tmp_path}/.castoff/castoff.db is at revision 0099, "
+        "newer than this castoff (0002); upgrade castoff"
+    ]
+
+
+def test_cleanup_sessions_reports_other_hosts(cli: Any) -> None:
+    """cleanup-sessions --json has the skipped list."""
+    result = cli("cleanup-sessions", "--dry-run", "--json")
+    assert result["skipped"] == []
+    assert result["removed"] == 0

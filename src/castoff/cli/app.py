@@ -8,11 +8,15 @@ module, registers it on a small Typer app and runs it. Each command module has
 level (engines, SQLAlchemy, Jinja2 and Rich load inside the commands).
 
 Every expected error is a :class:`castoff.errors.CastoffError`; :func:`main`
-prints it as one line on stderr and exits with its code (DESIGN.md).
+prints it as one line on stderr and exits with its code (DESIGN.md). Usage
+errors found by click (a missing or unknown option, a bad value) are one line
+too, naming the command: ``castoff orchestrator plan-task: missing option --title
+(see `castoff orchestrator plan-task --help`)``, exit 2.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -108,12 +112,41 @@ def _dispatch(argv: list[str]) -> int:
         code = import_module(FAST_PATHS[argv[0]]).fast_path(argv)
         if code is not None:
             return int(code)
-    app = build_app(argv[0])
+    import typer
+    from typer.main import get_command
+
+    command = get_command(build_app(argv[0]))
     try:
-        app(args=argv, prog_name="castoff")
+        code = command.main(args=argv, prog_name="castoff", standalone_mode=False)
+    except typer.TyperException as exc:  # click's usage errors (bad or missing options)
+        return _usage_error(exc)
+    except typer.Abort:
+        sys.stderr.write("castoff: aborted\n")
+        return 1
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    return 0
+    return code if isinstance(code, int) else 0
+
+
+def _usage_error(exc: typer.TyperException) -> int:
+    """Print a usage error as ONE line, ``<command path>: <problem>``; its exit code (2)."""
+    ctx = getattr(exc, "ctx", None)
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a group run without a command: its help
+        exc.show()  # type: ignore[attr-defined]
+        return exc.exit_code
+    sys.stderr.write(f"{usage_line(exc.format_message(), ctx.command_path if ctx else None)}\n")
+    return exc.exit_code
+
+
+def usage_line(message: str, command_path: str | None) -> str:
+    """``castoff orchestrator plan-task: missing option --title`` from click's wording."""
+    text = " ".join(message.split()).rstrip(".")
+    text = re.sub(r"'(-{1,2}[\w-]+)'", r"\1", text)
+    if text[:1].isupper() and text[1:2].islower():
+        text = text[0].lower() + text[1:]
+    where = command_path or "castoff"
+    hint = f" (see `{where} --help`)" if command_path else ""
+    return f"{where}: {text}{hint}"
 
 
 def main(argv: list[str] | None = None) -> None:

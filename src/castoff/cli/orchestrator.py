@@ -3,9 +3,15 @@
 Each command has the MCP tool's name with dashes and its parameters as
 options of the same names (``--parent-task-id`` ⇔ ``parent_task_id``); list
 parameters repeat (``--status pending --status blocked``). Task ids (and the
-title of ``plan-task``) are positional. Every command takes ``--json``, which
-prints the result's dataclass fields (docs/orchestrator.md). The orchestrator
-and Rich are imported inside the commands so the CLI starts fast.
+title of ``plan-task``) may also be given as the first argument. Every command
+takes ``--json``, which prints the result's dataclass fields
+(docs/orchestrator.md); without it the views in
+:mod:`castoff.cli.orchestrator_views` print for people.
+
+Only ``initialize-session`` and ``plan-task`` create a store or a session; every
+other command refuses a directory without one ("no castoff session in DIR",
+exit 2), and ``list-sessions`` / ``cleanup-sessions`` report nothing. The
+orchestrator and Rich are imported inside the commands so the CLI starts fast.
 """
 
 from __future__ import annotations
@@ -17,13 +23,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from castoff.cli.options import DryRunOpt, JsonOpt, WorkdirOpt
+from castoff.cli import orchestrator_views as views
+from castoff.cli.options import DryRunOpt, JsonOpt, WorkdirOpt, positional_or_option
 from castoff.cli.output import emit
 
 if TYPE_CHECKING:
-    from rich.console import Console
-
-    from castoff.orchestrator.models import Status, Task, TaskBrief
     from castoff.orchestrator.service import Orchestrator
 
 group = typer.Typer(
@@ -33,19 +37,49 @@ group = typer.Typer(
     rich_markup_mode=None,
 )
 
-TaskIdArg = Annotated[str, typer.Argument(help="The task id.", show_default=False)]
-ListOpt = Annotated[list[str] | None, typer.Option(show_default=False)]
+TaskIdArg = Annotated[
+    str | None,
+    typer.Argument(help="The task id (or --task-id).", show_default=False, metavar="[TASK_ID]"),
+]
+TaskIdOpt = Annotated[
+    str | None, typer.Option("--task-id", help="The task id.", show_default=False)
+]
 ParentOpt = Annotated[
     str | None, typer.Option("--parent-task-id", help="The parent task's id.", show_default=False)
 ]
+WorkerOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--worker",
+        help="Lease holder (default: cli@<host>, shared by your CLI runs).",
+        show_default=False,
+    ),
+]
 
 
-def _open(working_directory: Path | None) -> AbstractContextManager[Orchestrator]:
+def _open(
+    working_directory: Path | None, *, create: bool = False
+) -> AbstractContextManager[Orchestrator]:
+    """The orchestrator of the session found from ``working_directory``.
+
+    ``create=False`` (every command that only works on an existing session)
+    refuses a directory without one instead of creating it.
+    """
     from castoff import workspace
     from castoff.orchestrator.service import Orchestrator
 
     root = workspace.find_root(working_directory)
-    return Orchestrator.open(root, database_url=workspace.database_url(root), actor="cli")
+    return Orchestrator.open(
+        root, database_url=workspace.database_url(root), actor="cli", create=create
+    )
+
+
+def _has_store(working_directory: Path | None) -> bool:
+    """False when the session's embedded store does not exist (nothing to list)."""
+    from castoff import workspace
+    from castoff.store.database import store_exists
+
+    return store_exists(workspace.database_url(workspace.find_root(working_directory)))
 
 
 def _context(value: str | None) -> dict[str, Any] | str | None:
@@ -58,98 +92,6 @@ def _context(value: str | None) -> dict[str, Any] | str | None:
     return parsed if isinstance(parsed, dict) else value
 
 
-def _when(value: Any) -> str:
-    return value.strftime("%Y-%m-%d %H:%M") if value is not None else ""
-
-
-# -- human output -----------------------------------------------------------------
-STATUS_STYLE = {
-    "pending": "yellow",
-    "in_progress": "cyan",
-    "blocked": "magenta",
-    "completed": "green",
-    "failed": "red",
-    "cancelled": "dim",
-    "archived": "dim",
-}
-
-
-def _status_text(status: str) -> str:
-    return f"[{STATUS_STYLE.get(status, '')}]{status}[/]"
-
-
-def _task_table(tasks: list[Task] | list[TaskBrief], title: str | None = None) -> Any:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for col in ("id", "status", "specialist", "title", "updated"):
-        table.add_column(col, no_wrap=col != "title")
-    for t in tasks:
-        table.add_row(
-            t.id,
-            _status_text(t.status.value),
-            t.specialist_type.value,
-            t.title,
-            _when(t.updated_at),
-        )
-    return table
-
-
-def _show_task(con: Console, task: Task) -> None:
-    from rich.table import Table
-
-    table = Table(show_header=False, box=None, title=f"{task.title}", title_justify="left")
-    table.add_column("field", style="bold")
-    table.add_column("value")
-    fields: list[tuple[str, Any]] = [
-        ("id", task.id),
-        ("status", _status_text(task.status.value)),
-        (
-            "type",
-            f"{task.task_type.value} · {task.specialist_type.value} · {task.complexity.value}",
-        ),
-        ("parent", task.parent_task_id),
-        ("dependencies", ", ".join(task.dependencies)),
-        ("description", task.description),
-        ("context", json.dumps(task.context) if isinstance(task.context, dict) else task.context),
-        ("effort / due", " / ".join(x for x in (task.estimated_effort, _when(task.due_date)) if x)),
-        ("summary", task.summary),
-        ("next action", task.next_action),
-        ("error", task.error),
-        (
-            "lease",
-            f"{task.lease_owner} until {_when(task.lease_expires_at)}" if task.lease_owner else "",
-        ),
-        ("attempts", str(task.attempts)),
-        (
-            "artifacts",
-            "\n".join(
-                f"{a.name} [{a.artifact_type.value}] {a.sha256[:12]}" for a in task.artifacts
-            ),
-        ),
-    ]
-    for name, value in fields:
-        if value:
-            table.add_row(name, str(value))
-    con.print(table)
-
-
-def _show_status(con: Console, status: Status) -> None:
-    s = status.session
-    con.print(f"[bold]{s.name}[/] ({s.id}) — {s.working_directory}")
-    counts = "  ".join(f"{_status_text(k)} {n}" for k, n in status.counts.items() if n)
-    con.print(f"{status.total} tasks  {counts}  progress {status.progress:.0%}")
-    if status.expired_leases:
-        con.print(f"[red]{status.expired_leases} expired lease(s)[/]")
-    for title, items in (
-        ("In progress", status.in_progress),
-        ("Ready", status.ready),
-        ("Recently completed", status.recently_completed),
-    ):
-        if items:
-            con.print(_task_table(items, title))
-
-
 # -- sessions ---------------------------------------------------------------------
 @group.command("initialize-session")
 def initialize_session(
@@ -158,7 +100,7 @@ def initialize_session(
     as_json: JsonOpt = False,
 ) -> None:
     """Start (or reopen) the session of the working directory."""
-    with _open(working_directory) as orch:
+    with _open(working_directory, create=True) as orch:
         session = orch.initialize_session(orch.working_directory, name=name)
     emit(
         session,
@@ -171,23 +113,14 @@ def initialize_session(
 
 @group.command("list-sessions")
 def list_sessions(working_directory: WorkdirOpt = None, as_json: JsonOpt = False) -> None:
-    """Every session in the store."""
-    with _open(working_directory) as orch:
-        sessions = orch.list_sessions()
+    """Every session in the store (none when the directory has no store)."""
+    from castoff.orchestrator.models import Session
 
-    def human(con: Console) -> None:
-        from rich.table import Table
-
-        table = Table()
-        for col in ("id", "name", "status", "tasks", "working directory", "updated"):
-            table.add_column(col)
-        for s in sessions:
-            table.add_row(
-                s.id, s.name, s.status, str(s.task_count), s.working_directory, _when(s.updated_at)
-            )
-        con.print(table)
-
-    emit(sessions, as_json=as_json, human=human)
+    sessions: list[Session] = []
+    if _has_store(working_directory):
+        with _open(working_directory) as orch:
+            sessions = orch.list_sessions()
+    emit(sessions, as_json=as_json, human=lambda con: views.show_sessions(con, sessions))
 
 
 @group.command("resume-session")
@@ -202,7 +135,7 @@ def resume_session(
     """Resume a session: reclaim its expired leases and show its status."""
     with _open(working_directory) as orch:
         status = orch.resume_session(session_id)
-    emit(status, as_json=as_json, human=lambda con: _show_status(con, status))
+    emit(status, as_json=as_json, human=lambda con: views.show_status(con, status))
 
 
 @group.command("session-status")
@@ -216,31 +149,46 @@ def session_status(
     """The status of a session."""
     with _open(working_directory) as orch:
         status = orch.session_status(session_id)
-    emit(status, as_json=as_json, human=lambda con: _show_status(con, status))
+    emit(status, as_json=as_json, human=lambda con: views.show_status(con, status))
 
 
 @group.command("cleanup-sessions")
 def cleanup_sessions(
-    dry_run: DryRunOpt = False, working_directory: WorkdirOpt = None, as_json: JsonOpt = False
+    dry_run: DryRunOpt = False,
+    all_hosts: Annotated[
+        bool,
+        typer.Option(
+            "--all-hosts",
+            help="Also remove other machines' sessions whose directory is not on this one.",
+        ),
+    ] = False,
+    working_directory: WorkdirOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Remove sessions whose working directory no longer exists."""
-    with _open(working_directory) as orch:
-        result = orch.cleanup_sessions(dry_run=dry_run)
+    """Remove this machine's sessions whose directory is gone."""
+    from castoff.orchestrator.models import CleanupResult
 
-    def human(con: Console) -> None:
-        verb = "would remove" if dry_run else "removed"
-        con.print(f"{verb} {len(result.sessions)} session(s)")
-        for s in result.sessions:
-            con.print(f"  {s.id} {s.working_directory} ({s.task_count} tasks)")
-
-    emit(result, as_json=as_json, human=human)
+    result = CleanupResult(dry_run=dry_run, sessions=[], removed=0)
+    if _has_store(working_directory):
+        with _open(working_directory) as orch:
+            result = orch.cleanup_sessions(dry_run=dry_run, all_hosts=all_hosts)
+    emit(result, as_json=as_json, human=lambda con: views.show_cleanup(con, result))
 
 
 # -- tasks ------------------------------------------------------------------------
 @group.command("plan-task")
 def plan_task(
+    ctx: typer.Context,
+    title_arg: Annotated[
+        str | None,
+        typer.Argument(
+            help="What the task is (or --title).", show_default=False, metavar="[TITLE]"
+        ),
+    ] = None,
     *,
-    title: Annotated[str, typer.Argument(help="What the task is.", show_default=False)],
+    title: Annotated[
+        str | None, typer.Option("--title", help="What the task is.", show_default=False)
+    ] = None,
     description: Annotated[str, typer.Option(help="Details.")] = "",
     task_type: Annotated[
         str, typer.Option("--task-type", help="standard, breakdown, milestone, …")
@@ -266,9 +214,10 @@ def plan_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Plan a task (a subtask with --parent-task-id)."""
-    with _open(working_directory) as orch:
+    what = positional_or_option(ctx, title_arg, title, "--title")
+    with _open(working_directory, create=True) as orch:
         task = orch.plan_task(
-            title,
+            what,
             description=description,
             task_type=task_type,
             parent_task_id=parent_task_id,
@@ -284,8 +233,10 @@ def plan_task(
 
 @group.command("update-task")
 def update_task(
+    ctx: typer.Context,
+    task_arg: TaskIdArg = None,
     *,
-    task_id: TaskIdArg,
+    task_id: TaskIdOpt = None,
     title: Annotated[str | None, typer.Option()] = None,
     description: Annotated[str | None, typer.Option()] = None,
     task_type: Annotated[str | None, typer.Option("--task-type")] = None,
@@ -303,13 +254,21 @@ def update_task(
         bool, typer.Option("--clear-dependencies", help="Remove every dependency.")
     ] = False,
     next_action: Annotated[str | None, typer.Option("--next-action")] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Change the status even while another worker holds a live lease."
+        ),
+    ] = False,
+    worker: WorkerOpt = None,
     working_directory: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Change a task's fields; only the given options change."""
+    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
         task = orch.update_task(
-            task_id,
+            which,
             title=title,
             description=description,
             task_type=task_type,
@@ -322,13 +281,17 @@ def update_task(
             context=_context(context),
             dependencies=[] if clear_dependencies else dependencies,
             next_action=next_action,
+            force=force,
+            worker=worker,
         )
-    emit(task, as_json=as_json, human=lambda con: _show_task(con, task))
+    emit(task, as_json=as_json, human=lambda con: views.show_task(con, task))
 
 
 @group.command("delete-task")
 def delete_task(
-    task_id: TaskIdArg,
+    ctx: typer.Context,
+    task_arg: TaskIdArg = None,
+    task_id: TaskIdOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Also with subtasks, dependents or work in progress.")
     ] = False,
@@ -339,10 +302,11 @@ def delete_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete a task and its subtasks (or archive them)."""
+    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
-        result = orch.delete_task(task_id, force=force, archive_instead=archive_instead)
+        result = orch.delete_task(which, force=force, archive_instead=archive_instead)
 
-    def human(con: Console) -> None:
+    def human(con: Any) -> None:
         if result.archived:
             con.print(f"archived {len(result.archived)} task(s): {', '.join(result.archived)}")
         else:
@@ -353,7 +317,9 @@ def delete_task(
 
 @group.command("cancel-task")
 def cancel_task(
-    task_id: TaskIdArg,
+    ctx: typer.Context,
+    task_arg: TaskIdArg = None,
+    task_id: TaskIdOpt = None,
     reason: Annotated[str, typer.Option(help="Why.")] = "",
     preserve_work: Annotated[
         bool, typer.Option("--preserve-work/--discard-work", help="Keep the artifacts.")
@@ -362,8 +328,9 @@ def cancel_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel a task and its open subtasks."""
+    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
-        result = orch.cancel_task(task_id, reason=reason, preserve_work=preserve_work)
+        result = orch.cancel_task(which, reason=reason, preserve_work=preserve_work)
     emit(
         result,
         as_json=as_json,
@@ -389,7 +356,11 @@ def query_tasks(
     created_after: Annotated[str | None, typer.Option("--created-after")] = None,
     created_before: Annotated[str | None, typer.Option("--created-before")] = None,
     include_children: Annotated[
-        bool, typer.Option("--include-children", help="All descendants of --parent-task-id.")
+        bool,
+        typer.Option(
+            "--include-children",
+            help="All descendants of --parent-task-id, not only its children (needs it).",
+        ),
     ] = False,
     include_artifacts: Annotated[bool, typer.Option("--include-artifacts")] = False,
     limit: Annotated[int, typer.Option(help="Page size (1–1000).")] = 50,
@@ -413,99 +384,103 @@ def query_tasks(
             limit=limit,
             offset=offset,
         )
-
-    def human(con: Console) -> None:
-        con.print(_task_table(page.tasks))
-        shown = f"{page.offset + 1}–{page.offset + len(page.tasks)}" if page.tasks else "0"
-        con.print(f"{shown} of {page.total}" + (" (more: --offset)" if page.has_more else ""))
-
-    emit(page, as_json=as_json, human=human)
+    emit(page, as_json=as_json, human=lambda con: views.show_page(con, page))
 
 
 @group.command("execute-task")
 def execute_task(
-    task_id: TaskIdArg,
-    worker: Annotated[str | None, typer.Option(help="Lease owner (default: cli@host).")] = None,
-    lease_seconds: Annotated[int | None, typer.Option("--lease-seconds")] = None,
+    ctx: typer.Context,
+    task_arg: TaskIdArg = None,
+    task_id: TaskIdOpt = None,
+    worker: WorkerOpt = None,
+    lease_seconds: Annotated[
+        int | None,
+        typer.Option(
+            "--lease-seconds",
+            help="How long the lease lasts (default 600). Run again to renew a lease you hold.",
+        ),
+    ] = None,
     working_directory: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Claim a task and print its specialist context."""
+    """Claim a task (or renew your lease) and print its context."""
+    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
-        ctx = orch.execute_task(task_id, worker=worker, lease_seconds=lease_seconds)
-
-    def human(con: Console) -> None:
-        _show_task(con, ctx.task)
-        con.print(f"\n[bold]Role: {ctx.role.title}[/]\n{ctx.role.instructions}")
-        if ctx.parent_context:
-            con.print(f"\n[bold]Parent:[/] {ctx.parent_context.title} ({ctx.parent_context.id})")
-        for a in ctx.dependency_artifacts:
-            con.print(
-                f"input: {a.name} [{a.artifact_type.value}] from {a.task_id} sha256 {a.sha256}"
-            )
-
-    emit(ctx, as_json=as_json, human=human)
+        result = orch.execute_task(which, worker=worker, lease_seconds=lease_seconds)
+    emit(result, as_json=as_json, human=lambda con: views.show_context(con, result))
 
 
 @group.command("complete-task")
 def complete_task(
+    ctx: typer.Context,
+    task_arg: TaskIdArg = None,
     *,
-    task_id: TaskIdArg,
+    task_id: TaskIdOpt = None,
     summary: Annotated[str, typer.Option(help="What was done (required).", show_default=False)],
     detailed_work: Annotated[str | None, typer.Option("--detailed-work")] = None,
     file_paths: Annotated[
-        list[str] | None, typer.Option("--file-paths", help="A produced file (repeat).")
+        list[str] | None,
+        typer.Option("--file-paths", help="A produced file in the working directory (repeat)."),
     ] = None,
     artifact_type: Annotated[str, typer.Option("--artifact-type")] = "general",
     next_action: Annotated[str | None, typer.Option("--next-action")] = None,
+    worker: WorkerOpt = None,
     working_directory: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Complete an in-progress task, storing its artifacts."""
+    """Complete an in-progress task you hold, storing its artifacts."""
+    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
         task = orch.complete_task(
-            task_id,
+            which,
             summary,
             detailed_work=detailed_work,
             file_paths=file_paths or [],
             artifact_type=artifact_type,
             next_action=next_action,
+            worker=worker,
         )
-    emit(task, as_json=as_json, human=lambda con: _show_task(con, task))
+    emit(task, as_json=as_json, human=lambda con: views.show_task(con, task))
 
 
 @group.command("fail-task")
 def fail_task(
-    task_id: TaskIdArg,
+    ctx: typer.Context,
+    task_arg: TaskIdArg = None,
+    *,
+    task_id: TaskIdOpt = None,
     error: Annotated[str, typer.Option(help="What went wrong (required).", show_default=False)],
+    worker: WorkerOpt = None,
     working_directory: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record that an in-progress task failed."""
+    """Record that an in-progress task you hold failed."""
+    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
-        task = orch.fail_task(task_id, error)
-    emit(task, as_json=as_json, human=lambda con: _show_task(con, task))
+        task = orch.fail_task(which, error, worker=worker)
+    emit(task, as_json=as_json, human=lambda con: views.show_task(con, task))
 
 
 @group.command("synthesize-results")
 def synthesize_results(
-    parent_task_id: Annotated[
-        str, typer.Argument(help="The parent task's id.", show_default=False)
-    ],
+    ctx: typer.Context,
+    parent_arg: Annotated[
+        str | None,
+        typer.Argument(
+            help="The parent task's id (or --parent-task-id).",
+            show_default=False,
+            metavar="[PARENT_TASK_ID]",
+        ),
+    ] = None,
+    parent_task_id: ParentOpt = None,
     working_directory: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Combine a parent's subtasks into one report artifact."""
+    which = positional_or_option(ctx, parent_arg, parent_task_id, "--parent-task-id")
     with _open(working_directory) as orch:
-        result = orch.synthesize_results(parent_task_id)
-
-    def human(con: Console) -> None:
-        from rich.markdown import Markdown
-
-        con.print(Markdown(result.report))
-        con.print(f"stored as {result.artifact.name} sha256 {result.artifact.sha256}")
-
-    emit(result, as_json=as_json, human=human)
+        result = orch.synthesize_results(which)
+    emit(result, as_json=as_json, human=lambda con: views.show_synthesis(con, result))
 
 
 @group.command("get-status")
@@ -519,7 +494,7 @@ def get_status(
     """The session's progress: counts, running, ready next."""
     with _open(working_directory) as orch:
         status = orch.get_status(include_completed=include_completed)
-    emit(status, as_json=as_json, human=lambda con: _show_status(con, status))
+    emit(status, as_json=as_json, human=lambda con: views.show_status(con, status))
 
 
 @group.command("health-check")
@@ -531,20 +506,7 @@ def health_check(
     """Check the store, the schema and the role files (exit 1 when unhealthy)."""
     with _open(working_directory) as orch:
         report = orch.health_check(include_database_status=include_database_status)
-
-    def human(con: Console) -> None:
-        con.print("[green]healthy[/]" if report.healthy else "[red]unhealthy[/]")
-        for name, state in report.checks.items():
-            con.print(f"  {name}: {state}")
-        db = report.database
-        if db is not None:
-            con.print(f"  database: {db.dialect} {db.url} migration {db.migration_version}")
-            con.print(
-                f"  latency: {db.latency_ms} ms  journal: {db.journal_mode}  locks: {db.locks}"
-            )
-            con.print(f"  rows: {db.counts}")
-
-    emit(report, as_json=as_json, human=human)
+    emit(report, as_json=as_json, human=lambda con: views.show_health(con, report))
     if not report.healthy:
         raise typer.Exit(1)
 
@@ -570,33 +532,15 @@ def maintenance_coordinator(
         report = orch.maintenance_coordinator(
             action, scope=scope, validation_level=validation_level
         )
-
-    def human(con: Console) -> None:
-        if report.path:
-            con.print(f"wrote {report.path}")
-            return
-        con.print(f"{report.action}: {len(report.findings)} finding(s), {report.fixed} fixed")
-        for f in report.findings:
-            mark = "fixed" if f.fixed else f.severity
-            con.print(f"  [{mark}] {f.kind} {f.task_id or ''} {f.message}")
-
-    emit(report, as_json=as_json, human=human)
+    emit(report, as_json=as_json, human=lambda con: views.show_maintenance(con, report))
 
 
 @group.command("restart-status")
 def restart_status(working_directory: WorkdirOpt = None, as_json: JsonOpt = False) -> None:
-    """What the last start recovered, and what is running now."""
+    """What the last recovery found and reclaimed, and what is running now."""
     with _open(working_directory) as orch:
         status = orch.restart_status()
-
-    def human(con: Console) -> None:
-        when = _when(status.recovered_at) or "never needed"
-        con.print(f"last recovery: {when}")
-        con.print(f"  reclaimed: {', '.join(status.reclaimed) or 'none'}")
-        con.print(f"  in progress now: {', '.join(status.interrupted) or 'none'}")
-        con.print(f"  expired leases now: {status.expired_now}")
-
-    emit(status, as_json=as_json, human=human)
+    emit(status, as_json=as_json, human=lambda con: views.show_restart(con, status))
 
 
 @group.command("events")
@@ -610,20 +554,7 @@ def events(
     """The session's event log, newest first."""
     with _open(working_directory) as orch:
         found = orch.events(task_id=task_id, limit=limit, kind=kind)
-
-    def human(con: Console) -> None:
-        from rich.table import Table
-
-        table = Table()
-        for col in ("id", "at", "actor", "kind", "task", "data"):
-            table.add_column(col, no_wrap=col != "data")
-        for e in found:
-            table.add_row(
-                str(e.id), _when(e.created_at), e.actor, e.kind, e.task_id or "", json.dumps(e.data)
-            )
-        con.print(table)
-
-    emit(found, as_json=as_json, human=human)
+    emit(found, as_json=as_json, human=lambda con: views.show_events(con, found))
 
 
 def register(app: typer.Typer) -> None:

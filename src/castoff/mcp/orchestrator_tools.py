@@ -87,11 +87,21 @@ def plan_task(
     )
 
 
-def execute_task(state: State, *, task_id: TaskId) -> m.ExecutionContext:
+def execute_task(
+    state: State,
+    *,
+    task_id: TaskId,
+    lease_seconds: Annotated[
+        int | None,
+        Field(description="How long the lease lasts (default 600 s).", ge=1),
+    ] = None,
+) -> m.ExecutionContext:
     """Claim a ready task (pending, dependencies completed) with a lease and get what the
     specialist needs: role instructions, the task, its parent's context and the artifacts
-    of its dependencies. Finish with orchestrator_complete_task."""
-    return state.orchestrator.execute_task(task_id)
+    of its dependencies. Call it again on a task you hold to renew the lease. Finish with
+    orchestrator_complete_task."""
+    orch = state.orchestrator
+    return orch.execute_task(task_id, worker=orch.worker, lease_seconds=lease_seconds)
 
 
 def complete_task(
@@ -100,15 +110,19 @@ def complete_task(
     task_id: TaskId,
     summary: Annotated[str, _d("What was done, in a few sentences.")],
     detailed_work: Annotated[str | None, _d("Longer account of the work.")] = None,
-    file_paths: Annotated[list[str] | None, _d("Files created or changed.")] = None,
+    file_paths: Annotated[
+        list[str] | None, _d("Files created or changed, inside the working directory.")
+    ] = None,
     artifact_type: ArtifactTypeIn = m.ArtifactType.GENERAL,
     next_action: Annotated[str | None, _d("What should happen next, if anything.")] = None,
     artifacts: Annotated[list[ArtifactIn] | None, _d("Content to store (by sha256).")] = None,
 ) -> m.Task:
-    """Mark a claimed task completed with its results; dependants become ready."""
-    return state.orchestrator.complete_task(
+    """Mark a task you claimed completed with its results; dependants become ready."""
+    orch = state.orchestrator
+    return orch.complete_task(
         task_id,
         summary,
+        worker=orch.worker,  # this connection's lease: another client's task is refused
         detailed_work=detailed_work,
         file_paths=file_paths or [],
         artifact_type=artifact_type,
@@ -185,10 +199,16 @@ def update_task(
     context: Annotated[dict[str, Any] | str | None, _d("Replaces the context.")] = None,
     dependencies: Annotated[list[str] | None, _d("Replaces the dependency ids.")] = None,
     next_action: Annotated[str | None, _d("What should happen next.")] = None,
+    force: Annotated[
+        bool, _d("Change the status even while another worker holds a live lease.")
+    ] = False,
 ) -> m.Task:
     """Change a task's fields; only the fields given change."""
-    return state.orchestrator.update_task(
+    orch = state.orchestrator
+    return orch.update_task(
         task_id,
+        force=force,
+        worker=orch.worker,
         title=title,
         description=description,
         status=status,
