@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import shlex
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,7 @@ from castoff.release.rollback.repo import plan_rollback
 from castoff.release.rollback.verify import (
     WORKTREE_PREFIX,
     cleanup_stale_worktrees,
+    run_command,
     verify_plan,
 )
 
@@ -164,3 +168,30 @@ def test_cleanup_prunes_worktrees_whose_directory_vanished(make_repo: Any, tmp_p
     cleanup_stale_worktrees(repo.path)
     assert worktrees(repo) == [str(repo.path)]
     assert git.is_clean(repo.path)
+
+
+def test_command_runner_is_bounded_when_a_grandchild_escapes(tmp_path: Path) -> None:
+    """A timed-out command whose grandchild left its process group still returns promptly."""
+    pidfile = tmp_path / "escaped.pid"
+    escape = (
+        f"import os, time; os.setsid(); open({str(pidfile)!r}, 'w').write(str(os.getpid())); "
+        "time.sleep(60)"
+    )
+    command = f"{sys.executable} -c {shlex.quote(escape)} & sleep 60"
+    started = time.monotonic()
+    try:
+        result = run_command(command, tmp_path, timeout=0.5)
+        assert result.timed_out
+        assert time.monotonic() - started < 10
+    finally:
+        if pidfile.exists():
+            os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+def test_command_leaving_a_background_child_is_done_when_it_exits(tmp_path: Path) -> None:
+    """A deploy command that exits 0 but leaves a daemon on its output succeeds at once."""
+    started = time.monotonic()
+    result = run_command("sleep 30 & echo deployed", tmp_path, timeout=20)
+    assert result.ok
+    assert result.output_tail.startswith("deployed")
+    assert time.monotonic() - started < 5

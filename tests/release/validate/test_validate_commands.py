@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from validate_sample import wait_for
@@ -42,17 +43,17 @@ def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert result.exit_code is None
     assert "timed out after 1s" in result.describe()
     child = int(pidfile.read_text())
+    assert wait_for(lambda: _gone(child))
 
-    def gone() -> bool:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            return True
-        # A zombie reparented to init is dead too.
-        stat = Path(f"/proc/{child}/stat")
-        return not stat.exists() or stat.read_text().split()[2] == "Z"
 
-    assert wait_for(gone)
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie reparented to init is dead too.
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().split()[2] == "Z"
 
 
 def test_placeholders_are_shell_quoted_in_strings() -> None:
@@ -68,3 +69,25 @@ def test_long_output_keeps_its_tail(tmp_path: Path) -> None:
     assert result.output.endswith("THE END\n")
     assert result.output.startswith("[...")
     assert len(tail("abc", 10)) == 3
+
+
+def test_background_child_holding_the_output_does_not_time_out(tmp_path: Path) -> None:
+    """A command that exits 0 leaving a child on its stdout is done, not timed out."""
+    pidfile = tmp_path / "child.pid"
+    started = time.monotonic()
+    result = run_command(
+        argv_of(f"sleep 30 & echo $! > {pidfile}; echo done"), cwd=tmp_path, timeout=10
+    )
+    assert time.monotonic() - started < 5
+    assert (result.exit_code, result.timed_out) == (0, False)
+    assert result.output.startswith("done\n")
+    assert "background" in result.output
+    assert wait_for(lambda: _gone(int(pidfile.read_text())))
+
+
+def test_command_closing_its_output_early_is_still_awaited(tmp_path: Path) -> None:
+    """Closing stdout does not end the command: its exit code is still waited for."""
+    result = run_command(
+        argv_of("echo hi; exec >&- 2>&-; sleep 0.5; exit 4"), cwd=tmp_path, timeout=10
+    )
+    assert (result.exit_code, result.output) == (4, "hi\n")

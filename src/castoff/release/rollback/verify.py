@@ -14,10 +14,7 @@ import contextlib
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,32 +39,24 @@ def _now() -> str:
 def run_command(
     command: str, cwd: Path, *, timeout: float, env: Mapping[str, str] | None = None
 ) -> CommandResult:
-    """Run a configured shell command; on timeout kill its whole process group."""
-    started = time.monotonic()
-    proc = subprocess.Popen(
-        command,
-        shell=True,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
+    """Run a configured shell command through castoff's one command runner.
+
+    :func:`castoff.release.validate.commands.run_command` bounds every wait: at
+    the timeout the whole process group is killed, and a command that exits
+    while a background child holds its output is done (the leftovers killed).
+    """
+    from castoff.release.validate import commands
+
+    result = commands.run_command(
+        commands.argv_of(command), cwd=cwd, timeout=timeout, env={**os.environ, **(env or {})}
     )
-    timed_out = False
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, _ = proc.communicate()
-    tail = "\n".join(out.decode(errors="replace").splitlines()[-_TAIL_LINES:])
+    output = result.output if result.error is None else f"could not run: {result.error}"
     return CommandResult(
         command=command,
-        exit_code=None if timed_out else proc.returncode,
-        duration_seconds=round(time.monotonic() - started, 3),
-        output_tail=tail,
-        timed_out=timed_out,
+        exit_code=result.exit_code,
+        duration_seconds=round(result.duration_seconds, 3),
+        output_tail="\n".join(output.splitlines()[-_TAIL_LINES:]),
+        timed_out=result.timed_out,
     )
 
 

@@ -3,6 +3,8 @@
 Each command runs in its own process group (a new session) with stdout and
 stderr merged. When it outlives its timeout the whole group is terminated,
 then killed, so a hanging build cannot leave children behind. A command that
+exits while a background child still holds its output is done: the leftovers
+are killed after a short grace and the output says so. A command that
 cannot start (not found, not executable) is reported, never raised.
 
 Cancellation: the runner sets :data:`STOP` (an event) for the checks it runs;
@@ -13,7 +15,9 @@ second instead of waiting for a build to finish.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import selectors
 import shlex
 import signal
 import subprocess
@@ -33,6 +37,8 @@ _GRACE_SECONDS = 2.0
 _SHELL_NOT_FOUND = 127
 _SHELL_NOT_EXECUTABLE = 126
 _POLL_SECONDS = 0.2
+#: Seconds a command's output is still read after its process exited (background children).
+LEFTOVER_GRACE = 0.5
 
 #: The event that cancels the current run's commands (set by the runner per check).
 STOP: ContextVar[threading.Event | None] = ContextVar("castoff_validate_stop", default=None)
@@ -122,6 +128,7 @@ def tail(text: str, limit: int = OUTPUT_LIMIT) -> str:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the command's process group, SIGKILL what is left two seconds later."""
     for sig, wait in ((signal.SIGTERM, _GRACE_SECONDS), (signal.SIGKILL, None)):
         try:
             os.killpg(proc.pid, sig)
@@ -139,6 +146,47 @@ def _kill_group(proc: subprocess.Popen[bytes]) -> None:
             return
 
 
+def _kill_leftovers(proc: subprocess.Popen[bytes]) -> None:
+    """SIGKILL what is left of the (exited) command's process group."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+class _Output:
+    """The command's merged output, read as it comes (no thread: a selector on the pipe)."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        assert proc.stdout is not None
+        self._pipe = proc.stdout
+        self._fd = proc.stdout.fileno()
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._fd, selectors.EVENT_READ)
+        self.chunks: list[bytes] = []
+        self.eof = False
+
+    def read(self, seconds: float) -> None:
+        """Read what arrives within ``seconds`` (returns at once on data or EOF)."""
+        if self.eof:
+            return
+        if self._selector.select(max(seconds, 0.0)):
+            data = os.read(self._fd, 65536)
+            if data:
+                self.chunks.append(data)
+            else:
+                self.eof = True
+
+    def drain(self, seconds: float) -> None:
+        """Read until EOF, for at most ``seconds`` (an escaped grandchild may hold the pipe)."""
+        end = time.monotonic() + seconds
+        while not self.eof and (left := end - time.monotonic()) > 0:
+            self.read(left)
+
+    def close(self) -> str:
+        self._selector.close()
+        self._pipe.close()
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
 def run_command(
     argv: tuple[str, ...],
     *,
@@ -146,7 +194,13 @@ def run_command(
     timeout: float,
     env: Mapping[str, str] | None = None,
 ) -> CommandResult:
-    """Run ``argv`` in ``cwd``; never raises for a failing, missing or hanging command."""
+    """Run ``argv`` in ``cwd``; never raises for a failing, missing or hanging command.
+
+    The command is done when its process exits: output still held open by a
+    background child it left behind is read for :data:`LEFTOVER_GRACE` seconds,
+    then the leftovers (the rest of its process group) are killed and the
+    output says so.
+    """
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -165,43 +219,54 @@ def run_command(
         return CommandResult(argv, None, "", time.monotonic() - start, error=reason)
     stop = STOP.get()
     deadline = start + timeout
-    timed_out = cancelled = False
+    output = _Output(proc)
+    timed_out = cancelled = leftovers = False
+    exited_at: float | None = None
     try:
         while True:
-            wait = deadline - time.monotonic()
-            if stop is not None:
-                wait = min(wait, _POLL_SECONDS)
-            try:
-                out, _ = proc.communicate(timeout=max(wait, 0.0))
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            if exited_at is not None and (output.eof or now - exited_at >= LEFTOVER_GRACE):
+                leftovers = not output.eof
+                if leftovers:
+                    _kill_leftovers(proc)
+                    output.drain(_GRACE_SECONDS)
                 break
-            except subprocess.TimeoutExpired:
-                if stop is not None and stop.is_set():
-                    cancelled = True
-                elif time.monotonic() < deadline:
-                    continue  # still within the timeout: poll the stop event again
-                else:
-                    timed_out = True
+            if stop is not None and stop.is_set():
+                cancelled = True
+            elif now >= deadline:
+                timed_out = True
+            if cancelled or timed_out:
                 _kill_group(proc)
-                out = _drain(proc)
+                output.drain(_GRACE_SECONDS)
                 break
+            wait = min(deadline - now, _POLL_SECONDS)
+            if exited_at is not None:
+                wait = min(wait, exited_at + LEFTOVER_GRACE - now)
+            if output.eof:  # the command closed its output but still runs
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=max(wait, 0.0))
+            else:
+                output.read(wait)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    text = tail(out.decode("utf-8", errors="replace"))
+        text = output.close()
+    if leftovers:
+        text += (
+            f"\n[castoff: the command exited but processes it started in the background "
+            f"still held its output after {LEFTOVER_GRACE:g}s; they were killed]\n"
+        )
     duration = time.monotonic() - start
     code = None if timed_out or cancelled else proc.returncode
     return CommandResult(
-        argv, code, text, duration, timed_out=timed_out, timeout=timeout, cancelled=cancelled
+        argv,
+        code,
+        tail(text),
+        duration,
+        timed_out=timed_out,
+        timeout=timeout,
+        cancelled=cancelled,
     )
-
-
-def _drain(proc: subprocess.Popen[bytes]) -> bytes:
-    """What a killed command printed (nothing if an escaped grandchild holds the pipe)."""
-    try:
-        out, _ = proc.communicate(timeout=_GRACE_SECONDS)
-    except subprocess.TimeoutExpired:
-        if proc.stdout is not None:
-            proc.stdout.close()
-        return b""
-    return out
