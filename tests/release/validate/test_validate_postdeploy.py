@@ -206,3 +206,53 @@ def test_run_postdeploy_with_nothing_configured_is_empty() -> None:
     report = run_postdeploy(Config(root=Path("/nowhere")), version="1.0.0")
     assert report.checks == ()
     assert report.ok
+
+
+@pytest.fixture
+def silent_url() -> Iterator[str]:
+    """A loopback URL whose server accepts connections and never answers."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}/health"
+
+
+def test_each_attempt_is_clamped_to_the_deadline(silent_url: str) -> None:
+    """A server that never answers fails at the deadline, not a request timeout later."""
+    start = time.monotonic()
+    spec = _health(silent_url, deadline_seconds=2.5, request_timeout=1.0)
+    outcome = check_health(spec, "1.2.0", first_delay=0.05)
+    elapsed = time.monotonic() - start
+    assert outcome.status is CheckStatus.FAIL
+    assert "no answer in time" in outcome.message
+    assert 2.4 <= elapsed < 2.9  # the third attempt gets only what is left of the 2.5 s
+
+
+def test_no_attempt_starts_after_the_deadline(serve: Serve) -> None:
+    """Every request falls inside the deadline; the check ends close to it."""
+    hits: list[float] = []
+    base, _ = serve(lambda path, n: (hits.append(time.monotonic()), (503, None))[1])
+    start = time.monotonic()
+    outcome = check_health(_health(f"{base}/h", deadline_seconds=1.2), "1.2.0", first_delay=0.3)
+    elapsed = time.monotonic() - start
+    assert outcome.status is CheckStatus.FAIL
+    assert max(hits) - start < 1.2
+    assert 1.2 <= elapsed < 1.8
+
+
+def test_status_only_health_check_ignores_the_body(serve: Serve) -> None:
+    """version_field = "" (None): a 200 passes whatever the body is."""
+    base, _ = serve(lambda path, n: (200, None))
+    outcome = check_health(_health(f"{base}/", version_field=None), "1.2.0")
+    assert outcome.status is CheckStatus.PASS
+
+
+def test_tls_failure_on_the_index_gets_a_tls_hint(tls_server: str) -> None:
+    """The index check names the certificate problem and how to fix it."""
+    spec = IndexCheck(url=tls_server.rsplit("/", 1)[0], kind="npm", deadline_seconds=0.3)
+    outcome = check_index(spec, "x", "1.2.0", first_delay=0.05)
+    assert outcome.status is CheckStatus.FAIL
+    assert outcome.message.startswith("TLS certificate verification failed")
+    assert "verify_tls = false in [tool.castoff.validate] index" in outcome.remediation

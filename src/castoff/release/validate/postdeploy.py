@@ -29,8 +29,11 @@ if TYPE_CHECKING:
 
 FIRST_DELAY = 0.25
 MAX_DELAY = 5.0
+#: The shortest attempt worth starting; with less time left the check ends.
+MIN_ATTEMPT_SECONDS = 0.2
 PEP691 = "application/vnd.pypi.simple.v1+json"
 USER_AGENT = "castoff-validate"
+INDEX_REQUEST_TIMEOUT = 10.0
 
 
 class _NotReadyError(Exception):
@@ -38,26 +41,33 @@ class _NotReadyError(Exception):
 
 
 def poll(
-    attempt: Callable[[], Outcome],
+    attempt: Callable[[float], Outcome],
     *,
     deadline_seconds: float,
+    request_timeout: float = 10.0,
     first_delay: float = FIRST_DELAY,
     max_delay: float = MAX_DELAY,
 ) -> Outcome:
-    """Call ``attempt`` until it succeeds or ``deadline_seconds`` pass (exponential backoff).
+    """Call ``attempt(timeout)`` until it succeeds or ``deadline_seconds`` pass.
 
-    ``attempt`` raises :class:`_NotReadyError` (or an httpx error) to ask for a retry;
-    the last problem becomes the failure message.
+    Exponential backoff between attempts. Each attempt's timeout is
+    ``request_timeout`` clamped to the time left, and no attempt starts once
+    less than :data:`MIN_ATTEMPT_SECONDS` is left, so the check ends at its
+    deadline instead of one request after it. ``attempt`` raises
+    :class:`_NotReadyError` (or an httpx error) to ask for a retry; the last
+    problem becomes the failure message.
     """
     import httpx
 
-    end = time.monotonic() + deadline_seconds
+    start = time.monotonic()
+    end = start + deadline_seconds
     delay = first_delay
     tries = 0
     while True:
         tries += 1
+        left = end - time.monotonic()
         try:
-            outcome = attempt()
+            outcome = attempt(max(min(request_timeout, left), MIN_ATTEMPT_SECONDS))
             return Outcome(
                 outcome.status,
                 outcome.message,
@@ -69,15 +79,18 @@ def poll(
             last = str(exc)
         except httpx.HTTPError as exc:
             last = _describe_http_error(exc)
-        remaining = end - time.monotonic()
         if stop_requested():
             return Outcome.skipped("the validation was cancelled", details={"attempts": tries})
-        if remaining <= 0:
+        left = end - time.monotonic()
+        if left <= MIN_ATTEMPT_SECONDS:
+            pause(max(left, 0.0))  # a few tenths at most: the check ends at its deadline
+            if stop_requested():
+                return Outcome.skipped("the validation was cancelled", details={"attempts": tries})
             return Outcome.failed(
                 f"{last} (after {tries} attempt(s) over {deadline_seconds:g}s)",
                 details={"attempts": tries},
             )
-        pause(min(delay, remaining))
+        pause(min(delay, left - MIN_ATTEMPT_SECONDS))
         delay = min(delay * 2, max_delay)
 
 
@@ -92,6 +105,16 @@ def _describe_http_error(exc: Exception) -> str:
     if isinstance(exc, httpx.TimeoutException):
         return f"no answer in time ({type(exc).__name__})"
     return f"request failed: {reason}"
+
+
+def _tls_hint(message: str, where: str) -> str | None:
+    """The fix for a failed TLS verification (None for any other failure)."""
+    if not message.startswith("TLS certificate verification failed"):
+        return None
+    return (
+        "fix the server's certificate (or trust its CA via SSL_CERT_FILE), or set "
+        f"verify_tls = false {where} (never in production)"
+    )
 
 
 def json_field(data: Any, dotted: str) -> Any:
@@ -118,8 +141,8 @@ def check_health(spec: HealthCheck, version: str, *, first_delay: float = FIRST_
     """The endpoint answers ``expect_status`` and reports ``version`` in its JSON."""
     with _client(min(spec.request_timeout, spec.deadline_seconds), spec.verify_tls) as client:
 
-        def attempt() -> Outcome:
-            response = client.get(spec.url)
+        def attempt(timeout: float) -> Outcome:
+            response = client.get(spec.url, timeout=timeout)
             if response.status_code != spec.expect_status:
                 raise _NotReadyError(
                     f"{spec.url} answered {response.status_code}, expected {spec.expect_status}"
@@ -142,18 +165,19 @@ def check_health(spec: HealthCheck, version: str, *, first_delay: float = FIRST_
                 f"{spec.url} answered {response.status_code} with version {version}"
             )
 
-        outcome = poll(attempt, deadline_seconds=spec.deadline_seconds, first_delay=first_delay)
+        outcome = poll(
+            attempt,
+            deadline_seconds=spec.deadline_seconds,
+            request_timeout=spec.request_timeout,
+            first_delay=first_delay,
+        )
     if outcome.status.value == "fail":
         hint = (
             "check the deployment rolled out, or raise deadline_seconds"
             if "reports" in outcome.message
             else "check the service is up and reachable from here"
         )
-        if "TLS" in outcome.message:
-            hint = (
-                "fix the certificate, or set verify_tls = false for this endpoint"
-                " (never in production)"
-            )
+        hint = _tls_hint(outcome.message, "for this endpoint") or hint
         return Outcome.failed(outcome.message, hint, details={**outcome.details, "url": spec.url})
     return Outcome(outcome.status, outcome.message, details={**outcome.details, "url": spec.url})
 
@@ -188,10 +212,10 @@ def check_index(
     else:
         url = f"{spec.url}/{package.replace('/', '%2F')}"
         headers = {"Accept": "application/json"}
-    with _client(min(10.0, spec.deadline_seconds), spec.verify_tls) as client:
+    with _client(min(INDEX_REQUEST_TIMEOUT, spec.deadline_seconds), spec.verify_tls) as client:
 
-        def attempt() -> Outcome:
-            response = client.get(url, headers=headers)
+        def attempt(timeout: float) -> Outcome:
+            response = client.get(url, headers=headers, timeout=timeout)
             if response.status_code == 404:
                 raise _NotReadyError(f"{package} is not on the index at {url} (404)")
             if response.status_code != 200:
@@ -212,13 +236,17 @@ def check_index(
                 f"{package} {version} is not listed at {url} yet ({len(listed)} other version(s))"
             )
 
-        outcome = poll(attempt, deadline_seconds=spec.deadline_seconds, first_delay=first_delay)
-    if outcome.status.value == "fail":
-        return Outcome.failed(
-            outcome.message,
-            "check the upload succeeded; indexes and CDNs can lag: raise index.deadline_seconds",
-            details={**outcome.details, "url": url},
+        outcome = poll(
+            attempt,
+            deadline_seconds=spec.deadline_seconds,
+            request_timeout=INDEX_REQUEST_TIMEOUT,
+            first_delay=first_delay,
         )
+    if outcome.status.value == "fail":
+        hint = _tls_hint(outcome.message, "in [tool.castoff.validate] index") or (
+            "check the upload succeeded; indexes and CDNs can lag: raise index.deadline_seconds"
+        )
+        return Outcome.failed(outcome.message, hint, details={**outcome.details, "url": url})
     return Outcome(outcome.status, outcome.message, details={**outcome.details, "url": url})
 
 
