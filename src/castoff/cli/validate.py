@@ -1,9 +1,9 @@
 """`castoff validate preflight | postdeploy`: prove a release shippable, then check it deployed.
 
 Only typer, the standard library and castoff.cli helpers are imported at module
-level; the validation engine and Rich load inside the commands. Each run stores
-its report under ``.castoff/validate/`` (JSON, Markdown and one log per check)
-and exits 1 when a check failed.
+level; the validation library (:mod:`castoff.release.validate.api`, which also
+stores each report under ``.castoff/validate/``) and Rich load inside the
+commands. A run exits 1 when a check failed.
 """
 
 from __future__ import annotations
@@ -24,13 +24,18 @@ from castoff.cli.output import console, print_json
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from castoff.config import Config
     from castoff.release.validate.model import ProgressCallback, ValidationReport
 
 VersionOpt = Annotated[
     str | None,
     typer.Option(
         "--version", help="The version being released (default: the computed next version)."
+    ),
+]
+DeployedVersionOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--version", help="The deployed version (default: the latest release tag, prereleases too)."
     ),
 ]
 CheckOpt = Annotated[
@@ -52,33 +57,16 @@ validate_app = typer.Typer(
 )
 
 
-def _load(workdir: Path | None) -> tuple[Path, Config]:
-    from castoff.config import load_config
+def _root(workdir: Path | None) -> Path:
     from castoff.errors import NotAGitRepository
     from castoff.release.git import repo_root
     from castoff.workspace import find_root
 
     start = find_root(workdir)
     try:
-        root = repo_root(start)
+        return repo_root(start)
     except NotAGitRepository:  # still validated: the git checks fail with a clear message
-        root = start
-    return root, load_config(root)
-
-
-def _release(root: Path, config: Config, version: str | None) -> tuple[str, str] | None:
-    """The version and tag to validate: ``--version``, else the computed next version."""
-    if version is not None:
-        return version, config.tag_format.replace("{version}", version)
-    from castoff.release.tagging import compute_next
-
-    nxt = compute_next(root, config)
-    if nxt.no_release or nxt.next is None:
-        sys.stdout.write(
-            f"nothing to release: {nxt.message}; pass --version X to validate a version anyway\n"
-        )
-        return None
-    return nxt.next, nxt.tag or config.tag_format.replace("{version}", nxt.next)
+        return start
 
 
 @contextmanager
@@ -89,17 +77,20 @@ def _live_view(enabled: bool, title: str) -> Iterator[ProgressCallback | None]:
         return
     from rich.live import Live
     from rich.table import Table
+    from rich.text import Text
 
     states: dict[str, tuple[str, float, float | None]] = {}
     lock = threading.Lock()
     style = {"running": "cyan", "pass": "green", "fail": "red", "warn": "yellow", "skipped": "dim"}
 
     def table() -> Table:
-        t = Table(title=title, title_justify="left", show_header=False, box=None)
+        t = Table(title=Text(title), title_justify="left", show_header=False, box=None)
         now = time.monotonic()
         for check_id, (state, started, ended) in states.items():
             seconds = (ended or now) - started
-            t.add_row(f"[{style.get(state, '')}]{state:>8}", check_id, f"{seconds:5.1f}s")
+            t.add_row(
+                Text(f"{state:>8}", style=style.get(state, "")), Text(check_id), f"{seconds:5.1f}s"
+            )
         return t
 
     def on_progress(check_id: str, state: str) -> None:
@@ -119,19 +110,21 @@ def _live_view(enabled: bool, title: str) -> Iterator[ProgressCallback | None]:
         yield on_progress
 
 
-def _print_human(out: Console, report: ValidationReport, paths: list[Path]) -> None:
+def _print_human(out: Console, report: ValidationReport) -> None:
+    """The report as a table; every text is data, never Rich markup."""
     from rich.table import Table
+    from rich.text import Text
 
     from castoff.release.validate.report import SYMBOL
 
     name = "Pre-flight" if report.kind == "preflight" else "Post-deploy"
-    table = Table(title=f"{name} validation of {report.version}", title_justify="left")
+    table = Table(title=Text(f"{name} validation of {report.version}"), title_justify="left")
     table.add_column("")
     table.add_column("check")
     table.add_column("time", justify="right")
     table.add_column("result")
     for c in report.checks:
-        table.add_row(SYMBOL[c.status], c.id, f"{c.duration_seconds:.1f}s", c.message)
+        table.add_row(SYMBOL[c.status], Text(c.id), f"{c.duration_seconds:.1f}s", Text(c.message))
     out.print(table)
     for c in report.checks:
         if c.remediation and c.status.value in ("fail", "warn"):
@@ -140,30 +133,22 @@ def _print_human(out: Console, report: ValidationReport, paths: list[Path]) -> N
     out.print(
         f"{report.status.value.upper()}: {counts} in {report.duration_seconds:.1f}s", markup=False
     )
-    if paths:
-        out.print(f"report: {paths[1] if len(paths) > 1 else paths[0]}", markup=False)
+    if report.artifacts:
+        shown = report.artifacts[1] if len(report.artifacts) > 1 else report.artifacts[0]
+        out.print(f"report: {shown}", markup=False)
 
 
-def _finish(root: Path, report: ValidationReport, *, json_out: bool) -> None:
-    """Store the report, print it, and fail the command when a check failed."""
+def _finish(report: ValidationReport, *, json_out: bool) -> None:
+    """Print the (already stored) report; fail the command when a check failed."""
     from castoff.errors import CheckFailed
-    from castoff.release.validate.report import report_data, write_report
-    from castoff.workspace import ensure_state_dir, state_dir
+    from castoff.release.validate.report import report_data
 
-    paths: list[Path] = []
-    try:
-        paths = write_report(report, ensure_state_dir(state_dir(root)) / "validate")
-    except OSError as exc:
-        sys.stderr.write(f"castoff: warning: the report could not be stored: {exc}\n")
     if json_out:
-        data = report_data(report)
-        data["artifacts"] = [str(p) for p in paths]
-        print_json(data)
+        print_json(report_data(report))
     else:
-        _print_human(console(), report, paths)
+        _print_human(console(), report)
     if not report.ok:
-        failed = ", ".join(c.id for c in report.failures)
-        raise CheckFailed(f"{report.kind} validation failed: {failed}")
+        raise CheckFailed(f"{report.kind} validation failed: {', '.join(report.failed)}")
 
 
 @validate_app.command("preflight")
@@ -177,56 +162,45 @@ def preflight_command(
     workdir: WorkdirOpt = None,
 ) -> None:
     """Prove the release shippable: git state, versions, changelog, tests, build, install."""
-    from castoff.release.validate import run_preflight
+    from castoff.config import load_config
+    from castoff.release.validate.api import preflight_release, validate_preflight
 
-    root, config = _load(workdir)
-    release = _release(root, config, version)
-    if release is None:
-        return
-    version, tag = release
-    with _live_view(not json_out, f"pre-flight {version}") as on_progress:
-        report = run_preflight(
-            root,
-            config,
-            version=version,
-            tag=tag,
-            on_progress=on_progress,
-            checks=set(check) if check else None,
-            skip=set(skip or ()),
-            concurrency=concurrency,
+    root = _root(workdir)
+    release = preflight_release(root, load_config(root), version)
+    if release.version is None:
+        sys.stdout.write(
+            f"nothing to release: {release.reason}; pass --version X to validate a version anyway\n"
         )
-    _finish(root, report, json_out=json_out)
+        return
+    with _live_view(not json_out, f"pre-flight {release.version}") as on_progress:
+        report = validate_preflight(
+            root,
+            version=release.version,
+            tag=release.tag,
+            checks=check,
+            skip=skip or (),
+            concurrency=concurrency,
+            on_progress=on_progress,
+        )
+    _finish(report, json_out=json_out)
 
 
 @validate_app.command("postdeploy")
 def postdeploy_command(
     *,
-    version: VersionOpt = None,
+    version: DeployedVersionOpt = None,
     check: CheckOpt = None,
     skip: SkipOpt = None,
     json_out: JsonOpt = False,
     workdir: WorkdirOpt = None,
 ) -> None:
     """Check the deployed release: health endpoints report it, the package index lists it."""
-    from castoff.release.validate import run_postdeploy
+    from castoff.release.validate.api import validate_postdeploy
 
-    root, config = _load(workdir)
-    if version is None:
-        from castoff.release import git
-
-        latest = git.latest_release_tag(root, config.tag_format, include_prereleases=True)
-        if latest is None:
-            from castoff.errors import UsageError
-
-            raise UsageError("no release tag found: pass --version X")
-        version = latest.version
-    with _live_view(not json_out, f"post-deploy {version}") as on_progress:
-        report = run_postdeploy(
-            config,
-            version=version,
-            on_progress=on_progress,
-            checks=set(check) if check else None,
-            skip=set(skip or ()),
+    root = _root(workdir)
+    with _live_view(not json_out, f"post-deploy {version or 'latest release'}") as on_progress:
+        report = validate_postdeploy(
+            root, version=version, checks=check, skip=skip or (), on_progress=on_progress
         )
     if not report.checks and not json_out:
         sys.stdout.write(
@@ -234,7 +208,7 @@ def postdeploy_command(
             "to [tool.castoff.validate]\n"
         )
         return
-    _finish(root, report, json_out=json_out)
+    _finish(report, json_out=json_out)
 
 
 def register(app: typer.Typer) -> None:

@@ -83,3 +83,39 @@ def test_postdeploy_without_checks_says_so(run_castoff: Any, sample: Any) -> Non
     out = run_castoff("validate", "postdeploy", "--version", "1.2.0", cwd=sample)
     assert out.returncode == 0
     assert "no post-deploy checks are configured" in out.stdout
+
+
+def test_postdeploy_with_no_tag_and_nothing_configured_says_so(
+    run_castoff: Any, sample: Any
+) -> None:
+    """No release tag and no checks: still the plain sentence and exit 0 (not exit 2)."""
+    out = run_castoff("validate", "postdeploy", cwd=sample)
+    assert out.returncode == 0, out.stderr
+    assert "no post-deploy checks are configured" in out.stdout
+
+
+def test_status_only_health_check_from_the_config(
+    run_castoff: Any, tmp_path: Any, serve: Callable[..., Any]
+) -> None:
+    """version_field = "" is accepted: only the status code is checked."""
+    base, _ = serve(lambda path, n: (204, None))
+    health = (
+        f'health = [{{ id = "api", url = "{base}/", expect_status = 204, version_field = "" }}]'
+    )
+    root = write_sample(tmp_path / "svc", validate=health)
+    out = run_castoff("validate", "postdeploy", "--version", "1.2.0", "--json", cwd=root)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert (data["ok"], data["failed"], data["checks"][0]["status"]) == (True, [], "pass")
+    assert data["artifacts"][0].endswith("postdeploy-1.2.0.json")
+
+
+def test_human_output_shows_brackets_verbatim(run_castoff: Any, tmp_path: Any) -> None:
+    """Text in square brackets is printed as is, never taken for Rich markup."""
+    check = 'checks = [{ id = "m", command = "false [b]x[/b]" }]'
+    root = write_sample(tmp_path / "m", validate=f"{QUICK}\n{check}")
+    out = run_castoff(
+        "validate", "preflight", "--version", "1.2.0", "--check", "custom.m", cwd=root
+    )
+    assert out.returncode == 1
+    assert "false [b]x[/b]" in out.stdout

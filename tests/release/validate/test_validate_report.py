@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -64,3 +65,49 @@ def test_write_report_stores_json_markdown_and_logs(tmp_path: Path) -> None:
     ]
     stored = json.loads((tmp_path / "validate" / "preflight-1.2.0.json").read_text())
     assert stored["version"] == "1.2.0"
+    assert stored["artifacts"] == [str(p) for p in paths]
+
+
+def test_a_later_run_removes_the_logs_of_the_earlier_one(tmp_path: Path) -> None:
+    """Re-running with fewer checks leaves no stale log beside the new report."""
+    directory = tmp_path / "validate"
+    write_report(_report(), directory)
+    only_tests = run_report(
+        "preflight",
+        [Check("tests", "Test command", lambda: Outcome.passed("ok"))],
+        version="1.2.0",
+        tag="v1.2.0",
+        concurrency=1,
+    )
+    paths = write_report(only_tests, directory)
+    assert sorted(p.name for p in directory.iterdir()) == sorted(p.name for p in paths)
+    assert sorted(p.name for p in paths) == ["preflight-1.2.0.json", "preflight-1.2.0.md"]
+
+
+def test_other_versions_logs_are_kept(tmp_path: Path) -> None:
+    """Only the logs of the same kind and version are replaced (1.2.0.1 is another report)."""
+    directory = tmp_path / "validate"
+    other = run_report(
+        "preflight",
+        [Check("build", "Build", lambda: Outcome.passed("b", output="x\n"))],
+        version="1.2.0.1",
+        tag=None,
+        concurrency=1,
+    )
+    write_report(other, directory)
+    write_report(_report(), directory)
+    write_report(dataclasses.replace(_report(), checks=()), directory)
+    assert (directory / "preflight-1.2.0.1.build.log").is_file()
+    assert not (directory / "preflight-1.2.0.build.log").exists()
+
+
+def test_ok_failed_and_artifacts_are_fields_every_adapter_serializes() -> None:
+    """ok and failed are dataclass fields (not properties), so pydantic (MCP) sees them too."""
+    from pydantic import TypeAdapter
+
+    report = _report()
+    data = TypeAdapter(ValidationReport).dump_python(report, mode="json")
+    assert (data["ok"], data["failed"], data["artifacts"]) == (False, ["tests"], [])
+    assert report_data(report)["failed"] == ["tests"]
+    fixed = dataclasses.replace(report, checks=report.checks[:1], status=report.checks[0].status)
+    assert (fixed.ok, fixed.failed) == (True, ())

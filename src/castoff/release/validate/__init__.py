@@ -9,7 +9,8 @@
 Modules: ``model`` (report types), ``settings`` (``[tool.castoff.validate]``),
 ``commands`` (subprocess with timeouts), ``runner`` (concurrency),
 ``preflight`` / ``package`` / ``smoke`` / ``postdeploy`` (the checks),
-``report`` (JSON and Markdown).
+``report`` (JSON and Markdown), ``api`` (what the CLI and MCP call: default
+version, run, store the report).
 """
 
 from __future__ import annotations

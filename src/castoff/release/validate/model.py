@@ -94,6 +94,10 @@ class ValidationReport:
 
     ``status`` is ``fail`` when any check failed, ``warn`` when none failed but
     one warned, else ``pass``. ``counts`` maps every status to its number.
+    ``ok`` (no check failed) and ``failed`` (the ids of the failed checks) are
+    derived: they are recomputed on construction, whatever is passed, so the
+    CLI JSON, the MCP result and the stored report all carry them.
+    ``artifacts`` are the paths of the stored report files (empty until stored).
     """
 
     kind: str
@@ -105,6 +109,13 @@ class ValidationReport:
     concurrency: int
     counts: Mapping[str, int]
     checks: tuple[CheckResult, ...]
+    ok: bool = True
+    failed: tuple[str, ...] = ()
+    artifacts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ok", self.status is not CheckStatus.FAIL)
+        object.__setattr__(self, "failed", tuple(c.id for c in self.checks if c.failed))
 
     @classmethod
     def build(
@@ -136,11 +147,6 @@ class ValidationReport:
             counts=counts,
             checks=tuple(checks),
         )
-
-    @property
-    def ok(self) -> bool:
-        """True when no check failed (warnings and skips do not block a release)."""
-        return self.status is not CheckStatus.FAIL
 
     @property
     def failures(self) -> tuple[CheckResult, ...]:

@@ -3,13 +3,15 @@
 :func:`report_data` is the JSON every adapter prints (CLI ``--json``, MCP
 structured output, the stored artifact); :func:`write_report` stores the
 report as ``<kind>-<version>.json`` / ``.md`` plus one ``.log`` per check
-that produced output.
+that produced output, replacing the earlier report of that kind and version
+(its logs included).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +28,8 @@ _MD_OUTPUT_LINES = 40
 
 
 def report_data(report: ValidationReport, *, include_output: bool = True) -> dict[str, Any]:
-    """The report as JSON data: every field, plus ``ok`` and ``failed`` (ids)."""
+    """The report as JSON data: every field, ``ok``, ``failed`` and ``artifacts`` included."""
     data: dict[str, Any] = to_data(report)
-    data["ok"] = report.ok
-    data["failed"] = [c.id for c in report.failures]
     if not include_output:
         for check in data["checks"]:
             check.pop("output", None)
@@ -82,18 +82,47 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "unversioned"
 
 
+def report_paths(report: ValidationReport, directory: Path) -> list[Path]:
+    """Where :func:`write_report` stores ``report``: JSON, Markdown, then one log per check."""
+    stem = f"{report.kind}-{_slug(report.version)}"
+    paths = [directory / f"{stem}.json", directory / f"{stem}.md"]
+    paths += [directory / f"{stem}.{_slug(c.id)}.log" for c in report.checks if c.output.strip()]
+    return paths
+
+
+def _previous_logs(directory: Path, stem: str, check_ids: set[str]) -> set[Path]:
+    """The check logs an earlier report of the same kind and version may have left."""
+    ids = set(check_ids)
+    names: set[str] = set()
+    try:
+        previous = json.loads((directory / f"{stem}.json").read_text(encoding="utf-8"))
+        ids |= {str(c["id"]) for c in previous.get("checks", ())}
+        names = {Path(str(a)).name for a in previous.get("artifacts", ())}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # no earlier report (or an unreadable one): this run's ids are enough
+    logs = {directory / f"{stem}.{_slug(i)}.log" for i in ids}
+    logs |= {directory / n for n in names if n.startswith(f"{stem}.") and n.endswith(".log")}
+    return logs
+
+
 def write_report(report: ValidationReport, directory: Path) -> list[Path]:
-    """Store the report (JSON, Markdown, one log per check with output); return the paths."""
+    """Store the report (JSON, Markdown, one log per check with output); return the paths.
+
+    The run replaces the earlier report of the same kind and version entirely:
+    the logs that report left (a check that ran then but not now, or printed
+    nothing now) are removed first, so the directory never mixes two runs. The
+    stored JSON lists the stored files in ``artifacts``.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"{report.kind}-{_slug(report.version)}"
-    written = []
-    for suffix, text in ((".json", render_json(report)), (".md", render_markdown(report))):
-        path = directory / f"{stem}{suffix}"
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
+    paths = report_paths(report, directory)
+    for stale in _previous_logs(directory, stem, {c.id for c in report.checks}) - set(paths):
+        stale.unlink(missing_ok=True)
+    stored = replace(report, artifacts=tuple(str(p) for p in paths))
+    paths[0].write_text(render_json(stored), encoding="utf-8")
+    paths[1].write_text(render_markdown(stored), encoding="utf-8")
+    logs = iter(paths[2:])
     for c in report.checks:
         if c.output.strip():
-            path = directory / f"{stem}.{_slug(c.id)}.log"
-            path.write_text(c.output, encoding="utf-8")
-            written.append(path)
-    return written
+            next(logs).write_text(c.output, encoding="utf-8")
+    return paths
