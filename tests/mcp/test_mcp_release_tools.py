@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +161,83 @@ async def test_release_workflow_tools(released: Path) -> None:
     assert resumed.is_error
     assert "no release in progress" in resumed.content[0].text  # type: ignore[union-attr]
     assert status.is_error or status.structured_content["outcome"]
+
+
+# -- the release workflow on the light sample repository --------------------------------
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "release" / "workflow"))
+from workflow_sample import build_light_repository, events, release_tasks  # noqa: E402
+
+
+@pytest.fixture
+def skyline(tmp_path: Path) -> Path:
+    """The release workflow's light sample repository (a few seconds per release)."""
+    return build_light_repository(tmp_path / "skyline")
+
+
+async def test_release_prepare_takes_agent_and_skip_rollback_check(skyline: Path) -> None:
+    """release_prepare's agent and skip_rollback_check: described, and they plan the release."""
+    async with stdio_session(skyline, "--tools", "release") as session:
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        props = tools["release_prepare"].input_schema["properties"]
+        outcome = ok(
+            await session.call_tool(
+                "release_prepare", {"agent": True, "skip_rollback_check": True, "yes": True}
+            )
+        )
+    assert "highlights" in props["agent"]["description"]
+    assert "rollback" in props["skip_rollback_check"]["description"]
+    assert outcome["outcome"] == "partial"
+    assert outcome["exit_code"] == 4
+    assert "waiting for an agent to complete: Write the highlights paragraph" in outcome["message"]
+    state = release_tasks(skyline)
+    assert state.steps["highlights_draft"].status == "pending"
+    kinds = [e.kind for e in events(skyline, state.root.id)]
+    assert "release.rollback_check_skipped" in kinds
+
+
+async def test_cancelled_release_prepare_is_partial_and_resumable(skyline: Path) -> None:
+    """Cancelled mid-validation: the step is pending again (not failed), an event says
+    "cancelled by client", status is partial (exit 4), and release_resume finishes it."""
+    pyproject = skyline / "pyproject.toml"
+    slow = (
+        "[tool.castoff.validate]\nconcurrency = 1\nchecks = ["
+        + ", ".join(f'{{ id = "slow{n}", command = "sleep 1" }}' for n in range(3))
+        + "]\n"
+    )  # validation reports progress once a second, so the cancellation lands inside it
+    pyproject.write_text(pyproject.read_text().replace("[tool.castoff.validate]\n", slow))
+    subprocess.run(["git", "commit", "-qam", "chore: slow checks"], cwd=skyline, check=True)
+
+    async with stdio_session(skyline, "--tools", "release") as session:
+        with anyio.CancelScope() as scope:
+
+            async def cancel_in_validation(
+                progress: float, total: float | None, message: str | None
+            ) -> None:
+                if message and message.startswith("Pre-flight validation: custom.slow0"):
+                    scope.cancel()
+
+            await session.call_tool(
+                "release_prepare", {"yes": True}, progress_callback=cancel_in_validation
+            )
+        assert scope.cancelled_caught
+        with anyio.fail_after(60):
+            while True:  # the server finishes the step's cleanup after the cancellation
+                status = ok(await session.call_tool("release_status", {}))
+                step = next(s for s in status["steps"] if s["key"] == "validate")
+                if step["status"] != "in_progress":
+                    break
+                await anyio.sleep(0.2)
+        assert step["status"] == "pending", step
+        assert status["outcome"] == "partial"
+        assert status["exit_code"] == 4
+        done = ok(await session.call_tool("release_resume", {"yes": True}))
+    assert done["outcome"] == "released", done["message"]
+    state = release_tasks(skyline)
+    assert state.steps["validate"].attempts == 2
+    kinds = [e.kind for e in events(skyline, state.steps["validate"].id)]
+    assert "task.failed" not in kinds
+    cancelled = [
+        e for e in events(skyline, state.steps["validate"].id) if e.kind == "release.step_cancelled"
+    ]
+    assert [e.data["reason"] for e in cancelled] == ["cancelled by client"]

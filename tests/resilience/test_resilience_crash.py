@@ -9,6 +9,7 @@ release commit, one tag, one CHANGELOG section and one set of artifacts per step
 
 from __future__ import annotations
 
+import fcntl
 import signal
 from pathlib import Path
 
@@ -57,4 +58,27 @@ def test_crash_then_prepare_again_resumes(light_repo: Path) -> None:
     run = prepare(light_repo, "--yes")
     assert run.code == 0, run.stderr[-2000:]
     assert run.data["root_task_id"] == root
+    assert_released_once(light_repo)
+
+
+def test_scratch_left_by_a_killed_run_is_removed_by_the_next(
+    light_repo: Path, tmp_path: Path
+) -> None:
+    """Killed inside validation: its castoff-validate-<pid>-* directory is removed on resume,
+    and so is the rollback worktree of a run killed inside the rollback check."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {"TMPDIR": str(scratch)}
+    _crash(light_repo, "validate:inside", env)
+    left = [p.name for p in scratch.iterdir() if p.name.startswith("castoff-validate-")]
+    assert len(left) == 1, left
+    assert (light_repo / ".castoff" / "release.lock").read_text().split()[0] == "pid"
+    busy = scratch / "castoff-validate-1-busy"  # an owner still running keeps its directory
+    busy.mkdir()
+    with (busy / ".owner.lock").open("w") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        run = resume(light_repo, "--yes", env=env)
+        assert [p.name for p in scratch.iterdir()] == [busy.name]
+    assert run.code == 0, (run.data.get("message"), run.stderr[-2000:])
+    assert (light_repo / ".castoff" / "release.lock").read_text().split()[-1] == "finished"
     assert_released_once(light_repo)

@@ -314,12 +314,27 @@ def release_prepare(
     dry_run: Annotated[
         bool, Field(description="Run everything in a scratch store; write nothing.")
     ] = False,
+    agent: Annotated[
+        bool,
+        Field(
+            description="Add a highlights paragraph for an agent to write (a pending task: "
+            "claim it with orchestrator_execute_task, complete it with the paragraph, then "
+            "release_resume checks its citations before the tag)."
+        ),
+    ] = False,
+    skip_rollback_check: Annotated[
+        bool,
+        Field(
+            description="Tag even if the rollback plan could not be verified (recorded as an "
+            "event; the plan is still made)."
+        ),
+    ] = False,
 ) -> ReleaseOutcome:
     """Prepare the release as one resumable task graph: version, notes, release commit,
     pre-flight validation, verified rollback plan, announcement drafts, then tag (and push,
     announce). Nothing is tagged before validation and rollback verification pass. The
     outcome says what was done and what remains; a cancelled or interrupted release is
-    finished with release_resume."""
+    partial (the running step goes back to pending) and finished with release_resume."""
     from castoff.release.workflow.runner import ReleaseOptions, prepare
 
     options = ReleaseOptions(
@@ -331,6 +346,8 @@ def release_prepare(
         announce=announce,
         yes=yes,
         dry_run=dry_run,
+        agent=agent,
+        skip_rollback_check=skip_rollback_check,
     )
     return prepare(_project(state)[0], options, on_progress=progress)
 

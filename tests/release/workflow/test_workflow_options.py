@@ -13,6 +13,7 @@ from workflow_sample import (
     DEFAULT_STEPS,
     TAG,
     assert_released_once,
+    castoff_json,
     git,
     prepare,
     release_tasks,
@@ -44,6 +45,7 @@ def test_push_sends_commit_and_tag_to_origin(light_repo: Path, tmp_path: Path) -
 
 class _Sink(http.server.ThreadingHTTPServer):
     hits: list[tuple[str, str]]
+    failing: set[str]  # paths answered with HTTP 500
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
@@ -52,7 +54,7 @@ class _Hook(http.server.BaseHTTPRequestHandler):
         self.rfile.read(length)
         assert isinstance(self.server, _Sink)
         self.server.hits.append((self.path, self.headers.get("Idempotency-Key", "")))
-        self.send_response(200)
+        self.send_response(500 if self.path in self.server.failing else 200)
         self.end_headers()
         self.wfile.write(b"ok")
 
@@ -65,6 +67,7 @@ def sink() -> Iterator[_Sink]:
     """A loopback webhook receiver recording every POST."""
     server = _Sink(("127.0.0.1", 0), _Hook)
     server.hits = []
+    server.failing = set()
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -112,6 +115,39 @@ def test_announce_crash_after_sending_never_resends(light_repo: Path, sink: _Sin
     state = assert_released_once(light_repo, (*DEFAULT_STEPS, "announce_send"))
     assert "already" in (state.steps["announce_send"].summary or "")
     assert len(sink.hits) == 1
+
+
+def test_delivery_failure_after_the_tag_is_partial_and_resume_retries_it(
+    light_repo: Path, sink: _Sink
+) -> None:
+    """Tagged, one channel down: partial (exit 4), not failed; resume sends only that channel."""
+    set_config(
+        light_repo,
+        'project_name = "Skyline"\n',
+        'project_name = "Skyline"\nchannels = ["slack", "mattermost"]\nretries = 0\n\n'
+        '[tool.castoff.announce.slack]\nwebhook_env = "SKYLINE_SLACK_HOOK"\n\n'
+        '[tool.castoff.announce.mattermost]\nwebhook_env = "SKYLINE_MM_HOOK"\n',
+        "chore: announce on slack and mattermost",
+    )
+    base = f"http://127.0.0.1:{sink.server_address[1]}"
+    env = {"SKYLINE_SLACK_HOOK": f"{base}/slack", "SKYLINE_MM_HOOK": f"{base}/mm"}
+    sink.failing.add("/mm")
+    run = prepare(light_repo, "--announce", "--yes", env=env)
+    assert run.code == 4, (run.data.get("message"), run.stderr)
+    assert run.data["outcome"] == "partial"
+    assert run.data["message"].startswith(f"tagged {TAG}; delivery failed for mattermost")
+    assert "castoff release resume" in run.data["next_action"]
+    assert git(light_repo, "tag", "--list").split() == ["v1.0.0", TAG]
+    assert [path for path, _ in sink.hits] == ["/slack", "/mm"]
+    status = castoff_json("release", "status", "-C", str(light_repo))
+    assert status.data["outcome"] == "partial"
+    assert status.data["exit_code"] == 4
+
+    sink.failing.clear()
+    done = resume(light_repo, "--yes", env=env)
+    assert done.code == 0, (done.data.get("message"), done.stderr)
+    assert [path for path, _ in sink.hits] == ["/slack", "/mm", "/mm"]
+    assert_released_once(light_repo, (*DEFAULT_STEPS, "announce_send"))
 
 
 # -- agent ------------------------------------------------------------------------------

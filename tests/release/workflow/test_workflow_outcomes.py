@@ -155,25 +155,6 @@ def test_dry_run_on_the_full_demo_configuration(tmp_path: Path) -> None:
     assert git(repo, "status", "--porcelain") == ""
 
 
-def test_commit_after_validation_is_never_tagged(light_repo: Path) -> None:
-    """HEAD moved past the validated release commit: conflict, exit 3, nothing tagged."""
-    assert prepare(light_repo).code == 4
-    release_commit = git(light_repo, "rev-parse", "HEAD")
-    (light_repo / "late.txt").write_text("late\n")
-    git(light_repo, "add", "late.txt")
-    git(light_repo, "commit", "-q", "-m", "fix: a late fix nobody validated")
-    run = resume(light_repo, "--yes")
-    assert run.code == 3, run.stderr
-    assert run.data["outcome"] == "conflict"
-    assert "HEAD moved since the release commit" in run.data["message"]
-    assert git(light_repo, "tag", "--list") == "v1.0.0"
-
-    git(light_repo, "reset", "-q", "--hard", release_commit)
-    done = resume(light_repo, "--yes")
-    assert done.code == 0, done.stderr
-    assert_released_once(light_repo)
-
-
 def test_prepare_again_refuses_options_the_release_lacks(light_repo: Path) -> None:
     """Rerunning prepare with --push on a release planned without it: exit 2, not a silent skip."""
     assert prepare(light_repo).code == 4

@@ -39,6 +39,7 @@ DEFAULT_STEPS = (
     "announce_draft",
     "tag",
 )
+STEP_ORDER = (*DEFAULT_STEPS[:-1], "highlights_draft", "highlights", "tag", "push", "announce_send")
 
 
 def build_light_repository(path: Path) -> Path:
@@ -150,7 +151,9 @@ def release_tasks(repo: Path, database_url: str | None = None) -> ReleaseTasks:
         assert roots, "no release root task"
         root = orch.get_task(roots[-1].id)
         children = orch.query_tasks(parent_task_id=root.id, include_artifacts=True, limit=100).tasks
-    steps = {str(t.context["step"]): t for t in children if t.status != "archived"}  # type: ignore[index]
+    live = [t for t in children if t.status != "archived"]
+    live.sort(key=lambda t: STEP_ORDER.index(str(t.context["step"])))  # type: ignore[index]
+    steps = {str(t.context["step"]): t for t in live}  # type: ignore[index]
     archived = [t for t in children if t.status == "archived"]
     return ReleaseTasks(root, steps, archived)
 

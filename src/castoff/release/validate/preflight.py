@@ -4,14 +4,21 @@
 changelog, tests, build, ``twine check``, install smoke test and the project's
 own checks — and runs the independent ones concurrently. Nothing in the
 repository is written: builds happen in a temporary directory, removed after.
+That directory is named ``castoff-validate-<pid>-…`` and holds a lock its
+owner keeps; one left by a killed run (the lock is free) is removed by
+:func:`cleanup_stale_workdirs`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import fnmatch
+import os
 import re
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -302,7 +309,7 @@ def run_preflight(
     failed check in the report.
     """
     settings = load_settings(config)
-    with tempfile.TemporaryDirectory(prefix="castoff-validate-", ignore_cleanup_errors=True) as tmp:
+    with _workdir() as tmp:
         all_checks = preflight_checks(
             root, config, settings, version=version, tag=tag, workdir=Path(tmp)
         )
@@ -318,3 +325,45 @@ def run_preflight(
             concurrency=concurrency or settings.concurrency,
             on_progress=on_progress,
         )
+
+
+WORKDIR_PREFIX = "castoff-validate-"
+_OWNER_LOCK = ".owner.lock"
+
+
+@contextmanager
+def _workdir() -> Iterator[str]:
+    """A scratch directory ``castoff-validate-<pid>-…`` locked by this process while in use."""
+    with tempfile.TemporaryDirectory(
+        prefix=f"{WORKDIR_PREFIX}{os.getpid()}-", ignore_cleanup_errors=True
+    ) as tmp:
+        fd = os.open(Path(tmp) / _OWNER_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # freed by the kernel however the process ends
+            yield tmp
+        finally:
+            os.close(fd)
+
+
+def cleanup_stale_workdirs(base: Path | None = None) -> list[Path]:
+    """Remove scratch directories whose owner is gone (its lock is free); the removed paths."""
+    removed: list[Path] = []
+    top = Path(base or tempfile.gettempdir())
+    try:
+        candidates = [p for p in top.iterdir() if p.name.startswith(WORKDIR_PREFIX)]
+    except OSError:
+        return removed
+    for path in candidates:
+        try:
+            fd = os.open(path / _OWNER_LOCK, os.O_RDWR)
+        except OSError:
+            continue  # another user's, or one being made right now: not ours to judge
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # its owner is still running
+        shutil.rmtree(path, ignore_errors=True)
+        os.close(fd)
+        removed.append(path)
+    return removed

@@ -2,10 +2,15 @@
 
 :class:`StepRunner` is the one place a release step is run — by
 ``release prepare``/``resume`` and by ``castoff worker`` alike:
-``execute_task`` (a lease, renewed by a heartbeat while the executor runs),
-the step's executor, then ``complete_task`` with its ``result.json`` and
-documents, or ``fail_task`` with the reason (and the failing report as an
-event).
+``execute_task`` (a lease, renewed by the run's :class:`Heartbeat` while the
+executor runs), the step's executor, then ``complete_task`` with its
+``result.json`` and documents, or ``fail_task`` with the reason (and the
+failing report as an event).
+
+A run the caller stops — an MCP client cancels ``release_prepare``, its
+progress callback raises, or Ctrl-C — is not a failure of the step: the step
+goes back to pending (its lease released, a ``release.step_cancelled`` event
+says why) and ``castoff release resume`` runs it again.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ import json
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from castoff.config import Config
@@ -38,17 +44,81 @@ if TYPE_CHECKING:
 LEASE_SECONDS = 300
 HEARTBEAT_SECONDS = 60.0
 CRASH_ENV = "CASTOFF_CRASH_AT"  # test hook: "<step>:before|after|inside" → SIGKILL
+CANCELLED_EVENT = "release.step_cancelled"
+CANCELLED_BY_CLIENT = "cancelled by client"
 
 #: ``on_progress(done, total, message)``
 Progress = Callable[[int, int, str], None]
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """How one step ended: ``task`` as it is now (completed, failed, or pending again)."""
+
+    task: Task
+    error: CastoffError | None = None
+    cancelled: str | None = None  # why the caller stopped the run (the step is pending)
+
+
+class Heartbeat:
+    """One thread per run that keeps the lease of every step being run alive."""
+
+    def __init__(self, orch: Orchestrator, seconds: float = HEARTBEAT_SECONDS) -> None:
+        self._orch = orch
+        self._seconds = seconds
+        self._held: dict[str, str] = {}  # task id -> worker
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, task_id: str, worker: str) -> None:
+        """Renew ``task_id``'s lease (held by ``worker``) until :meth:`drop`."""
+        with self._lock:
+            self._held[task_id] = worker
+            if self._thread is None:  # started with the first step that runs
+                self._thread = threading.Thread(
+                    target=self._beat, name="castoff-heartbeat", daemon=True
+                )
+                self._thread.start()
+
+    def drop(self, task_id: str) -> None:
+        with self._lock:
+            self._held.pop(task_id, None)
+
+    def _beat(self) -> None:
+        while not self._stop.wait(self._seconds):
+            with self._lock:
+                held = list(self._held.items())
+            for task_id, worker in held:
+                try:
+                    self._orch.heartbeat(task_id, worker=worker, lease_seconds=LEASE_SECONDS)
+                except CastoffError:
+                    self.drop(task_id)  # lost: completing the step will say so
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Heartbeat:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 @dataclass
 class StepRunner:
     """Runs steps of one release as one lease holder.
 
-    ``results`` caches the completed steps' results for this process; the
-    store stays the source of truth (a new runner reads them from it).
+    ``results`` holds the results the release runner produced (this run's, or
+    read from the store at its start); ``timings`` how long each step run by
+    this runner took, by task id.
     """
 
     orch: Orchestrator
@@ -58,23 +128,38 @@ class StepRunner:
     worker: str
     say: Progress = lambda _d, _t, _m: None
     results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    heartbeat: Heartbeat | None = None
+    rollback_skip_recorded: bool = False
 
-    def step(self, task: Task, steps: list[Task]) -> CastoffError | None:
+    def step(self, task: Task, steps: list[Task]) -> StepRun:
         """Run one step: execute_task → executor → complete_task (or fail_task)."""
         from castoff.orchestrator.models import ArtifactInput
 
         orch, key = self.orch, graph.step_key(task)
         done = sum(1 for t in steps if t.status == "completed")
+        stopped: list[BaseException] = []  # what the caller's progress callback raised
+
+        def say(count: int, message: str) -> None:
+            try:
+                self.say(count, len(steps), message)
+            except BaseException as exc:  # the caller stops the run (e.g. MCP cancellation)
+                stopped.append(exc)
+                raise
 
         def progress(message: str) -> None:
             crash_point(key, "inside")
-            self.say(done, len(steps), f"{task.title}: {message}")
+            say(done, f"{task.title}: {message}")
 
-        self.say(done, len(steps), task.title)
+        try:
+            say(done, task.title)
+        except BaseException:
+            return StepRun(task, cancelled=CANCELLED_BY_CLIENT)  # nothing was claimed yet
         crash_point(key, "before")
+        started = time.perf_counter()
         orch.execute_task(task.id, worker=self.worker, lease_seconds=LEASE_SECONDS)
         known = {graph.step_key(t) for t in steps if t.status == "completed"}
-        if not known <= self.results.keys():
+        if not known <= self.results.keys():  # a new runner (castoff worker): read them in
             self.results.update(graph.step_results(orch, steps))
         inp = StepInput(
             root=self.root,
@@ -82,68 +167,84 @@ class StepRunner:
             plan=self.plan,
             results=dict(self.results),
             on_progress=progress,
-            agent_work=graph.agent_work(orch, steps),
+            agent_work=graph.agent_work(orch, steps) if key == "highlights" else {},
+            rollback_skip_recorded=self.rollback_skip_recorded,
         )
+        beat = self.heartbeat
+        if beat is not None:
+            beat.hold(task.id, self.worker)
         try:
-            with _heartbeat(orch, task.id, self.worker):
-                result = EXECUTORS[key](inp)
+            result = EXECUTORS[key](inp)
         except CastoffError as exc:
+            if stopped:
+                return StepRun(
+                    self._put_back(task, CANCELLED_BY_CLIENT), cancelled=CANCELLED_BY_CLIENT
+                )
             report = exc.result if isinstance(exc, StepFailed) else None
-            _fail(orch, task, self.worker, exc.message, report)
+            failed = _fail(orch, task, self.worker, exc.message, report)
             if key == "highlights" and isinstance(exc, CheckFailed):
                 graph.ask_agent_again(orch, task, steps, exc.message)
-            return exc
+            return StepRun(failed, error=exc)
+        except KeyboardInterrupt:
+            self._put_back(task, "interrupted (Ctrl-C)")
+            raise
         except BaseException as exc:
+            if stopped:
+                return StepRun(
+                    self._put_back(task, CANCELLED_BY_CLIENT), cancelled=CANCELLED_BY_CLIENT
+                )
+            if not isinstance(exc, Exception):  # SystemExit and the like: not the step's fault
+                self._put_back(task, f"stopped ({type(exc).__name__})")
+                raise
             _fail(orch, task, self.worker, f"internal error: {type(exc).__name__}: {exc}", None)
             raise
+        finally:
+            if beat is not None:
+                beat.drop(task.id)
+        if stopped:  # the executor swallowed the caller's stop: do not record a cut-short result
+            return StepRun(self._put_back(task, CANCELLED_BY_CLIENT), cancelled=CANCELLED_BY_CLIENT)
         crash_point(key, "after")
         documents = [ArtifactInput(n, content, kind) for n, content, kind in result.documents]
-        orch.complete_task(
+        completed = orch.complete_task(
             task.id,
             result.summary,
             artifacts=[
                 ArtifactInput(
-                    graph.RESULT_NAME, json.dumps(result.data, indent=2, default=str), "analysis"
+                    graph.RESULT_NAME,
+                    graph.result_document(result.data, dict(result.refs)),
+                    "analysis",
                 ),
                 *documents,
             ],
             next_action=result.next_action,
             worker=self.worker,
         )
+        self.timings[task.id] = round(time.perf_counter() - started, 3)
         self.results[key] = json.loads(json.dumps(result.data, default=str))
-        self.say(done + 1, len(steps), task.title)
-        return None
+        try:
+            say(done + 1, task.title)
+        except BaseException:
+            return StepRun(completed, cancelled=CANCELLED_BY_CLIENT)
+        return StepRun(completed)
+
+    def _put_back(self, task: Task, reason: str) -> Task:
+        """The caller stopped the run: the step goes back to pending, its lease released."""
+        orch = self.orch
+        try:
+            orch.record_event(task.id, CANCELLED_EVENT, {"reason": reason, "worker": self.worker})
+            return orch.update_task(task.id, status="pending")
+        except CastoffError:  # not ours to release (another holder name): its lease expires
+            return orch.get_task(task.id)
 
 
 def _fail(
     orch: Orchestrator, task: Task, worker: str, message: str, result: StepResult | None
-) -> None:
+) -> Task:
     if result is not None:
         orch.record_event(
             task.id, "release.step_report", {"summary": message, "report": result.data}
         )
-    orch.fail_task(task.id, message, worker=worker)
-
-
-@contextmanager
-def _heartbeat(orch: Orchestrator, task_id: str, worker: str) -> Iterator[None]:
-    """Keep the step's lease alive while a long executor runs."""
-    stop = threading.Event()
-
-    def beat() -> None:
-        while not stop.wait(HEARTBEAT_SECONDS):
-            try:
-                orch.heartbeat(task_id, worker=worker, lease_seconds=LEASE_SECONDS)
-            except CastoffError:
-                return
-
-    thread = threading.Thread(target=beat, name=f"heartbeat-{task_id}", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+    return orch.fail_task(task.id, message, worker=worker)
 
 
 def crash_point(step: str, where: str) -> None:

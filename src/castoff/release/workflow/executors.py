@@ -3,7 +3,17 @@
 An executor takes a :class:`StepInput` (the repository, the configuration,
 the release being prepared and the results of the steps already done) and
 returns a :class:`StepResult` (a summary, JSON-ready data kept as the task's
-``result.json`` artifact, and documents stored as further artifacts).
+``result.json`` artifact, and documents stored as further artifacts). A part
+of the data that is also one of the documents (the notes as ``notes.json``,
+the pre-flight report as ``preflight.json``) is stored once, as that
+document, and ``result.json`` names it (``StepResult.refs``).
+
+The results an executor reads are only those the release runner itself
+produced: a step completed by anyone else is run again (see
+:mod:`.runner`). The tag step still checks its own preconditions from those
+results — validation passed and the rollback was verified, both on the
+commit it tags — so no edit of the task graph can get a commit tagged that
+was not validated.
 
 Every executor is idempotent: run again after a crash at any point, it
 finishes what is missing and never doubles a tag, a CHANGELOG section, a
@@ -15,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +82,12 @@ class ReleasePlan:
 
 @dataclass(frozen=True)
 class StepInput:
-    """What an executor gets."""
+    """What an executor gets.
+
+    ``rollback_skip_recorded``: the release was planned with --skip-rollback-check
+    and the runner's ``release.rollback_check_skipped`` event says so (the plan
+    alone is not enough: a task's context can be edited).
+    """
 
     root: Path
     config: Config
@@ -79,16 +95,23 @@ class StepInput:
     results: Mapping[str, Mapping[str, Any]]
     on_progress: Progress = lambda _message: None
     agent_work: Mapping[str, str] = field(default_factory=dict)
+    rollback_skip_recorded: bool = False
 
 
 @dataclass(frozen=True)
 class StepResult:
-    """What an executor gives back."""
+    """What an executor gives back.
+
+    ``refs`` maps a key of ``data`` to the name of one of ``documents`` whose
+    content is that key's value as JSON: the value is stored once, as the
+    document, and ``result.json`` names it instead of repeating it.
+    """
 
     summary: str
     data: dict[str, Any]
     documents: tuple[tuple[str, str, str], ...] = ()  # (name, content, artifact_type)
     next_action: str | None = None
+    refs: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_version(inp: StepInput) -> StepResult:
@@ -142,7 +165,9 @@ def run_notes(inp: StepInput) -> StepResult:
         f"{len(notes.breaking)} breaking, {len(notes.contributors)} contributors "
         f"({len(notes.first_timers)} first-time)"
     )
-    return StepResult(summary, {"notes": data, "text": rendered["text"]}, documents)
+    return StepResult(
+        summary, {"notes": data, "text": rendered["text"]}, documents, refs={"notes": "notes.json"}
+    )
 
 
 def run_release_commit(inp: StepInput) -> StepResult:
@@ -207,12 +232,18 @@ DRY_RUN_SKIPS = ("version-files", "changelog", "clean-tree", "build", "twine-che
 
 
 def run_validate(inp: StepInput) -> StepResult:
-    """Pre-flight checks on the release commit; fails the step when a check fails."""
+    """Pre-flight checks on HEAD (the release commit); fails the step when a check fails.
+
+    The data records the commit that was validated (``commit``): only that
+    commit may be tagged.
+    """
+    from castoff.release import git
     from castoff.release.validate.preflight import run_preflight
     from castoff.release.validate.report import render_json, render_markdown
 
     plan = inp.plan
     skip = DRY_RUN_SKIPS if plan.dry_run else ()
+    commit = git.head_sha(inp.root)
     report = run_preflight(
         inp.root,
         inp.config,
@@ -221,25 +252,34 @@ def run_validate(inp: StepInput) -> StepResult:
         skip=skip,
         on_progress=lambda check, status: inp.on_progress(f"{check}: {status}"),
     )
+    rendered = render_json(report)
     docs = (
         ("preflight.md", render_markdown(report), "test"),
-        ("preflight.json", render_json(report), "test"),
+        ("preflight.json", rendered, "test"),
     )
-    data = json.loads(render_json(report))
+    data = {"commit": commit, "ok": report.ok, "report": json.loads(rendered)}
+    refs = {"report": "preflight.json"}
     if not report.ok:
         failed = ", ".join(c.id for c in report.failures)
-        raise StepFailed(f"pre-flight failed: {failed}", StepResult("failed", data, docs))
+        raise StepFailed(
+            f"pre-flight failed: {failed}", StepResult("failed", data, docs, refs=refs)
+        )
     c = report.counts
     return StepResult(
         f"{c['pass']} passed, {c['warn']} warnings, {c['skipped']} skipped",
         data,
         docs,
+        refs=refs,
     )
 
 
 def run_rollback(inp: StepInput) -> StepResult:
-    """A rollback plan to the previous release, its risks, and its verification."""
-    from castoff.release.rollback.plan import plan_documents
+    """A rollback plan to the previous release, its risks, and its verification.
+
+    The data records the commit the plan was made for (``commit``, HEAD) and
+    whether it was verified (``verified``) or the check skipped (``check_skipped``).
+    """
+    from castoff.release.rollback.plan import plan_data, plan_documents
     from castoff.release.rollback.repo import plan_rollback
     from castoff.release.rollback.verify import verify_plan
 
@@ -248,24 +288,35 @@ def run_rollback(inp: StepInput) -> StepResult:
     verification = verify_plan(inp.root, inp.config, rb, on_progress=inp.on_progress)
     rb = dataclasses.replace(rb, verification=verification)
     docs = tuple((name, content, "analysis") for name, content, _kind in plan_documents(rb))
-    data = to_data(rb)
+    json_doc = next(name for name, _content, _kind in docs if name.endswith(".json"))
+    verified = verification.status in ("passed", "not_applicable")
+    data: dict[str, Any] = {
+        "commit": rb.new_sha,
+        "verified": verified,
+        "check_skipped": False,
+        "plan": plan_data(rb),
+    }
+    refs = {"plan": json_doc}
     risks = f"{len(rb.risks)} risk(s)"
-    if verification.status in ("passed", "not_applicable"):
+    if verified:
         what = (
             "verified" if verification.status == "passed" else "first release: nothing to restore"
         )
-        return StepResult(f"plan to {rb.previous_tag or '—'} {what}; {risks}", data, docs)
+        return StepResult(
+            f"plan to {rb.previous_tag or '—'} {what}; {risks}", data, docs, refs=refs
+        )
     reason = verification.error or verification.status
     if plan.skip_rollback_check:
         return StepResult(
             f"rollback NOT verified ({reason}); --skip-rollback-check given; {risks}",
             {**data, "check_skipped": True},
             docs,
+            refs=refs,
         )
     raise StepFailed(
         f"rollback to {rb.previous_tag} is not verified: {reason} "
         "(configure [tool.castoff.rollback] build_command, or pass --skip-rollback-check)",
-        StepResult("failed", data, docs),
+        StepResult("failed", data, docs, refs=refs),
     )
 
 
@@ -288,52 +339,149 @@ def run_announce_draft(inp: StepInput) -> StepResult:
     )
 
 
-def run_highlights(inp: StepInput) -> StepResult:
-    """Accept the highlights an agent wrote, if they cite only real entries."""
-    import re
+HIGHLIGHTS_MAX_CHARS = 1200
+HIGHLIGHTS_MAX_SENTENCES = 8
+# A citation: a short hash (7-40 hex digits) in backticks or parentheses, `79bcada` or
+# (79bcada). Plain words made of hex letters ("defaced") are prose, not citations.
+_CITATION = re.compile(r"(?:`|\()([0-9a-fA-F]{7,40})(?:`|\))")
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)")
+_HTML_TAG = re.compile(r"</?[A-Za-z!?][^<>]*>")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]*)\]\(\s*([^)\s]*)[^)]*\)")
 
-    text = inp.agent_work.get("highlights", "").strip()
-    if not text:
+
+def clean_highlights(text: str) -> str:
+    """The paragraph as plain, safe Markdown: one paragraph, no raw HTML, no images.
+
+    Line breaks are joined (no headings, lists, tables or fences can start), HTML tags
+    are removed and any remaining ``<`` / ``>`` escaped, images become their alt text,
+    and links keep their target only when it is http(s).
+    """
+    flat = " ".join(text.split())
+    flat = _HTML_TAG.sub("", flat)
+    flat = _IMAGE.sub(lambda m: m[1], flat)
+    flat = _LINK.sub(
+        lambda m: m[0] if m[2].lower().startswith(("https://", "http://")) else m[1], flat
+    )
+    return " ".join(flat.replace("<", "&lt;").replace(">", "&gt;").split())
+
+
+def run_highlights(inp: StepInput) -> StepResult:
+    """Accept the agent's highlights: short, safe, and citing only (and at least one) real entries.
+
+    A citation is a commit's short hash (7 to 40 hex digits, a prefix of the full hash
+    of an entry in the notes) in backticks or parentheses: `79bcada` or (79bcada).
+    """
+    raw = inp.agent_work.get("highlights", "").strip()
+    if not raw:
         raise CheckFailed("the highlights task was completed without a paragraph")
+    text = clean_highlights(raw)
+    if len(text) > HIGHLIGHTS_MAX_CHARS:
+        raise CheckFailed(
+            f"the highlights are {len(text)} characters long; "
+            f"write at most {HIGHLIGHTS_MAX_CHARS} (2-4 sentences)"
+        )
+    sentences = len(_SENTENCE_END.findall(text)) or 1
+    if sentences > HIGHLIGHTS_MAX_SENTENCES:
+        raise CheckFailed(
+            f"the highlights have {sentences} sentences; write at most "
+            f"{HIGHLIGHTS_MAX_SENTENCES} (2-4 is best)"
+        )
     notes = inp.results["notes"]["notes"]
-    known = {str(e["hash"])[:7] for g in notes.get("groups", []) for e in g.get("entries", [])}
-    cited = set(re.findall(r"\b[0-9a-f]{7,40}\b", text))
-    unknown = sorted(c for c in cited if c[:7] not in known)
+    hashes = [str(e["hash"]).lower() for g in notes.get("groups", []) for e in g.get("entries", [])]
+    cited = sorted({c.lower() for c in _CITATION.findall(text)})
+    unknown = [c for c in cited if not any(h.startswith(c) for h in hashes)]
     if unknown:
         raise CheckFailed(
             f"the highlights cite entries that are not in the notes: {', '.join(unknown)}"
         )
+    if not cited:
+        raise CheckFailed(
+            "the highlights cite no entry of the notes; cite each change you mention by its "
+            "short hash in backticks, e.g. `" + (hashes[0][:7] if hashes else "abc1234") + "`"
+        )
     return StepResult(
         f"highlights accepted ({len(cited)} entries cited)",
-        {"highlights": text, "cited": sorted(cited)},
+        {"highlights": text, "cited": cited, "cleaned": text != " ".join(raw.split())},
         (("highlights.md", text + "\n", "documentation"),),
     )
 
 
 def run_tag(inp: StepInput) -> StepResult:
-    """The annotated (or signed) release tag; "already tagged" when it exists on HEAD."""
+    """The annotated (or signed) release tag; "already tagged" when it exists on HEAD.
+
+    Refused unless the runner's own results show validation passed and the rollback
+    was verified (or its check skipped, as recorded when the release was planned),
+    both on HEAD: the commit that is tagged is the commit that was validated.
+    """
     from castoff.release import git, tagging
     from castoff.release.version import version_settings
 
     plan = inp.plan
     if plan.dry_run:
         return StepResult(f"would tag {plan.tag}", {"tag": plan.tag, "dry_run": True})
-    s = version_settings(inp.config, plan.package)
-    validated = inp.results.get("release_commit", {}).get("commit")
     sha = git.head_sha(inp.root)
-    if validated and sha != validated:
-        # only the commit that was validated (and rolled back to in the plan) is tagged
-        raise ConflictError(
-            f"HEAD moved since the release commit {str(validated)[:12]} was made and validated "
-            f"(now {sha[:12]}); move the branch back to it, or cancel the release task and "
-            "prepare again"
+    validated = validated_commit(inp.results)
+    if validated is None:
+        raise CheckFailed(
+            f"refusing to tag {plan.tag}: the release runner has no passed validation for it; "
+            "`castoff release resume` runs the validation"
         )
+    rolled = rollback_commit(inp.results)
+    rollback = inp.results.get("rollback") or {}
+    verified = rollback.get(
+        "verified",
+        (rollback.get("verification") or {}).get("status") in ("passed", "not_applicable"),
+    )
+    if rolled is None:
+        raise CheckFailed(
+            f"refusing to tag {plan.tag}: the release runner has no rollback plan for it; "
+            "`castoff release resume` plans and verifies it"
+        )
+    if not verified and not (rollback.get("check_skipped") and inp.rollback_skip_recorded):
+        raise CheckFailed(
+            f"refusing to tag {plan.tag}: the rollback plan is not verified "
+            "(and the release was not planned with --skip-rollback-check)"
+        )
+    if sha != validated or sha != rolled:
+        # only the commit that was validated (and rolled back from in the plan) is tagged
+        raise ConflictError(
+            f"HEAD moved since the release commit {validated[:12]} was validated "
+            f"(now {sha[:12]}); `castoff release resume` validates the new commits if they "
+            "are on top of it"
+        )
+    s = version_settings(inp.config, plan.package)
     message = inp.results.get("notes", {}).get("text") or f"Release {plan.version}\n"
     created = tagging.make_tag(inp.root, s, plan.tag, str(message))
     return StepResult(
         f"{'tagged' if created else 'already tagged'} {plan.tag} at {sha[:12]}",
         {"tag": plan.tag, "commit": sha, "created": created},
     )
+
+
+def validated_commit(results: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The commit the runner's validation passed on (None: no passed validation)."""
+    validate = results.get("validate")
+    if not validate:
+        return None
+    ok = validate.get("ok", validate.get("report", validate).get("ok"))
+    if not ok:
+        return None
+    commit = validate.get("commit") or results.get("release_commit", {}).get("commit")
+    return str(commit) if commit else None
+
+
+def rollback_commit(results: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The commit the runner's rollback plan was made for (None: no plan)."""
+    rollback = results.get("rollback")
+    if not rollback:
+        return None
+    commit = (
+        rollback.get("commit")
+        or (rollback.get("plan") or rollback).get("new_sha")
+        or results.get("release_commit", {}).get("commit")
+    )
+    return str(commit) if commit else None
 
 
 def run_push(inp: StepInput) -> StepResult:
@@ -361,13 +509,24 @@ def run_announce_send(inp: StepInput) -> StepResult:
         notes, settings, inp.root, list(settings.channels), confirm=not plan.dry_run
     )
     data = to_data(report)
-    failed = [r for r in report.results if r.status in ("failed", "unknown")]
-    if failed:
-        raise StepFailed(
-            "announcement not delivered for "
-            + ", ".join(f"{r.channel}: {r.status} ({r.detail})" for r in failed),
-            StepResult("failed", data),
-        )
+    failed = [r for r in report.results if r.status == "failed"]
+    unknown = [r for r in report.results if r.status == "unknown"]
+    if failed or unknown:
+        parts = []
+        if failed:
+            parts.append(
+                "delivery failed for "
+                + ", ".join(f"{r.channel} ({r.detail})" if r.detail else r.channel for r in failed)
+                + " (`castoff release resume` retries only these)"
+            )
+        if unknown:
+            names = ", ".join(r.channel for r in unknown)
+            force = " ".join(f"--force-channel {r.channel}" for r in unknown)
+            parts.append(
+                f"{names} may have been delivered (the answer was lost); check, and resend "
+                f"only if it was not: `castoff announce send --tag {plan.tag} {force} --yes`"
+            )
+        raise StepFailed("; ".join(parts), StepResult("failed", data))
     return StepResult(
         ", ".join(f"{r.channel}: {r.status}" for r in report.results) or "no channels configured",
         data,

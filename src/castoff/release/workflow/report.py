@@ -40,8 +40,8 @@ def release_report(
             for key, t in by_key.items()
         ],
         "notes": results.get("notes", {}).get("notes"),
-        "validation": results.get("validate"),
-        "rollback": results.get("rollback"),
+        "validation": validation_report(results),
+        "rollback": rollback_plan(results),
         "announcements": results.get("announce_draft"),
         "synthesis": to_data(synthesis),
     }
@@ -64,12 +64,12 @@ def _markdown(
     notes = results.get("notes", {}).get("text")
     if notes:
         out += ["", "## Release notes", "", "```text", str(notes).rstrip(), "```"]
-    validation = results.get("validate")
+    validation = validation_report(results)
     if validation:
         out += ["", "## Pre-flight checks", ""]
         for check in validation.get("checks", []):
             out.append(f"- **{check.get('status')}** {check.get('title')}: {check.get('message')}")
-    rollback = results.get("rollback")
+    rollback = rollback_plan(results)
     if rollback:
         out += ["", "## Rollback plan", ""]
         target = rollback.get("previous_tag") or "none (first release)"
@@ -85,4 +85,25 @@ def _markdown(
     drafts = results.get("announce_draft")
     if drafts:
         out += ["", "## Announcement drafts", "", ", ".join(drafts.get("channels", []))]
+    highlights = results.get("highlights", {}).get("highlights")
+    if highlights:
+        out += ["", "## Highlights", "", str(highlights)]
     return "\n".join(out) + "\n"
+
+
+def validation_report(results: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The pre-flight report of the validate step (older results were the report itself)."""
+    validate = results.get("validate")
+    if not validate:
+        return None
+    report = validate.get("report")
+    return report if isinstance(report, Mapping) else validate
+
+
+def rollback_plan(results: Mapping[str, Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The rollback plan of the rollback step (older results were the plan itself)."""
+    rollback = results.get("rollback")
+    if not rollback:
+        return None
+    plan = rollback.get("plan")
+    return plan if isinstance(plan, Mapping) else rollback

@@ -6,6 +6,13 @@ Every step runs through the orchestrator's own operations — ``execute_task``
 (lease claim), the executor, ``complete_task`` (artifacts, events) — so a
 release killed at any point resumes from the last completed step, and the
 executors' idempotence guarantees nothing is done twice.
+
+A run keeps the release's steps and results in memory (updated from what
+``complete_task`` returns); the store is read once at its start. Steps the
+runner did not complete itself are run again (:func:`graph.untrusted_steps`),
+and before the tag HEAD must be the commit that was validated: new commits
+on top of the release commit are validated (and the rollback re-verified)
+first; a rewritten history is a conflict with a way out.
 """
 
 from __future__ import annotations
@@ -19,12 +26,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from castoff.config import Config, load_config
-from castoff.errors import ConflictError, NotFound, UsageError
-from castoff.orchestrator.core import process_worker
+from castoff.errors import ConflictError, NotFound, TagConflict, UsageError
 from castoff.release.workflow import graph
-from castoff.release.workflow.execution import Progress, StepRunner
-from castoff.release.workflow.executors import ReleasePlan
-from castoff.release.workflow.outcome import ReleaseOutcome, StepState, describe, finish
+from castoff.release.workflow.execution import Heartbeat, Progress, StepRunner
+from castoff.release.workflow.executors import ReleasePlan, rollback_commit, validated_commit
+from castoff.release.workflow.outcome import (
+    ReleaseOutcome,
+    StepState,
+    abandon_hint,
+    describe,
+    finish,
+)
 
 if TYPE_CHECKING:
     from castoff.orchestrator.models import Task
@@ -60,24 +72,29 @@ def prepare(
     confirm: Confirm | None = None,
     database_url: str | None = None,
 ) -> ReleaseOutcome:
-    """Plan (or resume) the release at ``root`` and run it as far as it may go."""
-    from castoff.orchestrator.service import Orchestrator
-
+    """Plan (or resume) the release at ``root`` (the repository's top) and run it as far
+    as it may go."""
     config = load_config(root)
     if options.dry_run:
         with tempfile.TemporaryDirectory(prefix="castoff-dry-run-") as tmp:
             url = f"sqlite:///{Path(tmp) / 'dry-run.db'}"
-            with Orchestrator.open(root, database_url=url, actor="release") as orch:
+            with _open(root, url) as orch:
                 outcome = _prepare(
                     orch, root, config, options, on_progress=on_progress, confirm=confirm
                 )
                 # the temporary store goes away: keep what would be written in the outcome
                 return replace(outcome, diff=_dry_run_diff(orch, outcome))
-    with (
-        _one_run_at_a_time(root),
-        Orchestrator.open(root, database_url=database_url, actor="release") as orch,
-    ):
-        return _prepare(orch, root, config, options, on_progress=on_progress, confirm=confirm)
+    with _one_run_at_a_time(root) as tidy, _open(root, database_url) as orch:
+        return _prepare(
+            orch, root, config, options, on_progress=on_progress, confirm=confirm, tidy=tidy
+        )
+
+
+def _open(root: Path, database_url: str | None) -> Orchestrator:
+    """The store, as this process's own lease holder (``release:<pid>@<host>``)."""
+    from castoff.orchestrator.service import Orchestrator
+
+    return Orchestrator.open(root, database_url=database_url, actor="release", process_bound=True)
 
 
 def _dry_run_diff(orch: Orchestrator, outcome: ReleaseOutcome) -> str | None:
@@ -99,25 +116,35 @@ def resume(
     database_url: str | None = None,
 ) -> ReleaseOutcome:
     """Continue the open release from its last completed step."""
-    from castoff.orchestrator.service import Orchestrator
-
     config = load_config(root)
-    with (
-        _one_run_at_a_time(root),
-        Orchestrator.open(root, database_url=database_url, actor="release") as orch,
-    ):
+    with _one_run_at_a_time(root) as tidy, _open(root, database_url) as orch:
         release = graph.find_open_release(orch)
         if release is None:
             raise NotFound("no release in progress here; start one with `castoff release prepare`")
-        return _run(orch, root, config, release, yes=yes, on_progress=on_progress, confirm=confirm)
+        return _run(
+            orch,
+            root,
+            config,
+            release,
+            yes=yes,
+            on_progress=on_progress,
+            confirm=confirm,
+            tidy=tidy,
+        )
+
+
+FINISHED = "finished"
 
 
 @contextmanager
-def _one_run_at_a_time(root: Path) -> Iterator[None]:
+def _one_run_at_a_time(root: Path) -> Iterator[bool]:
     """An exclusive lock on ``.castoff/release.lock`` for the whole run (freed even by SIGKILL).
 
     Two runs at once would both plan a release, or race for the same step's
-    lease and for git's index; the second is refused instead.
+    lease and for git's index; the second is refused instead. The file says
+    ``pid N`` while a run holds it and gains a ``finished`` line when the run
+    ends (normally or by an error); yields True when the previous run did not
+    finish (killed): its scratch worktrees and directories are cleaned up.
     """
     import fcntl
 
@@ -135,12 +162,16 @@ def _one_run_at_a_time(root: Path) -> Iterator[None]:
                 "wait for it, or see `castoff release status`"
             ) from exc
         handle.seek(0)
+        before = handle.read().split()
+        handle.seek(0)
         handle.truncate()
         handle.write(f"pid {os.getpid()}\n")
         handle.flush()
         try:
-            yield
+            yield bool(before) and before[-1] != FINISHED
         finally:
+            handle.write(f"{FINISHED}\n")
+            handle.flush()
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
@@ -166,6 +197,7 @@ def _prepare(
     *,
     on_progress: Progress | None,
     confirm: Confirm | None,
+    tidy: bool = False,
 ) -> ReleaseOutcome:
     release = graph.find_open_release(orch)
     if release is None:
@@ -174,14 +206,22 @@ def _prepare(
             return plan
         release = graph.plan_release(orch, plan)
     else:
-        _check_same_release(graph.plan_of(release), options)
+        _check_same_release(release, options)
     return _run(
-        orch, root, config, release, yes=options.yes, on_progress=on_progress, confirm=confirm
+        orch,
+        root,
+        config,
+        release,
+        yes=options.yes,
+        on_progress=on_progress,
+        confirm=confirm,
+        tidy=tidy,
     )
 
 
-def _check_same_release(plan: ReleasePlan, options: ReleaseOptions) -> None:
+def _check_same_release(release: Task, options: ReleaseOptions) -> None:
     """Resuming through ``prepare``: refuse options the open release was not planned with."""
+    plan = graph.plan_of(release)
     asked = {
         "--push": options.push and not plan.push,
         "--announce": options.announce and not plan.announce,
@@ -195,16 +235,19 @@ def _check_same_release(plan: ReleasePlan, options: ReleaseOptions) -> None:
     if differ:
         raise UsageError(
             f"release {plan.tag} is already in progress, planned without {', '.join(differ)}; "
-            "finish it with `castoff release resume`, or cancel its task and prepare again"
+            f"finish it with `castoff release resume`, or {abandon_hint(release.id)}"
         )
 
 
 def _decide(root: Path, config: Config, options: ReleaseOptions) -> ReleasePlan | ReleaseOutcome:
-    """The version to release, or the plain answer that there is nothing to release."""
-    from castoff.release import git
+    """The version to release, or the plain answer that there is nothing to release.
+
+    ``root`` is the repository's top (the CLI and the MCP server resolved it).
+    A release tag that already exists on another commit is refused here, before
+    anything is written (TagConflict, exit 3).
+    """
     from castoff.release.tagging import compute_next
 
-    git.repo_root(root)
     nxt = compute_next(
         root,
         config,
@@ -215,6 +258,14 @@ def _decide(root: Path, config: Config, options: ReleaseOptions) -> ReleasePlan 
     )
     if nxt.no_release or nxt.next is None or nxt.tag is None:
         return ReleaseOutcome("nothing_to_release", f"nothing to release: {nxt.message}", 0)
+    head, tagged = _head_and_tag(root, nxt.tag)
+    if tagged is not None and tagged != head:
+        raise TagConflict(
+            f"tag {nxt.tag} already exists on commit {tagged[:12]}, not on HEAD {head[:12]}; "
+            f"release another version (--version / --bump), or delete the tag if it is a "
+            f"mistake (`git tag -d {nxt.tag}`)",
+            tag=nxt.tag,
+        )
     return ReleasePlan(
         version=nxt.next,
         tag=nxt.tag,
@@ -224,13 +275,26 @@ def _decide(root: Path, config: Config, options: ReleaseOptions) -> ReleasePlan 
         bump=nxt.bump,
         scheme=nxt.scheme,
         package=nxt.package,
-        head_sha=git.head_sha(root),
+        head_sha=head,
         push=options.push,
         announce=options.announce,
         agent=options.agent,
         skip_rollback_check=options.skip_rollback_check,
         dry_run=options.dry_run,
     )
+
+
+def _head_and_tag(root: Path, tag: str) -> tuple[str, str | None]:
+    """HEAD's sha and the commit ``tag`` points at (None: no such tag), in one git call."""
+    from castoff.release import git
+
+    ref = f"refs/tags/{tag}"
+    found: dict[str, str] = {}
+    for line in git.run_git(root, "show-ref", "--head", "--dereference", ref).splitlines():
+        sha, _, name = line.partition(" ")
+        found[name] = sha
+    head = found.get("HEAD") or git.head_sha(root)
+    return head, found.get(f"{ref}^{{}}") or found.get(ref)
 
 
 # -- running --------------------------------------------------------------------------
@@ -245,45 +309,205 @@ def _run(
     yes: bool,
     on_progress: Progress | None,
     confirm: Confirm | None,
+    tidy: bool = True,
 ) -> ReleaseOutcome:
     """Run the release's ready steps one by one until done, refused, or waiting."""
     plan = graph.plan_of(release)
+    steps = graph.release_tasks(orch, release)
+    if (release.status == "in_progress" or any(t.status == "in_progress" for t in steps)) and (
+        orch.reclaim_dead_workers()
+    ):
+        release, steps = orch.get_task(release.id), graph.release_tasks(orch, release)
+    release, steps = graph.retry_failed(orch, release, steps)
+    steps = _rerun_untrusted(orch, release, steps)
+    if tidy:
+        clean_worktrees(root)
     run = StepRunner(
         orch,
         root,
         config,
         plan,
-        worker=process_worker("release"),
+        worker=orch.worker,
         say=on_progress or (lambda _d, _t, _m: None),
+        results=graph.step_results(orch, steps),
+        rollback_skip_recorded=plan.skip_rollback_check
+        and graph.skip_rollback_recorded(orch, release),
     )
-    orch.reclaim_dead_workers()
-    graph.retry_failed(orch, release)
-    clean_worktrees(root)
-    while True:
-        steps = graph.release_tasks(orch, release)
-        ready = graph.ready_steps(steps)
-        if not ready:
-            break
-        task = ready[0]
-        if graph.is_agent_step(task):
-            break  # left for an agent (an MCP client); the run stops here
-        if graph.step_key(task) == "tag" and not plan.dry_run and not yes:
-            ask = confirm or (lambda _q: False)
-            if not ask(f"Create tag {plan.tag} now?"):
-                return describe(orch, release, plan, stopped="confirmation")
-        failure = run.step(task, steps)
-        if failure is not None and graph.step_key(task) == "highlights":
-            return describe(orch, release, plan, stopped="agent", error=failure)
-        if failure is not None:
-            return describe(orch, release, plan, stopped="failed", error=failure)
-    return finish(orch, release, plan, run.results)
+    with Heartbeat(orch) as beat:
+        run.heartbeat = beat
+        while True:
+            ready = graph.ready_steps(steps)
+            if not ready:
+                redo = _tag_missing(orch, root, release, plan, steps, run)
+                if redo is None:
+                    break
+                steps = redo
+                continue
+            task = ready[0]
+            if graph.is_agent_step(task):
+                break  # left for an agent (an MCP client); the run stops here
+            if graph.step_key(task) == "tag" and not plan.dry_run:
+                moved = _follow_head(orch, root, release, plan, steps, run)
+                if isinstance(moved, ReleaseOutcome):
+                    return moved
+                if moved is not None:
+                    steps = moved
+                    continue
+                ask = confirm or (lambda _q: False)
+                if not yes and not ask(f"Create tag {plan.tag} now?"):
+                    return describe(
+                        orch,
+                        release,
+                        plan,
+                        stopped="confirmation",
+                        steps=steps,
+                        timings=run.timings,
+                    )
+            ran = run.step(task, steps)
+            steps = [ran.task if t.id == task.id else t for t in steps]
+            if ran.cancelled is not None:
+                orch.record_event(
+                    release.id,
+                    "release.run_cancelled",
+                    {
+                        "reason": ran.cancelled,
+                        "step": graph.step_key(task),
+                        "step_status": str(ran.task.status),
+                    },
+                )
+                return describe(
+                    orch,
+                    release,
+                    plan,
+                    stopped="cancelled",
+                    steps=steps,
+                    timings=run.timings,
+                    cancelled=(task.title, ran.cancelled),
+                )
+            if ran.error is not None and graph.step_key(task) == "highlights":
+                return describe(orch, release, plan, stopped="agent", error=ran.error)
+            if ran.error is not None:
+                return describe(
+                    orch,
+                    release,
+                    plan,
+                    stopped="failed",
+                    error=ran.error,
+                    steps=steps,
+                    timings=run.timings,
+                )
+    return finish(orch, release, plan, steps=steps, results=run.results, timings=run.timings)
+
+
+def _rerun_untrusted(orch: Orchestrator, release: Task, steps: list[Task]) -> list[Task]:
+    """Built-in steps completed by someone other than the release runner are run again."""
+    untrusted = graph.untrusted_steps(orch, steps)
+    if not untrusted:
+        return steps
+    who = ", ".join(sorted(set(untrusted.values())))
+    return graph.reopen(
+        orch,
+        release,
+        steps,
+        untrusted,
+        f"completed outside the release runner (by {who}); a built-in step counts only "
+        "when the runner ran it, so it runs again",
+    )
+
+
+def _follow_head(
+    orch: Orchestrator,
+    root: Path,
+    release: Task,
+    plan: ReleasePlan,
+    steps: list[Task],
+    run: StepRunner,
+) -> list[Task] | ReleaseOutcome | None:
+    """Before the tag: HEAD must be the commit validation and rollback verification ran on.
+
+    None when it is. New commits on top of the release commit (a fix after a failed
+    check): validation and the rollback check are run again on HEAD (a
+    ``release.head_moved`` event says so); the new steps are returned. HEAD not on
+    top of it (history rewritten): a conflict outcome that says what to do.
+    """
+    from castoff.release import git
+
+    head = git.head_sha(root)
+    checked = {"validate": validated_commit(run.results), "rollback": rollback_commit(run.results)}
+    stale = {key: commit for key, commit in checked.items() if commit != head}
+    if not stale:
+        return None
+    release_commit = str(run.results.get("release_commit", {}).get("commit") or "")
+    if not release_commit or not git.is_ancestor(root, release_commit, head):
+        short = release_commit[:12] or "?"
+        message = (
+            f"HEAD {head[:12]} is not on top of the release commit {short} (the history was "
+            f"rewritten); to release that commit, move the branch back to it (`git reset --hard "
+            f"{short}`) and run `castoff release resume --yes`; to release HEAD instead, "
+            f"{abandon_hint(release.id)}"
+        )
+        return describe(
+            orch,
+            release,
+            plan,
+            stopped="failed",
+            error=ConflictError(message),
+            steps=steps,
+            timings=run.timings,
+        )
+    ids = {graph.step_key(t): t.id for t in steps if t.status == "completed"}
+    redo = [ids[key] for key in stale if key in ids]
+    orch.record_event(
+        release.id,
+        "release.head_moved",
+        {
+            "release_commit": release_commit,
+            "validated": checked["validate"],
+            "head": head,
+            "rerun": sorted(stale),
+        },
+    )
+    for key in stale:
+        run.results.pop(key, None)
+    return graph.reopen(
+        orch,
+        release,
+        steps,
+        redo,
+        f"new commits on top of the release commit: checked again on {head[:12]}",
+    )
+
+
+def _tag_missing(
+    orch: Orchestrator,
+    root: Path,
+    release: Task,
+    plan: ReleasePlan,
+    steps: list[Task],
+    run: StepRunner,
+) -> list[Task] | None:
+    """A tag step recorded as done in an earlier run whose tag is gone: it runs again."""
+    from castoff.release import git
+
+    tag = next((t for t in steps if graph.step_key(t) == "tag"), None)
+    if plan.dry_run or tag is None or tag.status != "completed" or tag.id in run.timings:
+        return None  # (a tag made by this very run exists)
+    if git.tag_sha(root, plan.tag) is not None:
+        return None
+    run.results.pop("tag", None)
+    return graph.reopen(
+        orch, release, steps, [tag.id], f"tag {plan.tag} does not exist: the tag step runs again"
+    )
 
 
 def clean_worktrees(root: Path) -> None:
-    """Remove rollback-verification worktrees left behind by a crashed run."""
+    """Remove what a killed run left behind: rollback-verification worktrees and
+    pre-flight scratch directories whose owner is gone."""
     from castoff.release.rollback.verify import cleanup_stale_worktrees
+    from castoff.release.validate.preflight import cleanup_stale_workdirs
 
     cleanup_stale_worktrees(root)
+    cleanup_stale_workdirs()
 
 
 __all__ = [

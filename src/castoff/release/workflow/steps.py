@@ -88,10 +88,13 @@ HIGHLIGHTS_DRAFT = StepSpec(
     "release_notes",
     "documentation",
     ("notes",),
-    "Write a short highlights paragraph (2-4 sentences) for the release notes in this task's "
-    "dependency artifacts (notes.md / notes.json). Mention only entries that are in the "
-    "notes, each by its short hash in backticks (e.g. `abc1234`). Complete the task with the "
-    "paragraph as the summary.",
+    "Write a short highlights paragraph (2-4 sentences; at most 8 sentences and 1,200 "
+    "characters) for the release notes in this task's dependency artifacts (notes.md / "
+    "notes.json). Cite at least one entry, and only entries that are in the notes, each by "
+    "its short hash (7 or more hex digits of the entry's hash) in backticks, e.g. `abc1234`, "
+    "or in parentheses, e.g. (abc1234). Plain text or Markdown inline formatting only: "
+    "HTML tags, images and line breaks are removed. Complete the task with the paragraph as "
+    "the summary (or an artifact named highlights.md).",
     agent=True,
 )
 HIGHLIGHTS = StepSpec(
@@ -100,7 +103,8 @@ HIGHLIGHTS = StepSpec(
     "reviewer",
     "review",
     ("highlights_draft",),
-    "Accept the agent's highlights only if every entry they cite is in the notes.",
+    "Accept the agent's highlights only if they cite at least one entry, every entry they "
+    "cite is in the notes, and they are short; store them without raw HTML.",
 )
 TAG = StepSpec(
     "tag",

@@ -20,7 +20,7 @@ from castoff.config import load_config
 from castoff.errors import CastoffError, InvalidTransition, LeaseConflict, UsageError
 from castoff.orchestrator.core import process_worker
 from castoff.release.workflow import graph
-from castoff.release.workflow.execution import StepRunner
+from castoff.release.workflow.execution import Heartbeat, StepRunner
 from castoff.release.workflow.outcome import finish
 from castoff.release.workflow.runner import clean_worktrees
 
@@ -59,10 +59,11 @@ def work(
     with (
         Orchestrator.open(root, database_url=database_url, actor="worker") as orch,
         ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="castoff-worker") as pool,
+        Heartbeat(orch) as beat,
     ):
+        clean_worktrees(root)
         while not stop.is_set():
             orch.reclaim_dead_workers()
-            clean_worktrees(root)
             release = graph.find_open_release(orch)
             if release is None:
                 if once:
@@ -71,6 +72,17 @@ def work(
                 continue
             plan = graph.plan_of(release)
             steps = graph.release_tasks(orch, release)
+            untrusted = graph.untrusted_steps(orch, steps)
+            if untrusted:
+                steps = graph.reopen(
+                    orch,
+                    release,
+                    steps,
+                    untrusted,
+                    "completed outside the release runner; a built-in step counts only when "
+                    "the runner ran it, so it runs again",
+                )
+            skip_recorded = plan.skip_rollback_check and graph.skip_rollback_recorded(orch, release)
             ready = [
                 t
                 for t in graph.ready_steps(steps)
@@ -78,7 +90,10 @@ def work(
             ]
             if not ready:
                 if all(t.status == "completed" for t in steps):
-                    finish(orch, release, plan)
+                    outcome = finish(orch, release, plan, steps=steps, root=root)
+                    if outcome.exit_code:
+                        report.failed[release.id] = outcome.message
+                        break
                     report.finished_releases.append(release.id)
                     continue
                 if once:
@@ -88,11 +103,19 @@ def work(
             batch = ready[:concurrency]
             futures = {}
             for slot, task in enumerate(batch, 1):
-                run = StepRunner(orch, root, config, plan, worker=process_worker(f"worker-{slot}"))
+                run = StepRunner(
+                    orch,
+                    root,
+                    config,
+                    plan,
+                    worker=process_worker(f"worker-{slot}"),
+                    heartbeat=beat,
+                    rollback_skip_recorded=skip_recorded,
+                )
                 futures[task.id] = pool.submit(run.step, task, steps)
             for task_id, future in futures.items():
                 try:
-                    failure = future.result()
+                    failure = future.result().error
                 except (LeaseConflict, InvalidTransition):
                     continue  # another worker claimed it first
                 except CastoffError as exc:
