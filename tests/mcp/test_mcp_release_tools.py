@@ -241,3 +241,59 @@ async def test_cancelled_release_prepare_is_partial_and_resumable(skyline: Path)
         e for e in events(skyline, state.steps["validate"].id) if e.kind == "release.step_cancelled"
     ]
     assert [e.data["reason"] for e in cancelled] == ["cancelled by client"]
+
+
+def test_channel_and_check_enums_match_the_engines(released: Path) -> None:
+    """The published channel and pre-flight check ids are exactly the engines' own."""
+    from typing import get_args
+
+    from castoff.config import load_config
+    from castoff.mcp.release_tools import Channel, PreflightCheck
+    from castoff.release.announce.settings import CHANNELS
+    from castoff.release.validate.preflight import preflight_checks
+    from castoff.release.validate.settings import load_settings
+
+    config = load_config(released)
+    checks = preflight_checks(
+        released,
+        config,
+        load_settings(config),
+        version="0.2.0",
+        tag="v0.2.0",
+        workdir=released / "scratch",
+    )
+    built_in = get_args(get_args(PreflightCheck)[0])
+    assert get_args(Channel) == CHANNELS
+    assert built_in == tuple(c.id for c in checks if not c.id.startswith("custom."))
+
+
+async def test_bad_check_and_channel_are_named(released: Path) -> None:
+    """An unknown check id or channel is refused in one line listing what is accepted."""
+    async with stdio_session(released, "--tools", "release") as session:
+        check = await session.call_tool("validate_preflight", {"check": ["lint"]})
+        channel = await session.call_tool("announce_draft", {"channel": ["twitter"]})
+    assert check.content[0].text == (  # type: ignore[union-attr]
+        "validate_preflight: check[0] must be one of clean-tree, branch, upstream, tag-free, "
+        "version-files, changelog, tests, build, twine-check, smoke or a string matching "
+        "^custom\\..+; got 'lint'"
+    )
+    assert "must be one of github, gitlab" in channel.content[0].text  # type: ignore[union-attr]
+    assert channel.meta == {"castoff/error": "UsageError", "castoff/exit_code": 2}
+
+
+async def test_release_results_have_readable_lines(released: Path) -> None:
+    """Each release result's text starts with a sentence, not a class name."""
+    async with stdio_session(released, "--tools", "release") as session:
+        lines = {
+            name: (await session.call_tool(name, args)).content[0].text.partition("\n")[0]  # type: ignore[union-attr]
+            for name, args in (
+                ("version_next", {}),
+                ("notes_generate", {}),
+                ("version_tag", {"dry_run": True}),
+                ("validate_preflight", {"check": ["clean-tree"]}),
+            )
+        }
+    assert lines["version_next"] == "next version 0.2.0 (minor: 1 feature) from 0.1.0"
+    assert lines["notes_generate"] == "Unreleased: 2 entries in 2 groups"
+    assert lines["version_tag"].startswith("dry run: would tag v0.2.0")
+    assert lines["validate_preflight"].startswith("preflight ")

@@ -101,6 +101,8 @@ def expectation(node: dict[str, Any]) -> str | None:
     if "enum" in node:
         values = [v for v in node["enum"] if v is not None]
         return "one of " + ", ".join(str(v) for v in values)
+    if "const" in node:
+        return json.dumps(node["const"])
     options = node.get("anyOf") or node.get("oneOf")
     if isinstance(options, list):
         words = [w for w in (expectation(o) for o in options) if w]
@@ -132,6 +134,8 @@ def _kind(kind: str, node: dict[str, Any]) -> str:
         if high is not None:
             return f"{noun} ≤ {high}"
         return noun
+    if kind == "string" and "pattern" in node:
+        return f"a string matching {node['pattern']}"
     return {"boolean": "true or false", "string": "a string", "object": "an object"}.get(kind, kind)
 
 

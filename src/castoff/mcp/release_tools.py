@@ -167,10 +167,38 @@ def _release_target(root: Path, config: Config, version: str | None) -> tuple[st
     return nxt.next, nxt.tag or config.tag_format.replace("{version}", nxt.next)
 
 
+PreflightCheck = (
+    Literal[
+        "clean-tree",
+        "branch",
+        "upstream",
+        "tag-free",
+        "version-files",
+        "changelog",
+        "tests",
+        "build",
+        "twine-check",
+        "smoke",
+    ]
+    | Annotated[str, Field(pattern=r"^custom\..+")]
+)
+"""A pre-flight check id: the built-in ones, or ``custom.<id>`` of [tool.castoff.validate]."""
+PostdeployCheck = Literal["index"] | Annotated[str, Field(pattern=r"^health\..+")]
+"""A post-deploy check id: ``index`` or ``health.<id>`` of a configured endpoint."""
 Checks = Annotated[
-    list[str] | None, Field(description="Run only these check ids (and their needs).")
+    list[PreflightCheck] | None,
+    Field(description="Run only these check ids (and their needs)."),
 ]
-Skip = Annotated[list[str] | None, Field(description="Report these check ids as skipped.")]
+Skip = Annotated[
+    list[PreflightCheck] | None, Field(description="Report these check ids as skipped.")
+]
+PostdeployChecks = Annotated[
+    list[PostdeployCheck] | None,
+    Field(description="Run only these check ids."),
+]
+PostdeploySkip = Annotated[
+    list[PostdeployCheck] | None, Field(description="Report these check ids as skipped.")
+]
 
 
 def validate_preflight(
@@ -208,8 +236,8 @@ def validate_postdeploy(
     version: Annotated[
         str | None, Field(description="Deployed version (default: the next).")
     ] = None,
-    check: Checks = None,
-    skip: Skip = None,
+    check: PostdeployChecks = None,
+    skip: PostdeploySkip = None,
 ) -> ValidationReport:
     """Post-deploy checks of a released version: configured health endpoints report it,
     the package index serves it. Failed checks are in the report, not errors."""
@@ -262,7 +290,21 @@ def rollback_run(
     return run(root, to=to, yes=yes, push=push, on_progress=progress.step)
 
 
-Channels = Annotated[list[str] | None, Field(description="Channels (default: all configured).")]
+Channel = Literal[
+    "github",
+    "gitlab",
+    "gitea",
+    "email",
+    "slack",
+    "discord",
+    "teams",
+    "mattermost",
+    "webhook",
+    "social",
+    "blog",
+]
+"""An announcement channel (castoff.release.announce.settings.CHANNELS, pinned by a test)."""
+Channels = Annotated[list[Channel] | None, Field(description="Channels (default: all configured).")]
 
 
 def announce_draft(
@@ -286,7 +328,7 @@ def announce_send(
     channel: Channels = None,
     yes: Annotated[bool, Field(description="Really send (default: a dry run).")] = False,
     force_channel: Annotated[
-        list[str] | None, Field(description="Send these again even if already sent.")
+        list[Channel] | None, Field(description="Send these again even if already sent.")
     ] = None,
     tag: Annotated[str | None, Field(description="Release tag (default: the latest).")] = None,
 ) -> SendReport:

@@ -105,11 +105,26 @@ def _release(result: Any) -> str:
     return type(result).__name__
 
 
+_KINDS = {
+    "feat": ("feature", "features"),
+    "fix": ("fix", "fixes"),
+    "perf": ("performance fix", "performance fixes"),
+}
+
+
 def _next_version(nxt: Any) -> str:
     if nxt.no_release:
         return f"nothing to release: {nxt.message}"
     breaking = sum(1 for c in nxt.reasons if c.breaking)
-    why = _plural(breaking, "breaking change") if breaking else _plural(len(nxt.reasons), "change")
+    if breaking:
+        why = _plural(breaking, "breaking change")
+    elif nxt.reasons:
+        kinds: dict[str, int] = {}
+        for change in nxt.reasons:
+            kinds[change.type] = kinds.get(change.type, 0) + 1
+        why = ", ".join(_plural(n, *_KINDS.get(kind, (kind, kind))) for kind, n in kinds.items())
+    else:
+        why = "as asked"
     since = f"from {nxt.current}" if nxt.current else "(first release)"
     return f"next version {nxt.next} ({nxt.bump}: {why}) {since}"
 
