@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from test_rollback_scenario import castoff_toml, released_project
+from test_rollback_scenario import castoff_toml, released_project, three_releases
 
 from castoff.orchestrator.service import Orchestrator
 from castoff.release.rollback.plan import TRAILER
+from castoff.release.rollback.verify import WORKTREE_PREFIX
 
 
 def with_origin(repo: Any, tmp_path: Path) -> None:
@@ -178,3 +179,82 @@ def test_crash_inside_the_revert_is_undone_and_redone(
     assert again.returncode == 0, again.stderr
     assert "undoing the revert an interrupted run left half-done" in again.stderr
     assert len(repo.git("log", "-F", f"--grep={TRAILER}:", "--format=%H").split()) == 1
+
+
+def test_plan_to_the_release_itself_exits_2(make_repo: Any, run_castoff: Any) -> None:
+    """`plan --to` the release being rolled back is refused: no v1.1.0 → v1.1.0 plan."""
+    repo = released_project(make_repo)
+    proc = run_castoff("rollback", "plan", "--to", "v1.1.0", cwd=repo.path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == (
+        "castoff: --to v1.1.0 is the release being rolled back; "
+        "pick an older release tag to go back to"
+    )
+    assert proc.stdout == ""
+
+
+def test_plan_is_stored_with_its_derived_flags(make_repo: Any, run_castoff: Any) -> None:
+    """`rollback plan` stores rollback-plan-<tag>.md/.json under .castoff/rollback."""
+    repo = released_project(make_repo)
+    proc = run_castoff("rollback", "plan", "--json", cwd=repo.path)
+    assert proc.returncode == 0, proc.stderr
+    printed = json.loads(proc.stdout)
+    folder = repo.path / ".castoff" / "rollback"
+    assert printed["artifacts"] == [
+        str(folder / "rollback-plan-v1.1.0.md"),
+        str(folder / "rollback-plan-v1.1.0.json"),
+    ]
+    stored = json.loads((folder / "rollback-plan-v1.1.0.json").read_text())
+    assert stored == printed
+    assert (stored["first_release"], stored["verified"], stored["highest_severity"]) == (
+        False,
+        False,
+        "high",
+    )
+    assert (folder / "rollback-plan-v1.1.0.md").read_text().startswith("# Rollback plan")
+    assert repo.git("status", "--porcelain") == ""
+
+
+def test_run_several_releases_back_lists_every_release(make_repo: Any, run_castoff: Any) -> None:
+    """A dry run two releases back shows both tags deleted and both release commits reverted."""
+    repo = three_releases(make_repo)
+    proc = run_castoff("rollback", "run", "--to", "v1.0.0", cwd=repo.path)
+    assert proc.returncode == 0, proc.stderr
+    for line in ("$ git tag -d v1.2.0", "$ git tag -d v1.1.0", "[git] Revert the release commit"):
+        assert line in proc.stdout
+    assert "Dry run: the steps to roll back v1.2.0 to v1.0.0" in proc.stdout
+
+
+def test_killed_while_undoing_an_intermediate_release_resumes(
+    make_repo: Any, run_castoff: Any, tmp_path: Path
+) -> None:
+    """SIGKILL after reverting v1.1.0's release commit (step 4), rerun: each revert once."""
+    repo = three_releases(make_repo)
+    with_origin(repo, tmp_path)
+    proc = _run_until_paused(repo, 4)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    again = run_castoff(
+        "rollback", "run", "--to", "v1.0.0", "--yes", "--push", "--json", cwd=repo.path
+    )
+    assert again.returncode == 0, again.stderr
+    statuses = {s["key"]: s["status"] for s in json.loads(again.stdout)["steps"]}
+    assert statuses["git.revert-release.v1.1.0"] == "already_done"
+    assert len(repo.git("log", "-F", f"--grep={TRAILER}:", "--format=%H").split()) == 2
+    assert repo.git("tag").split() == ["v1.0.0"]
+
+
+def test_plan_verify_first_removes_a_crashed_verification(
+    make_repo: Any, run_castoff: Any, tmp_path: Path
+) -> None:
+    """Leftovers of a killed verification are cleaned before `plan --verify` builds again."""
+    repo = released_project(make_repo)
+    stale = tmp_path / f"{WORKTREE_PREFIX}crashed"
+    repo.git(
+        "worktree", "add", "--detach", "--lock", "--reason",
+        "castoff rollback verify pid=999999999", str(stale), "v1.0.0",
+    )  # fmt: skip
+    proc = run_castoff("rollback", "plan", "--verify", "--json", cwd=repo.path)
+    assert proc.returncode == 0, proc.stderr
+    assert not stale.exists()
+    assert str(stale) not in repo.git("worktree", "list")

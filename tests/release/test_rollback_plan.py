@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
-from test_rollback_scenario import castoff_toml, released_project
+from test_rollback_scenario import castoff_toml, released_project, three_releases
 
 from castoff.config import load_config
-from castoff.errors import ConfigError, NotFound
+from castoff.errors import ConfigError, NotFound, UsageError
 from castoff.release.rollback.model import Layer, Severity, plan_from_data
 from castoff.release.rollback.plan import plan_documents, render_json, render_markdown
 from castoff.release.rollback.repo import changed_files, plan_rollback, resolve_new_release
@@ -178,3 +179,66 @@ def test_json_round_trips_to_the_same_plan(make_repo: Any) -> None:
     assert plan_from_data(data) == plan
     names = [name for name, _, _ in plan_documents(plan)]
     assert names == ["rollback-plan-v1.1.0.md", "rollback-plan-v1.1.0.json"]
+
+
+@pytest.mark.parametrize("target", ["v1.1.0", "v1.2.0"])
+def test_target_not_older_than_the_release_is_refused(make_repo: Any, target: str) -> None:
+    """--to the release itself (or a newer one) is bad input, not a v1.1.0 → v1.1.0 plan."""
+    repo = released_project(make_repo)
+    repo.commit("fix: later", None)
+    repo.tag("v1.2.0")
+    with pytest.raises(UsageError, match=f"--to {target} .*not older than v1.1.0|is the release"):
+        plan_for(repo, target_tag=target)
+    assert UsageError.exit_code == 2
+
+
+def test_target_several_releases_back_undoes_each_release(make_repo: Any) -> None:
+    """Going from v1.2.0 back to v1.0.0 deletes both tags and reverts both release commits."""
+    repo = three_releases(make_repo)
+    plan = plan_for(
+        repo, new_version="1.2.0", new_tag="v1.2.0", new_ref="v1.2.0", target_tag="v1.0.0"
+    )
+    v110, v120 = (repo.git("rev-parse", f"{t}^{{commit}}") for t in ("v1.1.0", "v1.2.0"))
+    assert [(r.tag, r.sha) for r in plan.intermediate] == [("v1.1.0", v110)]
+    assert plan.undone == ("v1.2.0", "v1.1.0")
+    git_steps = [(s.key, s.tag, s.sha) for s in plan.steps if s.layer is Layer.GIT]
+    assert git_steps == [
+        ("git.delete-local-tag", None, None),
+        ("git.delete-local-tag.v1.1.0", "v1.1.0", v110),
+        ("git.revert-release", None, None),
+        ("git.revert-release.v1.1.0", "v1.1.0", v110),
+        ("git.delete-remote-tag", None, None),
+        ("git.delete-remote-tag.v1.1.0", "v1.1.0", v110),
+        ("git.push-revert", "v1.1.0", v110),
+    ]
+    assert plan.new_sha == v120
+    yanks = [s.title for s in plan.steps if s.layer is Layer.PACKAGE]
+    assert yanks == ["Yank shipit 1.2.0 on PyPI", "Yank shipit 1.1.0 on PyPI"]
+    announce = plan.steps[-1].instructions
+    assert "shipit 1.2.0 and 1.1.0 have been withdrawn; shipit is back on 1.0.0" in announce
+    assert "Also undoes: `v1.1.0`." in render_markdown(plan)
+    assert plan_from_data(json.loads(render_json(plan))) == plan
+
+
+def test_prereleases_between_are_undone_too(make_repo: Any) -> None:
+    """Every tag newer than the target goes, prereleases included (the default target too)."""
+    repo = three_releases(make_repo, prerelease=True)
+    plan = plan_for(repo, new_version="1.2.0", new_tag="v1.2.0", new_ref="v1.2.0")
+    assert plan.previous_tag == "v1.1.0"
+    assert [r.tag for r in plan.intermediate] == ["v1.2.0-rc.1"]
+
+
+def test_derived_flags_are_fields_the_mcp_result_carries(make_repo: Any) -> None:
+    """first_release, verified and highest_severity serialize through pydantic too."""
+    from pydantic import TypeAdapter
+
+    from castoff.release.rollback.model import RollbackPlan
+
+    plan = plan_for(released_project(make_repo))
+    data = TypeAdapter(RollbackPlan).dump_python(plan, mode="json")
+    assert (data["first_release"], data["verified"], data["highest_severity"]) == (
+        False,
+        False,
+        "high",
+    )
+    assert replace(plan, risks=()).highest_severity is None

@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_rollback_scenario import castoff_toml, released_project
+from test_rollback_scenario import castoff_toml, released_project, three_releases
 
 from castoff.config import load_config
-from castoff.errors import ConflictError, DirtyWorkingTree, NotFound
+from castoff.errors import ConflictError, DirtyWorkingTree, NotFound, UsageError
 from castoff.orchestrator.service import Orchestrator
 from castoff.release.rollback.execute import plan_for_target, run_rollback
 from castoff.release.rollback.plan import TRAILER
@@ -185,3 +185,50 @@ def test_rollback_runs_on_postgresql(make_repo: Any, tmp_path: Path, pg_url: str
     result = rollback(repo, url=pg_url, yes=True, push=True)
     assert result.status == "completed"
     assert remote_tags(repo) == ["v1.0.0"]
+
+
+def test_rollback_several_releases_back_undoes_each(make_repo: Any, tmp_path: Path) -> None:
+    """--to two releases back deletes both tags, reverts both release commits, newest first."""
+    repo = three_releases(make_repo)
+    with_origin(repo, tmp_path)
+    result = rollback(repo, yes=True, push=True)
+    assert result.status == "completed", result.message
+    assert (result.new_tag, result.plan.intermediate[0].tag) == ("v1.2.0", "v1.1.0")
+    assert repo.git("tag").split() == ["v1.0.0"]
+    assert remote_tags(repo) == ["v1.0.0"]
+    subjects = repo.git("log", "-2", "--format=%s").splitlines()
+    assert subjects == ["Revert release v1.1.0", "Revert release v1.2.0"]
+    assert 'version = "1.0.0"' in (repo.path / "pyproject.toml").read_text()
+    assert repo.git("ls-remote", "origin", "refs/heads/main").split()[0] == repo.head()
+    assert rollback(repo, yes=True, push=True).status == "nothing_to_do"
+
+
+def test_target_not_older_than_the_latest_release_is_refused(make_repo: Any) -> None:
+    """`run --to` the latest release is nothing to do; a newer or unrelated tag is bad input."""
+    repo = released_project(make_repo)
+    assert rollback(repo, to_tag="v1.1.0").status == "nothing_to_do"
+    repo.git("checkout", "-q", "-b", "next", "v1.1.0")
+    repo.commit("feat: next", None)
+    repo.tag("v2.0.0")
+    repo.git("checkout", "-q", "main")
+    with pytest.raises(UsageError, match=r"not older than v1\.1\.0"):
+        rollback(repo, to_tag="v2.0.0")
+
+
+def test_run_yes_first_removes_crashed_verification_worktrees(
+    make_repo: Any, tmp_path: Path
+) -> None:
+    """`rollback_run(yes=True)` cleans a dead verification's worktree; a dry run does not."""
+    from castoff.release.rollback.api import rollback_run
+    from castoff.release.rollback.verify import WORKTREE_PREFIX
+
+    repo = released_project(make_repo)
+    stale = tmp_path / f"{WORKTREE_PREFIX}crashed"
+    repo.git(
+        "worktree", "add", "--detach", "--lock", "--reason",
+        "castoff rollback verify pid=999999999", str(stale), "v1.0.0",
+    )  # fmt: skip
+    assert rollback_run(repo.path, to="v1.0.0").status == "dry_run"
+    assert stale.exists()
+    assert rollback_run(repo.path, to="v1.0.0", yes=True).status == "incomplete"
+    assert not stale.exists()

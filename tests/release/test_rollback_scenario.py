@@ -77,3 +77,15 @@ def test_scenario_has_two_release_tags(make_repo: Any) -> None:
     """The scenario repository carries v1.0.0 and v1.1.0."""
     repo = released_project(make_repo)
     assert repo.git("tag", "--list").split() == ["v1.0.0", "v1.1.0"]
+
+
+def three_releases(make_repo: Any, *, prerelease: bool = False) -> Any:
+    """``released_project`` plus a fix released as v1.2.0 (and v1.2.0-rc.1 first, if asked)."""
+    repo = released_project(make_repo)
+    repo.commit("fix(api): handle empty bodies", {"src/shipit/api.py": "V = 3\n"})
+    if prerelease:
+        repo.commit("chore(release): 1.2.0-rc.1", {"pyproject.toml": pyproject("1.2.0-rc.1")})
+        repo.tag("v1.2.0-rc.1")
+    repo.commit("chore(release): 1.2.0", {"pyproject.toml": pyproject("1.2.0")})
+    repo.tag("v1.2.0")
+    return repo

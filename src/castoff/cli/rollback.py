@@ -83,6 +83,8 @@ def plan(
         print_json(plan_data(result))
     else:
         sys.stdout.write(render_markdown(result))
+        if result.artifacts:
+            sys.stderr.write(f"plan stored in {result.artifacts[0]} (and .json)\n")
     if result.verification is not None and not result.verification.ok:
         raise CheckFailed(f"rollback verification failed: {result.verification.error}")
 

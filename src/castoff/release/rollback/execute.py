@@ -29,7 +29,13 @@ from castoff.release.rollback.model import Action, Layer, RollbackPlan, Rollback
 from castoff.release.rollback.plan import plan_data, plan_documents
 from castoff.release.rollback.repo import find_tag, plan_rollback
 from castoff.release.rollback.settings import load_settings
-from castoff.release.rollback.steps import abort_revert, dirty_paths, perform, revert_in_progress
+from castoff.release.rollback.steps import (
+    abort_revert,
+    dirty_paths,
+    perform,
+    revert_in_progress,
+    reverted_shas,
+)
 
 if TYPE_CHECKING:
     from castoff.orchestrator.models import Task
@@ -85,19 +91,18 @@ def title_for(to_tag: str) -> str:
 
 
 def plan_for_target(root: Path, config: Config, to_tag: str) -> RollbackPlan | None:
-    """Plan undoing the latest release newer than ``to_tag``; None when there is none."""
+    """Plan going back from the latest release (reachable from HEAD) to ``to_tag``.
+
+    Every release between them is undone too. None when ``to_tag`` already is
+    the latest release; UsageError when it is not a release tag or is not older
+    than the latest release.
+    """
     target = find_tag(root, config, to_tag)
-    key = git.version_key(target.version)
-    if key is None:
+    if git.version_key(target.version) is None:
         raise UsageError(f"{to_tag} is not a release tag (tag format {config.tag_format})")
-    newer = [
-        t
-        for t in git.list_tags(root, config.tag_format)
-        if (k := git.version_key(t.version)) and k > key
-    ]
-    if not newer:
+    latest = git.latest_release_tag(root, config.tag_format, "HEAD", include_prereleases=True)
+    if latest is None or latest.name == target.name:
         return None
-    latest = newer[-1]
     return plan_rollback(
         root,
         config,
@@ -248,7 +253,7 @@ def run_rollback(
     if orchestrator is None:
         raise UsageError("running a rollback needs the orchestrator store")
     orchestrator.reclaim_dead_workers()  # a killed earlier run left its lease behind
-    if parent is not None and revert_in_progress(root) == plan.new_sha:
+    if parent is not None and revert_in_progress(root) in reverted_shas(plan):
         say("undoing the revert an interrupted run left half-done")
         abort_revert(root)
     dirty = dirty_paths(root)

@@ -82,7 +82,10 @@ class RollbackStep:
 
     ``local_safe`` steps change only the local repository; ``runnable`` steps
     are executed by ``castoff rollback run --yes`` (remote steps only with
-    ``--push``); the others are shown as instructions.
+    ``--push``); the others are shown as instructions. ``tag`` and ``sha`` name
+    the release a git step acts on when it is not the plan's ``new_tag`` (an
+    intermediate release of a rollback several releases back); None means
+    ``new_tag`` / ``new_sha``.
     """
 
     key: str
@@ -94,6 +97,17 @@ class RollbackStep:
     local_safe: bool = False
     runnable: bool = False
     remote: bool = False
+    tag: str | None = None
+    sha: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseRef:
+    """A release tag: its name, version and the commit it points at."""
+
+    tag: str
+    version: str
+    sha: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +149,15 @@ class Verification:
 
 @dataclass(frozen=True, slots=True)
 class RollbackPlan:
-    """How to undo release ``new_tag`` back to ``previous_tag``, and what could go wrong."""
+    """How to undo release ``new_tag`` back to ``previous_tag``, and what could go wrong.
+
+    ``intermediate`` lists the releases between the two (newest first) that a
+    rollback several releases back undoes too. ``first_release``, ``verified``
+    and ``highest_severity`` are derived: recomputed on construction (also by
+    :func:`dataclasses.replace`), whatever is passed, so the CLI JSON, the MCP
+    result and the stored plan all carry them. ``artifacts`` are the paths of
+    the stored plan files (empty until stored).
+    """
 
     project: str
     new_version: str
@@ -154,21 +176,25 @@ class RollbackPlan:
     notes: tuple[str, ...] = ()
     verification: Verification | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    intermediate: tuple[ReleaseRef, ...] = ()
+    #: No previous release: nothing to go back to (derived).
+    first_release: bool = False
+    #: A verification ran and proved the target restorable (derived).
+    verified: bool = False
+    #: The highest risk severity, None without risks (derived).
+    highest_severity: Severity | None = None
+    artifacts: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        highest = max((r.severity for r in self.risks), key=lambda s: s.rank, default=None)
+        object.__setattr__(self, "first_release", self.previous_tag is None)
+        object.__setattr__(self, "verified", self.verification is not None and self.verification.ok)
+        object.__setattr__(self, "highest_severity", highest)
 
     @property
-    def first_release(self) -> bool:
-        return self.previous_tag is None
-
-    @property
-    def verified(self) -> bool:
-        """True when a verification ran and proved the target restorable."""
-        return self.verification is not None and self.verification.ok
-
-    @property
-    def highest_severity(self) -> Severity | None:
-        if not self.risks:
-            return None
-        return max((r.severity for r in self.risks), key=lambda s: s.rank)
+    def undone(self) -> tuple[str, ...]:
+        """Every release tag the rollback removes, newest first."""
+        return (self.new_tag, *(r.tag for r in self.intermediate))
 
     def with_verification(self, verification: Verification) -> RollbackPlan:
         return replace(self, verification=verification)
@@ -213,6 +239,8 @@ def plan_from_data(data: Mapping[str, Any]) -> RollbackPlan:
             local_safe=bool(s.get("local_safe", False)),
             runnable=bool(s.get("runnable", False)),
             remote=bool(s.get("remote", False)),
+            tag=s.get("tag"),
+            sha=s.get("sha"),
         )
         for s in data.get("steps", ())
     )
@@ -246,4 +274,9 @@ def plan_from_data(data: Mapping[str, Any]) -> RollbackPlan:
         notes=tuple(data.get("notes", ())),
         verification=verification_from_data(verification) if verification else None,
         extra=dict(data.get("extra", {})),
+        intermediate=tuple(
+            ReleaseRef(str(r["tag"]), str(r["version"]), str(r["sha"]))
+            for r in data.get("intermediate", ())
+        ),
+        artifacts=tuple(str(a) for a in data.get("artifacts", ())),
     )

@@ -16,6 +16,7 @@ from castoff.release.rollback.model import (
     Action,
     Layer,
     PackageRef,
+    ReleaseRef,
     Risk,
     RollbackPlan,
     RollbackStep,
@@ -55,81 +56,116 @@ def _git_line(args: list[str]) -> str:
 
 def _git_steps(
     *,
-    new_tag: str,
-    new_sha: str,
-    release_subject: str,
-    release_is_merge: bool,
+    releases: list[ReleaseRef],
+    subjects: dict[str, tuple[str, bool]],
     previous_tag: str,
     previous_sha: str | None,
     remote: str,
     branch: str | None,
 ) -> list[RollbackStep]:
-    steps = [
-        RollbackStep(
-            key="git.delete-local-tag",
-            layer=Layer.GIT,
-            title=f"Delete the tag {new_tag} locally",
-            action=Action.DELETE_LOCAL_TAG,
-            command=_git_line(["tag", "-d", new_tag]),
-            local_safe=True,
-            runnable=True,
-        )
-    ]
-    if new_sha != previous_sha:
-        short = new_sha[:7]
+    """Delete every undone tag, revert every release commit (newest first), then the remote.
+
+    ``releases`` are newest first; the first is the plan's new release, whose
+    steps keep their plain keys (and no tag/sha). Each release commit is
+    reverted once, and not at all when it is the target's commit.
+    """
+
+    def suffix(n: int, release: ReleaseRef) -> str:
+        return "" if n == 0 else f".{release.tag}"
+
+    def tag(n: int, release: ReleaseRef) -> str | None:
+        return None if n == 0 else release.tag
+
+    def sha(n: int, release: ReleaseRef) -> str | None:
+        return None if n == 0 else release.sha
+
+    steps: list[RollbackStep] = []
+    for n, release in enumerate(releases):
         steps.append(
             RollbackStep(
-                key="git.revert-release",
+                key=f"git.delete-local-tag{suffix(n, release)}",
                 layer=Layer.GIT,
-                title=f"Revert the release commit {short} ({release_subject})",
+                title=f"Delete the tag {release.tag} locally",
+                action=Action.DELETE_LOCAL_TAG,
+                command=_git_line(["tag", "-d", release.tag]),
+                local_safe=True,
+                runnable=True,
+                tag=tag(n, release),
+                sha=sha(n, release),
+            )
+        )
+    reverted: list[ReleaseRef] = []
+    for n, release in enumerate(releases):
+        if release.sha == previous_sha or release.sha in {r.sha for r in reverted}:
+            continue
+        reverted.append(release)
+        short = release.sha[:7]
+        subject, merge = subjects.get(release.sha, ("", False))
+        whole_tree = (
+            "To restore the whole tree of the previous release instead, revert every "
+            f"commit since it: `git revert --no-edit {previous_tag}..{releases[0].sha[:7]}`."
+        )
+        steps.append(
+            RollbackStep(
+                key=f"git.revert-release{suffix(n, release)}",
+                layer=Layer.GIT,
+                title=f"Revert the release commit {short}"
+                + ("" if n == 0 else f" of {release.tag}")
+                + f" ({subject})",
                 action=Action.REVERT_RELEASE,
                 command=" && ".join(
                     _git_line(a)
-                    for a in revert_commands(new_sha, new_tag, previous_tag, merge=release_is_merge)
+                    for a in revert_commands(release.sha, release.tag, previous_tag, merge=merge)
                 ),
-                instructions=(
-                    "To restore the whole tree of the previous release instead, revert every "
-                    f"commit since it: `git revert --no-edit {previous_tag}..{short}`."
-                ),
+                instructions=whole_tree if n == 0 else "",
                 local_safe=True,
                 runnable=True,
+                tag=tag(n, release),
+                sha=sha(n, release),
             )
         )
-    steps.append(
-        RollbackStep(
-            key="git.delete-remote-tag",
-            layer=Layer.GIT,
-            title=f"Delete the tag {new_tag} on {remote}",
-            action=Action.DELETE_REMOTE_TAG,
-            command=_git_line(["push", remote, f":refs/tags/{new_tag}"]),
-            runnable=True,
-            remote=True,
+    for n, release in enumerate(releases):
+        steps.append(
+            RollbackStep(
+                key=f"git.delete-remote-tag{suffix(n, release)}",
+                layer=Layer.GIT,
+                title=f"Delete the tag {release.tag} on {remote}",
+                action=Action.DELETE_REMOTE_TAG,
+                command=_git_line(["push", remote, f":refs/tags/{release.tag}"]),
+                runnable=True,
+                remote=True,
+                tag=tag(n, release),
+                sha=sha(n, release),
+            )
         )
-    )
-    if new_sha != previous_sha:
+    if reverted:
         target = branch or "<branch>"
+        last = reverted[-1]  # its revert is the newest commit: pushing it pushes them all
         steps.append(
             RollbackStep(
                 key="git.push-revert",
                 layer=Layer.GIT,
-                title=f"Push the revert commit to {remote}/{target}",
+                title=f"Push the revert commit{'s' if len(reverted) > 1 else ''} "
+                f"to {remote}/{target}",
                 action=Action.PUSH_REVERT if branch else Action.MANUAL,
                 command=_git_line(["push", remote, f"HEAD:refs/heads/{target}"]),
                 runnable=branch is not None,
                 remote=True,
+                tag=None if last is releases[0] else last.tag,
+                sha=None if last is releases[0] else last.sha,
             )
         )
     return steps
 
 
 def _package_steps(
-    packages: list[PackageRef], settings: RollbackSettings, values: dict[str, str]
+    packages: list[PackageRef], settings: RollbackSettings, values: dict[str, str], suffix: str
 ) -> list[RollbackStep]:
     version = values["version"]
     if settings.yank_command:
         return [
             RollbackStep(
-                key="package.yank",
+                key=f"package.yank{suffix}",
                 layer=Layer.PACKAGE,
                 title=f"Withdraw {version} from the package index",
                 action=Action.RUN_COMMAND,
@@ -144,7 +180,7 @@ def _package_steps(
             url = f"https://pypi.org/manage/project/{pkg.name}/release/{version}/"
             steps.append(
                 RollbackStep(
-                    key=f"package.yank-pypi-{pkg.name}",
+                    key=f"package.yank-pypi-{pkg.name}{suffix}",
                     layer=Layer.PACKAGE,
                     title=f"Yank {pkg.name} {version} on PyPI",
                     action=Action.MANUAL,
@@ -158,7 +194,7 @@ def _package_steps(
             message = f"{version} was rolled back; use {values['previous'] or 'an earlier version'}"
             steps.append(
                 RollbackStep(
-                    key=f"package.deprecate-npm-{pkg.name}",
+                    key=f"package.deprecate-npm-{pkg.name}{suffix}",
                     layer=Layer.PACKAGE,
                     title=f"Deprecate {pkg.name}@{version} on npm",
                     action=Action.MANUAL,
@@ -168,7 +204,7 @@ def _package_steps(
         elif pkg.index == "crates":
             steps.append(
                 RollbackStep(
-                    key=f"package.yank-crates-{pkg.name}",
+                    key=f"package.yank-crates-{pkg.name}{suffix}",
                     layer=Layer.PACKAGE,
                     title=f"Yank {pkg.name} {version} on crates.io",
                     action=Action.MANUAL,
@@ -194,9 +230,19 @@ def build_plan(
     packages: list[PackageRef] | None = None,
     risks: list[Risk] | None = None,
     commit_count: int = 0,
+    intermediate: list[TagInfo] | None = None,
+    intermediate_subjects: dict[str, tuple[str, bool]] | None = None,
 ) -> RollbackPlan:
-    """The ordered steps that undo ``new_tag`` back to ``previous`` (None: first release)."""
+    """The ordered steps that undo ``new_tag`` back to ``previous`` (None: first release).
+
+    ``intermediate``: the releases between ``previous`` and ``new_tag``, newest
+    first, undone too (their tags deleted, release commits reverted, versions
+    withdrawn); ``intermediate_subjects`` maps their shas to (subject, is merge).
+    """
     packages = packages or []
+    between = [
+        ReleaseRef(t.name, t.version, t.sha) for t in (intermediate or ()) if previous is not None
+    ]
     values = {
         "previous": previous.version if previous else "",
         "previous_tag": previous.name if previous else "",
@@ -214,16 +260,30 @@ def build_plan(
         )
     else:
         steps += _git_steps(
-            new_tag=new_tag,
-            new_sha=new_sha,
-            release_subject=release_subject,
-            release_is_merge=release_is_merge,
+            releases=[ReleaseRef(new_tag, new_version, new_sha), *between],
+            subjects={
+                **(intermediate_subjects or {}),
+                new_sha: (release_subject, release_is_merge),
+            },
             previous_tag=previous.name,
             previous_sha=previous.sha,
             remote=settings.remote,
             branch=branch,
         )
-    steps += _package_steps(packages, settings, values)
+        if between:
+            notes.append(
+                f"Going back to {previous.name} undoes {len(between) + 1} releases: "
+                f"{', '.join([new_tag, *(r.tag for r in between)])} (newest first). Each tag "
+                "is deleted, each release commit reverted and each version withdrawn."
+            )
+    steps += _package_steps(packages, settings, values, "")
+    for release in between:
+        steps += _package_steps(
+            packages,
+            settings,
+            {**values, "version": release.version, "tag": release.tag},
+            f".{release.tag}",
+        )
     if previous is not None:
         if settings.deploy_command:
             steps.append(
@@ -250,7 +310,13 @@ def build_plan(
                     ),
                 )
             )
-    back_to = f" and is back on {previous.version}" if previous else ""
+    if between:
+        versions = [new_version, *(r.version for r in between)]
+        withdrawn = f"{', '.join(versions[:-1])} and {versions[-1]} have been withdrawn"
+        back_to = f"; {project} is back on {previous.version}" if previous else ""
+    else:
+        withdrawn = f"{new_version} has been withdrawn"
+        back_to = f" and is back on {previous.version}" if previous else ""
     steps.append(
         RollbackStep(
             key="announce.post",
@@ -258,8 +324,8 @@ def build_plan(
             title="Tell users",
             action=Action.MANUAL,
             instructions=(
-                f'Post where {new_version} was announced: "{project} {new_version} has been '
-                f"withdrawn{back_to}. Reason: <what went wrong>. If you upgraded, "
+                f'Post where {new_version} was announced: "{project} {withdrawn}{back_to}. '
+                "Reason: <what went wrong>. If you upgraded, "
                 + (f"go back to {previous.version}" if previous else "uninstall it")
                 + '; a fixed release will follow."'
             ),
@@ -281,6 +347,7 @@ def build_plan(
         risks=tuple(risks or ()),
         commit_count=commit_count,
         notes=tuple(notes),
+        intermediate=tuple(between),
     )
 
 
@@ -288,12 +355,8 @@ def build_plan(
 
 
 def plan_data(plan: RollbackPlan) -> dict[str, Any]:
-    """The plan as JSON data, with its derived flags spelled out."""
+    """The plan as JSON data (its derived flags are fields, so they are included)."""
     data: dict[str, Any] = to_data(plan)
-    data["first_release"] = plan.first_release
-    data["verified"] = plan.verified
-    severity = plan.highest_severity
-    data["highest_severity"] = severity.value if severity else None
     return data
 
 
@@ -328,6 +391,8 @@ def render_markdown(plan: RollbackPlan) -> str:
         f"Created {plan.created_at} from `{plan.new_ref}` ({plan.new_sha[:7]}); "
         f"{plan.commit_count} commit(s) since {plan.previous_tag or 'the beginning'}."
     )
+    if plan.intermediate:
+        out += ["", "Also undoes: " + ", ".join(f"`{r.tag}`" for r in plan.intermediate) + "."]
     out += ["", *(f"> {note}" for note in plan.notes)] if plan.notes else []
     out += ["", "## Risks", ""]
     if not plan.risks:

@@ -108,6 +108,55 @@ def previous_release(
     return candidates[-1] if candidates else None
 
 
+def check_target(
+    root: Path, target: TagInfo, *, new_tag: str, new_version: str, new_sha: str
+) -> None:
+    """Refuse (UsageError, exit 2) a target that is not older than the release being undone.
+
+    Versions are compared when both parse; otherwise the target's commit must
+    be a strict ancestor of the release's.
+    """
+    if target.name == new_tag:
+        raise UsageError(
+            f"--to {target.name} is the release being rolled back; "
+            "pick an older release tag to go back to"
+        )
+    target_key, new_key = git.version_key(target.version), git.version_key(new_version)
+    if target_key is not None and new_key is not None:
+        if target_key >= new_key:
+            raise UsageError(
+                f"--to {target.name} ({target.version}) is not older than {new_tag} "
+                f"({new_version}), the release being rolled back; pick an older release tag"
+            )
+        return
+    if target.sha == new_sha or not git.is_ancestor(root, target.sha, new_sha):
+        raise UsageError(
+            f"--to {target.name} is not an earlier commit of {new_tag}, the release being "
+            "rolled back; pick an older release tag"
+        )
+
+
+def intermediate_releases(
+    root: Path, config: Config, *, new_ref: str, new_tag: str, new_version: str, target: TagInfo
+) -> list[TagInfo]:
+    """Release tags between ``target`` and the new release, reachable from it; newest first.
+
+    Prereleases count: every tag newer than the target is undone, so that after
+    the rollback the target is the latest release again.
+    """
+    low, high = git.version_key(target.version), git.version_key(new_version)
+    if low is None or high is None:
+        return []
+    between = [
+        t
+        for t in git.reachable_tags(root, config.tag_format, new_ref)
+        if t.name not in (new_tag, target.name)
+        and (k := git.version_key(t.version)) is not None
+        and low < k < high
+    ]
+    return list(reversed(between))
+
+
 def resolve_new_release(root: Path, config: Config, version: str | None) -> tuple[str, str, str]:
     """``(new_version, new_tag, new_ref)`` of the release to plan for.
 
@@ -151,12 +200,16 @@ def plan_rollback(
 
     ``target_tag`` defaults to the previous release; None found means a first
     release, which gives a plan saying so. An unknown ``target_tag`` raises
-    NotFound.
+    NotFound; a target not older than ``new_tag`` raises UsageError. Releases
+    between the target and ``new_tag`` are undone too (see
+    :func:`intermediate_releases`).
     """
     settings = load_settings(config)
     new_sha = git.resolve_ref(root, new_ref)
     if target_tag is not None:
-        previous: TagInfo | None = find_tag(root, config, target_tag)
+        target = find_tag(root, config, target_tag)
+        check_target(root, target, new_tag=new_tag, new_version=new_version, new_sha=new_sha)
+        previous: TagInfo | None = target
     else:
         previous = previous_release(
             root, config, new_ref=new_ref, new_tag=new_tag, new_version=new_version
@@ -164,7 +217,16 @@ def plan_rollback(
     release = next(iter(git.iter_commits(root, f"{new_sha}^!")), None)
     risks = []
     count = 0
+    between: list[TagInfo] = []
+    subjects: dict[str, tuple[str, bool]] = {}
     if previous is not None:
+        between = intermediate_releases(
+            root, config, new_ref=new_ref, new_tag=new_tag, new_version=new_version, target=previous
+        )
+        for tag in between:
+            commit = next(iter(git.iter_commits(root, f"{tag.sha}^!")), None)
+            if commit is not None:
+                subjects[tag.sha] = (commit.subject, commit.is_merge)
         changes, count = _changes(root, f"{previous.sha}..{new_sha}")
         changed = changed_files(root, previous.sha, new_sha)
         new_paths, old_paths = paths_needing_content(changed, settings.migration_paths)
@@ -195,4 +257,6 @@ def plan_rollback(
         packages=packages,
         risks=risks,
         commit_count=count,
+        intermediate=between,
+        intermediate_subjects=subjects,
     )

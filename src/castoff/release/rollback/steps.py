@@ -65,53 +65,64 @@ def _contains(root: Path, tip: str, commit: str) -> bool:
     return True
 
 
-def _delete_local_tag(root: Path, plan: RollbackPlan) -> tuple[bool, str]:
-    sha = git.tag_sha(root, plan.new_tag)
+def release_of(plan: RollbackPlan, step: RollbackStep) -> tuple[str, str]:
+    """``(tag, sha)`` of the release ``step`` acts on (the plan's new release by default)."""
+    return step.tag or plan.new_tag, step.sha or plan.new_sha
+
+
+def reverted_shas(plan: RollbackPlan) -> set[str]:
+    """The release commits the plan reverts."""
+    return {release_of(plan, s)[1] for s in plan.steps if s.action is Action.REVERT_RELEASE}
+
+
+def _delete_local_tag(root: Path, plan: RollbackPlan, step: RollbackStep) -> tuple[bool, str]:
+    tag, planned = release_of(plan, step)
+    sha = git.tag_sha(root, tag)
     if sha is None:
-        return False, f"tag {plan.new_tag} is already gone locally"
-    if sha != plan.new_sha:
+        return False, f"tag {tag} is already gone locally"
+    if sha != planned:
         raise ConflictError(
-            f"tag {plan.new_tag} now points at {sha[:7]}, not the planned {plan.new_sha[:7]}; "
+            f"tag {tag} now points at {sha[:7]}, not the planned {planned[:7]}; "
             "refusing to delete it"
         )
-    git.run_git(root, "tag", "-d", plan.new_tag)
-    return True, f"deleted tag {plan.new_tag} ({sha[:7]})"
+    git.run_git(root, "tag", "-d", tag)
+    return True, f"deleted tag {tag} ({sha[:7]})"
 
 
-def _revert_release(root: Path, plan: RollbackPlan) -> tuple[bool, str]:
-    done = find_revert_commit(root, plan.new_sha)
+def _revert_release(root: Path, plan: RollbackPlan, step: RollbackStep) -> tuple[bool, str]:
+    tag, sha = release_of(plan, step)
+    done = find_revert_commit(root, sha)
     if done is not None:
-        return False, f"release commit already reverted by {done[:7]}"
+        return False, f"release commit of {tag} already reverted by {done[:7]}"
     try:
-        git.run_git(root, "merge-base", "--is-ancestor", plan.new_sha, "HEAD")
+        git.run_git(root, "merge-base", "--is-ancestor", sha, "HEAD")
     except (GitError, NotFound) as exc:
         raise ConflictError(
-            f"the release commit {plan.new_sha[:7]} is not in the checked-out branch; "
+            f"the release commit {sha[:7]} of {tag} is not in the checked-out branch; "
             "check out the release branch first"
         ) from exc
-    parents = git.run_git(root, "rev-list", "--parents", "-n", "1", plan.new_sha).split()[1:]
-    commands = revert_commands(
-        plan.new_sha, plan.new_tag, plan.previous_tag or "", merge=len(parents) > 1
-    )
+    parents = git.run_git(root, "rev-list", "--parents", "-n", "1", sha).split()[1:]
+    commands = revert_commands(sha, tag, plan.previous_tag or "", merge=len(parents) > 1)
     try:
         for args in commands:
             git.run_git(root, *args)
     except GitError as exc:
         with contextlib.suppress(GitError, NotFound):
             abort_revert(root)
-        raise GitError(f"reverting {plan.new_sha[:7]} failed ({exc}); nothing changed") from exc
-    return True, f"reverted the release commit as {git.head_sha(root)[:7]}"
+        raise GitError(f"reverting {sha[:7]} failed ({exc}); nothing changed") from exc
+    return True, f"reverted the release commit of {tag} as {git.head_sha(root)[:7]}"
 
 
-def _delete_remote_tag(root: Path, plan: RollbackPlan) -> tuple[bool, str]:
-    if _remote_ref(root, plan.remote, f"refs/tags/{plan.new_tag}") is None:
-        return False, f"tag {plan.new_tag} is already gone on {plan.remote}"
-    git.run_git(root, "push", plan.remote, f":refs/tags/{plan.new_tag}")
-    return True, f"deleted tag {plan.new_tag} on {plan.remote}"
+def _delete_remote_tag(root: Path, plan: RollbackPlan, step: RollbackStep) -> tuple[bool, str]:
+    tag, _sha = release_of(plan, step)
+    if _remote_ref(root, plan.remote, f"refs/tags/{tag}") is None:
+        return False, f"tag {tag} is already gone on {plan.remote}"
+    git.run_git(root, "push", plan.remote, f":refs/tags/{tag}")
+    return True, f"deleted tag {tag} on {plan.remote}"
 
 
-def _push_revert(root: Path, plan: RollbackPlan) -> tuple[bool, str]:
-    revert = find_revert_commit(root, plan.new_sha)
+def _push_revert(root: Path, plan: RollbackPlan, step: RollbackStep) -> tuple[bool, str]:
+    revert = find_revert_commit(root, release_of(plan, step)[1])
     if revert is None:
         raise ConflictError("no revert commit to push: run the revert step first")
     branch = plan.branch or ""
@@ -137,13 +148,13 @@ def perform(
 ) -> tuple[bool, str]:
     """Do ``step`` unless it is already done; return (performed, what happened)."""
     if step.action is Action.DELETE_LOCAL_TAG:
-        return _delete_local_tag(root, plan)
+        return _delete_local_tag(root, plan, step)
     if step.action is Action.REVERT_RELEASE:
-        return _revert_release(root, plan)
+        return _revert_release(root, plan, step)
     if step.action is Action.DELETE_REMOTE_TAG:
-        return _delete_remote_tag(root, plan)
+        return _delete_remote_tag(root, plan, step)
     if step.action is Action.PUSH_REVERT:
-        return _push_revert(root, plan)
+        return _push_revert(root, plan, step)
     if step.action is Action.RUN_COMMAND:
         return _run_configured(root, step, settings)
     raise CheckFailed(f"step {step.key} is manual: {step.instructions or step.command}")

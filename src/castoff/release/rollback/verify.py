@@ -4,8 +4,9 @@
 fresh temporary directory (prefix :data:`WORKTREE_PREFIX`), runs the
 configured build (and test) command there, records the result and always
 removes the worktree. The worktree is *locked* with a reason naming the owning
-process, so :func:`cleanup_stale_worktrees` (run by maintenance) removes the
-ones whose process died and leaves running verifications alone.
+process, so :func:`cleanup_stale_worktrees` (run before each verification and
+each rollback run, and by maintenance) removes the ones whose process died and
+leaves running verifications alone.
 """
 
 from __future__ import annotations
@@ -145,7 +146,12 @@ def _pid_alive(pid: int) -> bool:
 
 
 def cleanup_stale_worktrees(root: Path) -> list[str]:
-    """Remove verification worktrees left by crashed processes; return their paths."""
+    """Remove verification worktrees left by crashed processes; return their paths.
+
+    Public for maintenance: one ``git worktree list`` when there is nothing to
+    do. A worktree whose owning process (named in its lock) still runs is left
+    alone, as is every worktree castoff did not create.
+    """
     removed: list[str] = []
     out = git.run_git(root, "worktree", "list", "--porcelain")
     for block in out.split("\n\n"):
@@ -161,5 +167,4 @@ def cleanup_stale_worktrees(root: Path) -> list[str]:
             continue
         remove_worktree(root, Path(path))
         removed.append(path)
-    git.run_git(root, "worktree", "prune")
     return removed
