@@ -155,18 +155,6 @@ def notes_generate(
     return {"notes": notes, "text": text, "changelog_updated": updated}
 
 
-def _release_target(root: Path, config: Config, version: str | None) -> tuple[str, str]:
-    if version is not None:
-        return version, config.tag_format.replace("{version}", version)
-    from castoff.errors import UsageError
-    from castoff.release.tagging import compute_next
-
-    nxt = compute_next(root, config)
-    if nxt.no_release or nxt.next is None:
-        raise UsageError(f"nothing to release: {nxt.message}; pass version to validate anyway")
-    return nxt.next, nxt.tag or config.tag_format.replace("{version}", nxt.next)
-
-
 PreflightCheck = (
     Literal[
         "clean-tree",
@@ -213,19 +201,16 @@ def validate_preflight(
 ) -> ValidationReport:
     """Pre-flight checks before tagging: clean tree, release branch, upstream, tag free,
     version files, CHANGELOG section, tests, build and install in a scratch copy. Failed
-    checks are in the report (status fail), not errors. Cancelling stops between checks."""
-    from castoff.release.validate import run_preflight
+    checks are in the report (status fail), not errors. Cancelling stops between checks.
+    The report is stored under .castoff/validate/ (its artifacts)."""
+    from castoff.release.validate.api import validate_preflight as run
 
-    root, config = _project(state)
-    version, tag = _release_target(root, config, version)
-    return run_preflight(
-        root,
-        config,
+    return run(
+        _project(state)[0],
         version=version,
-        tag=tag,
-        on_progress=lambda check_id, status: progress.step(f"{check_id}: {status}"),
-        checks=set(check) if check else None,
+        checks=check,
         skip=skip or (),
+        on_progress=lambda check_id, status: progress.step(f"{check_id}: {status}"),
     )
 
 
@@ -234,23 +219,22 @@ def validate_postdeploy(
     progress: Progress,
     *,
     version: Annotated[
-        str | None, Field(description="Deployed version (default: the next).")
+        str | None, Field(description="Deployed version (default: the latest release tag).")
     ] = None,
     check: PostdeployChecks = None,
     skip: PostdeploySkip = None,
 ) -> ValidationReport:
     """Post-deploy checks of a released version: configured health endpoints report it,
-    the package index serves it. Failed checks are in the report, not errors."""
-    from castoff.release.validate import run_postdeploy
+    the package index serves it. Failed checks are in the report, not errors. The report
+    is stored under .castoff/validate/ (its artifacts); nothing configured: an empty one."""
+    from castoff.release.validate.api import validate_postdeploy as run
 
-    root, config = _project(state)
-    version, _tag = _release_target(root, config, version)
-    return run_postdeploy(
-        config,
+    return run(
+        _project(state)[0],
         version=version,
-        on_progress=lambda check_id, status: progress.step(f"{check_id}: {status}"),
-        checks=set(check) if check else None,
+        checks=check,
         skip=skip or (),
+        on_progress=lambda check_id, status: progress.step(f"{check_id}: {status}"),
     )
 
 
@@ -265,7 +249,8 @@ def rollback_plan(
     verify: Annotated[bool, Field(description="Rehearse it in a scratch worktree.")] = False,
 ) -> RollbackPlan:
     """Plan undoing a release: the steps (revert, tag removal, index yank), their risks
-    (migrations, data files), optionally verified in a scratch worktree. Writes nothing."""
+    (migrations, data files), optionally verified in a scratch worktree. Changes nothing in
+    the project; stores the plan under .castoff/rollback/ (its artifacts)."""
     from castoff.release.rollback.api import rollback_plan as plan
 
     root, _config = _project(state)
