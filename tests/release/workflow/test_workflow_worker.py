@@ -24,7 +24,7 @@ def _plan_only(repo: Path) -> str:
     plan = _decide(repo, load_config(repo), ReleaseOptions())
     assert isinstance(plan, ReleasePlan)
     with Orchestrator.open(repo, actor="test") as orch:
-        return graph.plan_release(orch, plan).id
+        return graph.plan_release(orch, plan)[0].id
 
 
 def test_worker_runs_every_step_but_the_tag_without_yes(light_repo: Path) -> None:

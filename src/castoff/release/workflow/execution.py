@@ -131,6 +131,7 @@ class StepRunner:
     timings: dict[str, float] = field(default_factory=dict)
     heartbeat: Heartbeat | None = None
     rollback_skip_recorded: bool = False
+    head: str | None = None  # HEAD as the runner checked it right before the tag step
 
     def step(self, task: Task, steps: list[Task]) -> StepRun:
         """Run one step: execute_task → executor → complete_task (or fail_task)."""
@@ -169,6 +170,7 @@ class StepRunner:
             on_progress=progress,
             agent_work=graph.agent_work(orch, steps) if key == "highlights" else {},
             rollback_skip_recorded=self.rollback_skip_recorded,
+            head=self.head if key == "tag" else None,
         )
         beat = self.heartbeat
         if beat is not None:

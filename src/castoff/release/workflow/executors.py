@@ -96,6 +96,7 @@ class StepInput:
     on_progress: Progress = lambda _message: None
     agent_work: Mapping[str, str] = field(default_factory=dict)
     rollback_skip_recorded: bool = False
+    head: str | None = None  # HEAD, when the caller has just read it
 
 
 @dataclass(frozen=True)
@@ -420,7 +421,7 @@ def run_tag(inp: StepInput) -> StepResult:
     plan = inp.plan
     if plan.dry_run:
         return StepResult(f"would tag {plan.tag}", {"tag": plan.tag, "dry_run": True})
-    sha = git.head_sha(inp.root)
+    sha = inp.head or git.head_sha(inp.root)
     validated = validated_commit(inp.results)
     if validated is None:
         raise CheckFailed(

@@ -36,8 +36,9 @@ SKIP_ROLLBACK_EVENT = "release.rollback_check_skipped"
 REOPENED_EVENT = "release.step_reopened"
 
 
-def plan_release(orch: Orchestrator, plan: ReleasePlan) -> Task:
-    """Plan the root task "Release <tag>" and one subtask per step, with dependencies."""
+def plan_release(orch: Orchestrator, plan: ReleasePlan) -> tuple[Task, list[Task]]:
+    """Plan the root task "Release <tag>" and one subtask per step, with dependencies;
+    the root and the steps, in step order."""
     from castoff.serialize import to_data
 
     orch.initialize_session()
@@ -51,6 +52,7 @@ def plan_release(orch: Orchestrator, plan: ReleasePlan) -> Task:
         context={"kind": ROOT_KIND, "plan": to_data(plan)},
     )
     ids: dict[str, str] = {}
+    steps: list[Task] = []
     for spec in release_steps(push=plan.push, announce=plan.announce, agent=plan.agent):
         task = orch.plan_task(
             spec.title,
@@ -63,9 +65,10 @@ def plan_release(orch: Orchestrator, plan: ReleasePlan) -> Task:
             context={"kind": STEP_KIND, "step": spec.key, "agent": spec.agent},
         )
         ids[spec.key] = task.id
+        steps.append(task)
     if plan.skip_rollback_check:
         orch.record_event(root_task.id, SKIP_ROLLBACK_EVENT, {"tag": plan.tag})
-    return root_task
+    return root_task, steps
 
 
 def find_open_release(orch: Orchestrator) -> Task | None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from castoff.config import Config, load_config
-from castoff.errors import ConflictError, NotFound, TagConflict, UsageError
+from castoff.errors import CastoffError, ConflictError, NotFound, TagConflict, UsageError
 from castoff.release.workflow import graph
 from castoff.release.workflow.execution import Heartbeat, Progress, StepRunner
 from castoff.release.workflow.executors import ReleasePlan, rollback_commit, validated_commit
@@ -200,11 +200,12 @@ def _prepare(
     tidy: bool = False,
 ) -> ReleaseOutcome:
     release = graph.find_open_release(orch)
+    steps = None
     if release is None:
         plan = _decide(root, config, options)
         if isinstance(plan, ReleaseOutcome):
             return plan
-        release = graph.plan_release(orch, plan)
+        release, steps = graph.plan_release(orch, plan)
     else:
         _check_same_release(release, options)
     return _run(
@@ -216,6 +217,7 @@ def _prepare(
         on_progress=on_progress,
         confirm=confirm,
         tidy=tidy,
+        steps=steps,
     )
 
 
@@ -310,16 +312,21 @@ def _run(
     on_progress: Progress | None,
     confirm: Confirm | None,
     tidy: bool = True,
+    steps: list[Task] | None = None,
 ) -> ReleaseOutcome:
-    """Run the release's ready steps one by one until done, refused, or waiting."""
+    """Run the release's ready steps one by one until done, refused, or waiting.
+
+    ``steps``: the release's steps when the caller has them (just planned).
+    """
     plan = graph.plan_of(release)
-    steps = graph.release_tasks(orch, release)
-    if (release.status == "in_progress" or any(t.status == "in_progress" for t in steps)) and (
-        orch.reclaim_dead_workers()
-    ):
-        release, steps = orch.get_task(release.id), graph.release_tasks(orch, release)
-    release, steps = graph.retry_failed(orch, release, steps)
-    steps = _rerun_untrusted(orch, release, steps)
+    if steps is None:
+        steps = graph.release_tasks(orch, release)
+        if (release.status == "in_progress" or any(t.status == "in_progress" for t in steps)) and (
+            orch.reclaim_dead_workers()
+        ):
+            release, steps = orch.get_task(release.id), graph.release_tasks(orch, release)
+        release, steps = graph.retry_failed(orch, release, steps)
+        steps = _rerun_untrusted(orch, release, steps)
     if tidy:
         clean_worktrees(root)
     run = StepRunner(
@@ -354,6 +361,8 @@ def _run(
                     steps = moved
                     continue
                 ask = confirm or (lambda _q: False)
+                if not yes:
+                    run.head = None  # HEAD is read again after the question
                 if not yes and not ask(f"Create tag {plan.tag} now?"):
                     return describe(
                         orch,
@@ -436,9 +445,14 @@ def _follow_head(
     checked = {"validate": validated_commit(run.results), "rollback": rollback_commit(run.results)}
     stale = {key: commit for key, commit in checked.items() if commit != head}
     if not stale:
+        run.head = head  # the tag step tags this commit (no second look at HEAD)
         return None
     release_commit = str(run.results.get("release_commit", {}).get("commit") or "")
-    if not release_commit or not git.is_ancestor(root, release_commit, head):
+    try:
+        on_top = bool(release_commit) and git.is_ancestor(root, release_commit, head)
+    except CastoffError:  # the release commit is gone (history rewritten and pruned)
+        on_top = False
+    if not on_top:
         short = release_commit[:12] or "?"
         message = (
             f"HEAD {head[:12]} is not on top of the release commit {short} (the history was "
