@@ -17,8 +17,16 @@ DATABASE_ENV = "CASTOFF_DATABASE_URL"
 
 
 def find_root(start: Path | None = None) -> Path:
-    """The working directory whose session a command addresses."""
+    """The working directory whose session a command addresses.
+
+    A ``start`` that is not a directory (a mistyped ``-C``) is refused rather
+    than silently replaced by a folder above it.
+    """
     here = (start or Path.cwd()).resolve()
+    if not here.is_dir():
+        from castoff.errors import UsageError
+
+        raise UsageError(f"the working directory {start} does not exist")
     for folder in (here, *here.parents):
         if (folder / STATE_DIRNAME).is_dir() or (folder / ".git").exists():
             return folder

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -329,3 +331,45 @@ def test_cleanup_sessions_reports_other_hosts(cli: Any) -> None:
     result = cli("cleanup-sessions", "--dry-run", "--json")
     assert result["skipped"] == []
     assert result["removed"] == 0
+
+
+def test_status_commands_start_without_typer(cli: Any, tmp_path: Path) -> None:
+    """get-status / restart-status / session-status / list-sessions skip typer, same output."""
+    cli("plan-task", "a", "--json")
+    code = (
+        "import sys\n"
+        "from castoff.cli.app import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('LOADED:' + ','.join(m for m in ('typer', 'rich') if m in sys.modules))\n"
+    )
+    for args in (
+        ["get-status", "--exclude-completed"],
+        ["restart-status"],
+        ["session-status"],
+        ["list-sessions"],
+    ):
+        fast = subprocess.run(
+            [sys.executable, "-c", code, "orchestrator", *args, "--json", "-C", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        data, loaded = fast.stdout.rsplit("LOADED:", 1)
+        assert loaded.strip() == "", args
+        via_typer = subprocess.run(
+            [sys.executable, "-c", TYPER_RUN, "orchestrator", *args, "--json", "-C", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert json.loads(data) == json.loads(via_typer.stdout), args
+
+
+TYPER_RUN = (
+    "import sys\n"
+    "from typer.main import get_command\n"
+    "from castoff.cli.app import build_app\n"
+    "get_command(build_app('orchestrator')).main(\n"
+    "    args=sys.argv[1:], prog_name='castoff', standalone_mode=False\n"
+    ")\n"
+)

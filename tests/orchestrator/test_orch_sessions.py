@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from castoff import workspace
-from castoff.errors import NotFound
+from castoff.errors import NotFound, UsageError
 from castoff.orchestrator.service import Orchestrator
 from castoff.store.schema import sessions, tasks
 
@@ -219,7 +219,7 @@ def test_restart_status_separates_then_and_now(
         restart = again.restart_status()
     assert restart.reclaimed == [expired]
     assert restart.interrupted == sorted([expired, dead])
-    assert restart.in_progress == sorted([dead, alive])
+    assert sorted(restart.in_progress) == sorted([dead, alive])
     assert restart.expired_now == 0
 
 
@@ -245,3 +245,10 @@ def test_find_root_without_markers_is_the_start(tmp_path: Path) -> None:
     start = tmp_path / "a" / "b"
     start.mkdir(parents=True)
     assert workspace.find_root(start) == start
+
+
+def test_find_root_refuses_a_missing_start(tmp_path: Path) -> None:
+    """A mistyped -C is an error, not the session of a folder above it."""
+    (tmp_path / ".castoff").mkdir()
+    with pytest.raises(UsageError, match="does not exist"):
+        workspace.find_root(tmp_path / "typo")

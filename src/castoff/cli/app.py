@@ -45,7 +45,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 #: Commands whose module answers common invocations without typer (``fast_path(argv)``
 #: returns the exit code, or None to fall through to the typer command).
-FAST_PATHS = {"version": "castoff.cli.version", "notes": "castoff.cli.notes"}
+FAST_PATHS = {
+    "version": "castoff.cli.version",
+    "notes": "castoff.cli.notes",
+    "orchestrator": "castoff.cli.orchestrator",
+}
 
 
 def overview() -> str:
@@ -66,8 +70,13 @@ def overview() -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_app(name: str | None = None) -> typer.Typer:
-    """A Typer app with command ``name`` registered (every command when None)."""
+def build_app(name: str | None = None, subcommand: str | None = None) -> typer.Typer:
+    """A Typer app with command ``name`` registered (every command when None).
+
+    A module whose ``register`` takes ``command`` (``castoff orchestrator``)
+    registers only ``subcommand`` when it knows it, which keeps start-up short.
+    """
+    import inspect
     from importlib import import_module
 
     import typer
@@ -88,7 +97,11 @@ def build_app(name: str | None = None) -> typer.Typer:
 
     modules = [COMMANDS[name][0]] if name else list(dict.fromkeys(m for m, _ in COMMANDS.values()))
     for module in modules:
-        import_module(module).register(app)
+        register = import_module(module).register
+        if subcommand and "command" in inspect.signature(register).parameters:
+            register(app, command=subcommand)
+        else:
+            register(app)
     return app
 
 
@@ -115,7 +128,7 @@ def _dispatch(argv: list[str]) -> int:
     import typer
     from typer.main import get_command
 
-    command = get_command(build_app(argv[0]))
+    command = get_command(build_app(argv[0], argv[1] if len(argv) > 1 else None))
     try:
         code = command.main(args=argv, prog_name="castoff", standalone_mode=False)
     except typer.TyperException as exc:  # click's usage errors (bad or missing options)

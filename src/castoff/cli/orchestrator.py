@@ -10,51 +10,85 @@ takes ``--json``, which prints the result's dataclass fields
 
 Only ``initialize-session`` and ``plan-task`` create a store or a session; every
 other command refuses a directory without one ("no castoff session in DIR",
-exit 2), and ``list-sessions`` / ``cleanup-sessions`` report nothing. The
-orchestrator and Rich are imported inside the commands so the CLI starts fast.
+exit 2), and ``list-sessions`` / ``cleanup-sessions`` report nothing.
+
+Start-up: typer is imported only in :func:`register`, which registers just the
+command a run names; :func:`fast_path` runs the read-only status commands
+without typer at all. The orchestrator and Rich are imported inside the commands.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import typer
-
 from castoff.cli import orchestrator_views as views
-from castoff.cli.options import DryRunOpt, JsonOpt, WorkdirOpt, positional_or_option
 from castoff.cli.output import emit
 
 if TYPE_CHECKING:
+    import typer
+
+    from castoff.cli.options import DryRunOpt, JsonOpt, WorkdirOpt
     from castoff.orchestrator.service import Orchestrator
 
-group = typer.Typer(
-    name="orchestrator",
-    help="The task orchestrator: sessions, tasks, leases, artifacts, health.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
-)
+    TaskIdArg = str | None
+    TaskIdOpt = str | None
+    ParentOpt = str | None
+    WorkerOpt = str | None
 
-TaskIdArg = Annotated[
-    str | None,
-    typer.Argument(help="The task id (or --task-id).", show_default=False, metavar="[TASK_ID]"),
-]
-TaskIdOpt = Annotated[
-    str | None, typer.Option("--task-id", help="The task id.", show_default=False)
-]
-ParentOpt = Annotated[
-    str | None, typer.Option("--parent-task-id", help="The parent task's id.", show_default=False)
-]
-WorkerOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--worker",
-        help="Lease holder (default: cli@<host>, shared by your CLI runs).",
-        show_default=False,
-    ),
-]
+HELP = "The task orchestrator: sessions, tasks, leases, artifacts, health."
+_COMMANDS: dict[str, Callable[..., None]] = {}
+
+
+def _command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Record a command; :func:`register` adds the ones a run needs."""
+
+    def add(fn: Callable[..., None]) -> Callable[..., None]:
+        _COMMANDS[name] = fn
+        return fn
+
+    return add
+
+
+def _option_types() -> dict[str, Any]:
+    """typer and the option types the commands' (string) annotations name.
+
+    Imported here, when the commands are registered, so that :func:`fast_path`
+    runs without typer.
+    """
+    import typer
+
+    from castoff.cli import options
+
+    def opt(flag: str, help: str) -> Any:
+        return Annotated[str | None, typer.Option(flag, help=help, show_default=False)]
+
+    return {
+        "typer": typer,
+        "JsonOpt": options.JsonOpt,
+        "WorkdirOpt": options.WorkdirOpt,
+        "DryRunOpt": options.DryRunOpt,
+        "TaskIdArg": Annotated[
+            str | None,
+            typer.Argument(
+                help="The task id (or --task-id).", show_default=False, metavar="[TASK_ID]"
+            ),
+        ],
+        "TaskIdOpt": opt("--task-id", "The task id."),
+        "ParentOpt": opt("--parent-task-id", "The parent task's id."),
+        "WorkerOpt": opt(
+            "--worker", "Lease holder (default: cli@<host>, shared by your CLI runs)."
+        ),
+    }
+
+
+def _one(ctx: typer.Context, positional: str | None, option: str | None, flag: str) -> str:
+    from castoff.cli.options import positional_or_option
+
+    return positional_or_option(ctx, positional, option, flag)
 
 
 def _open(
@@ -93,7 +127,7 @@ def _context(value: str | None) -> dict[str, Any] | str | None:
 
 
 # -- sessions ---------------------------------------------------------------------
-@group.command("initialize-session")
+@_command("initialize-session")
 def initialize_session(
     working_directory: WorkdirOpt = None,
     name: Annotated[str | None, typer.Option(help="A name for the session.")] = None,
@@ -111,7 +145,7 @@ def initialize_session(
     )
 
 
-@group.command("list-sessions")
+@_command("list-sessions")
 def list_sessions(working_directory: WorkdirOpt = None, as_json: JsonOpt = False) -> None:
     """Every session in the store (none when the directory has no store)."""
     from castoff.orchestrator.models import Session
@@ -123,7 +157,7 @@ def list_sessions(working_directory: WorkdirOpt = None, as_json: JsonOpt = False
     emit(sessions, as_json=as_json, human=lambda con: views.show_sessions(con, sessions))
 
 
-@group.command("resume-session")
+@_command("resume-session")
 def resume_session(
     session_id: Annotated[
         str | None,
@@ -138,7 +172,7 @@ def resume_session(
     emit(status, as_json=as_json, human=lambda con: views.show_status(con, status))
 
 
-@group.command("session-status")
+@_command("session-status")
 def session_status(
     session_id: Annotated[
         str | None, typer.Option("--session-id", help="Session (default: this directory's).")
@@ -152,7 +186,7 @@ def session_status(
     emit(status, as_json=as_json, human=lambda con: views.show_status(con, status))
 
 
-@group.command("cleanup-sessions")
+@_command("cleanup-sessions")
 def cleanup_sessions(
     dry_run: DryRunOpt = False,
     all_hosts: Annotated[
@@ -176,7 +210,7 @@ def cleanup_sessions(
 
 
 # -- tasks ------------------------------------------------------------------------
-@group.command("plan-task")
+@_command("plan-task")
 def plan_task(
     ctx: typer.Context,
     title_arg: Annotated[
@@ -214,7 +248,7 @@ def plan_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Plan a task (a subtask with --parent-task-id)."""
-    what = positional_or_option(ctx, title_arg, title, "--title")
+    what = _one(ctx, title_arg, title, "--title")
     with _open(working_directory, create=True) as orch:
         task = orch.plan_task(
             what,
@@ -231,7 +265,7 @@ def plan_task(
     emit(task, as_json=as_json, human=lambda con: con.print(f"planned {task.id}: {task.title}"))
 
 
-@group.command("update-task")
+@_command("update-task")
 def update_task(
     ctx: typer.Context,
     task_arg: TaskIdArg = None,
@@ -265,7 +299,7 @@ def update_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Change a task's fields; only the given options change."""
-    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
+    which = _one(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
         task = orch.update_task(
             which,
@@ -287,7 +321,7 @@ def update_task(
     emit(task, as_json=as_json, human=lambda con: views.show_task(con, task))
 
 
-@group.command("delete-task")
+@_command("delete-task")
 def delete_task(
     ctx: typer.Context,
     task_arg: TaskIdArg = None,
@@ -302,7 +336,7 @@ def delete_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Delete a task and its subtasks (or archive them)."""
-    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
+    which = _one(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
         result = orch.delete_task(which, force=force, archive_instead=archive_instead)
 
@@ -315,7 +349,7 @@ def delete_task(
     emit(result, as_json=as_json, human=human)
 
 
-@group.command("cancel-task")
+@_command("cancel-task")
 def cancel_task(
     ctx: typer.Context,
     task_arg: TaskIdArg = None,
@@ -328,7 +362,7 @@ def cancel_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Cancel a task and its open subtasks."""
-    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
+    which = _one(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
         result = orch.cancel_task(which, reason=reason, preserve_work=preserve_work)
     emit(
@@ -340,7 +374,7 @@ def cancel_task(
     )
 
 
-@group.command("query-tasks")
+@_command("query-tasks")
 def query_tasks(
     *,
     status: Annotated[
@@ -387,7 +421,7 @@ def query_tasks(
     emit(page, as_json=as_json, human=lambda con: views.show_page(con, page))
 
 
-@group.command("execute-task")
+@_command("execute-task")
 def execute_task(
     ctx: typer.Context,
     task_arg: TaskIdArg = None,
@@ -404,13 +438,13 @@ def execute_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Claim a task (or renew your lease) and print its context."""
-    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
+    which = _one(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
         result = orch.execute_task(which, worker=worker, lease_seconds=lease_seconds)
     emit(result, as_json=as_json, human=lambda con: views.show_context(con, result))
 
 
-@group.command("complete-task")
+@_command("complete-task")
 def complete_task(
     ctx: typer.Context,
     task_arg: TaskIdArg = None,
@@ -429,7 +463,7 @@ def complete_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Complete an in-progress task you hold, storing its artifacts."""
-    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
+    which = _one(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
         task = orch.complete_task(
             which,
@@ -443,7 +477,7 @@ def complete_task(
     emit(task, as_json=as_json, human=lambda con: views.show_task(con, task))
 
 
-@group.command("fail-task")
+@_command("fail-task")
 def fail_task(
     ctx: typer.Context,
     task_arg: TaskIdArg = None,
@@ -455,13 +489,13 @@ def fail_task(
     as_json: JsonOpt = False,
 ) -> None:
     """Record that an in-progress task you hold failed."""
-    which = positional_or_option(ctx, task_arg, task_id, "--task-id")
+    which = _one(ctx, task_arg, task_id, "--task-id")
     with _open(working_directory) as orch:
         task = orch.fail_task(which, error, worker=worker)
     emit(task, as_json=as_json, human=lambda con: views.show_task(con, task))
 
 
-@group.command("synthesize-results")
+@_command("synthesize-results")
 def synthesize_results(
     ctx: typer.Context,
     parent_arg: Annotated[
@@ -477,13 +511,13 @@ def synthesize_results(
     as_json: JsonOpt = False,
 ) -> None:
     """Combine a parent's subtasks into one report artifact."""
-    which = positional_or_option(ctx, parent_arg, parent_task_id, "--parent-task-id")
+    which = _one(ctx, parent_arg, parent_task_id, "--parent-task-id")
     with _open(working_directory) as orch:
         result = orch.synthesize_results(which)
     emit(result, as_json=as_json, human=lambda con: views.show_synthesis(con, result))
 
 
-@group.command("get-status")
+@_command("get-status")
 def get_status(
     include_completed: Annotated[
         bool, typer.Option("--include-completed/--exclude-completed")
@@ -497,7 +531,7 @@ def get_status(
     emit(status, as_json=as_json, human=lambda con: views.show_status(con, status))
 
 
-@group.command("health-check")
+@_command("health-check")
 def health_check(
     include_database_status: Annotated[bool, typer.Option("--include-database-status")] = False,
     working_directory: WorkdirOpt = None,
@@ -508,10 +542,12 @@ def health_check(
         report = orch.health_check(include_database_status=include_database_status)
     emit(report, as_json=as_json, human=lambda con: views.show_health(con, report))
     if not report.healthy:
+        import typer
+
         raise typer.Exit(1)
 
 
-@group.command("maintenance-coordinator")
+@_command("maintenance-coordinator")
 def maintenance_coordinator(
     action: Annotated[
         str,
@@ -535,7 +571,7 @@ def maintenance_coordinator(
     emit(report, as_json=as_json, human=lambda con: views.show_maintenance(con, report))
 
 
-@group.command("restart-status")
+@_command("restart-status")
 def restart_status(working_directory: WorkdirOpt = None, as_json: JsonOpt = False) -> None:
     """What the last recovery found and reclaimed, and what is running now."""
     with _open(working_directory) as orch:
@@ -543,7 +579,7 @@ def restart_status(working_directory: WorkdirOpt = None, as_json: JsonOpt = Fals
     emit(status, as_json=as_json, human=lambda con: views.show_restart(con, status))
 
 
-@group.command("events")
+@_command("events")
 def events(
     task_id: Annotated[str | None, typer.Option("--task-id")] = None,
     kind: Annotated[str | None, typer.Option()] = None,
@@ -557,6 +593,63 @@ def events(
     emit(found, as_json=as_json, human=lambda con: views.show_events(con, found))
 
 
-def register(app: typer.Typer) -> None:
-    """Add `castoff orchestrator` to ``app``."""
+def register(app: typer.Typer, command: str | None = None) -> None:
+    """Add `castoff orchestrator` to ``app``: every command, or only ``command``.
+
+    Typer inspects every registered function when it builds the click command
+    (about 5 ms each), so a run that names a known command registers just that one.
+    """
+    # The commands' string annotations resolve against these module globals.
+    globals().update(_option_types())
+    import typer
+
+    group = typer.Typer(name="orchestrator", help=HELP, no_args_is_help=True, rich_markup_mode=None)
+    for name in [command] if command in _COMMANDS else _COMMANDS:
+        group.command(name)(_COMMANDS[name])
     app.add_typer(group)
+
+
+#: Read-only commands :func:`fast_path` runs without typer: flags → (parameter, value)
+#: and options taking a value → parameter.
+_FAST: dict[str, tuple[dict[str, tuple[str, bool]], dict[str, str]]] = {
+    "get-status": (
+        {"--include-completed": ("include_completed", True)}
+        | {"--exclude-completed": ("include_completed", False)},
+        {},
+    ),
+    "restart-status": ({}, {}),
+    "list-sessions": ({}, {}),
+    "session-status": ({}, {"--session-id": "session_id"}),
+}
+
+
+def fast_path(argv: list[str]) -> int | None:
+    """Run a read-only status command without typer; None for anything else.
+
+    Same options, output and exit codes as the typer commands; ``--help``,
+    typos and every other command fall through to typer.
+    """
+    if len(argv) < 2 or argv[0] != "orchestrator" or argv[1] not in _FAST:
+        return None
+    flags, valued = _FAST[argv[1]]
+    valued = valued | {"--working-directory": "working_directory", "-C": "working_directory"}
+    kwargs: dict[str, Any] = {"as_json": False}
+    rest = argv[2:]
+    while rest:
+        arg, rest = rest[0], rest[1:]
+        name, eq, value = arg.partition("=")
+        if arg == "--json":
+            kwargs["as_json"] = True
+        elif arg in flags:
+            key, flag_value = flags[arg]
+            kwargs[key] = flag_value
+        elif name in valued and eq:
+            kwargs[valued[name]] = value
+        elif arg in valued and rest:
+            kwargs[valued[arg]], rest = rest[0], rest[1:]
+        else:
+            return None
+    if "working_directory" in kwargs:
+        kwargs["working_directory"] = Path(kwargs["working_directory"])
+    _COMMANDS[argv[1]](**kwargs)
+    return 0
