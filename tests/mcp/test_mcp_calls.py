@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,8 @@ import pytest
 from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult
 from mcp_helpers import stdio_session
+
+from mcp import ClientSession, StdioServerParameters, stdio_client
 
 pytestmark = pytest.mark.anyio
 
@@ -171,8 +177,8 @@ async def test_long_lines_cross_the_pipe(project: Path) -> None:
     assert done["detailed_work"] == content
 
 
-def test_stdio_from_files_uses_the_sdk_transport(project: Path, tmp_path: Path) -> None:
-    """stdin and stdout as regular files (not pipes): the SDK's own transport serves."""
+def test_stdio_from_a_terminal_uses_the_sdk_transport(project: Path, tmp_path: Path) -> None:
+    """stdin a TTY and stdout a file (not pipes): the SDK's own transport serves."""
     messages = [
         {
             "jsonrpc": "2.0",
@@ -181,26 +187,35 @@ def test_stdio_from_files_uses_the_sdk_transport(project: Path, tmp_path: Path) 
             "params": {
                 "protocolVersion": "2025-11-25",
                 "capabilities": {},
-                "clientInfo": {"name": "files", "version": "0"},
+                "clientInfo": {"name": "tty", "version": "0"},
             },
         },
         {"jsonrpc": "2.0", "method": "notifications/initialized"},
         {"jsonrpc": "2.0", "id": 2, "method": "ping"},
     ]
-    stdin = tmp_path / "in.jsonl"
-    stdin.write_text("".join(json.dumps(m) + "\n" for m in messages))
     stdout = tmp_path / "out.jsonl"
-    with stdin.open() as fin, stdout.open("w") as fout:
-        done = subprocess.run(
+    terminal, server_side = pty.openpty()
+    attributes = termios.tcgetattr(server_side)
+    attributes[3] &= ~termios.ECHO  # lflag: the test reads replies from the file only
+    termios.tcsetattr(server_side, termios.TCSANOW, attributes)
+    with stdout.open("w") as fout:
+        process = subprocess.Popen(
             [sys.executable, "-m", "castoff", "mcp", "-C", str(project)],
-            stdin=fin,
+            stdin=server_side,
             stdout=fout,
-            stderr=subprocess.PIPE,
-            timeout=60,
-            check=False,
+            stderr=subprocess.DEVNULL,
         )
+    os.close(server_side)
+    try:
+        os.write(terminal, "".join(json.dumps(m) + "\n" for m in messages).encode())
+        deadline = time.monotonic() + 60
+        while len(stdout.read_text().splitlines()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        os.close(terminal)
     replies = [json.loads(line) for line in stdout.read_text().splitlines()]
-    assert done.returncode == 0, done.stderr
     assert [r["id"] for r in replies] == [1, 2]
     assert replies[1]["result"] == {}
 
@@ -236,3 +251,26 @@ def released(repo: Any) -> Path:
     repo.tag("v0.1.0")
     repo.commit("feat: second feature")
     return Path(repo.path)
+
+
+async def test_a_broken_store_is_every_calls_error(project: Path) -> None:
+    """The server answers initialize while the store opens; a store that cannot open is a
+    clear tool error (the configuration's message), not a dead server."""
+    env = {k: v for k, v in os.environ.items() if k != "CASTOFF_TOKEN"}
+    env["CASTOFF_DATABASE_URL"] = "nosuchdb://nowhere/db"
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "castoff", "mcp", "-C", str(project)], env=env
+    )
+    with (project.parent / "mcp-stderr.log").open("a") as errlog:
+        async with (
+            stdio_client(params, errlog=errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            tools = (await session.list_tools()).tools
+            first = await session.call_tool("orchestrator_get_status", {})
+            second = await session.call_tool("orchestrator_plan_task", {"title": "x"})
+    assert len(tools) == 8
+    assert "unsupported database URL" in text_of(first)
+    assert first.meta == {"castoff/error": "ConfigError", "castoff/exit_code": 2}
+    assert text_of(second) == text_of(first)

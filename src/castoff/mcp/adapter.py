@@ -39,12 +39,12 @@ from mcp.server.mcpserver import Context
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata, func_metadata
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import ValidationError
 
 from castoff.errors import CastoffError, NotFound
 from castoff.mcp.arguments import problem, strict
-from castoff.mcp.results import ResultShape
+from castoff.mcp.results import ResultShape, error_result
 from castoff.mcp.schema import input_schema, output_schema
 
 if TYPE_CHECKING:
@@ -137,7 +137,8 @@ class ToolRunner:
 
     def __init__(self, spec: ToolSpec) -> None:
         self.spec = spec
-        sig = inspect.signature(spec.fn, eval_str=True)
+        self.fn = spec.fn
+        sig = inspect.signature(self.fn, eval_str=True)
         params = list(sig.parameters.values())[1:]  # the first receives the server state
         self.progress_name = next((p.name for p in params if p.annotation is Progress), None)
         if spec.inline and self.progress_name is not None:
@@ -155,14 +156,23 @@ class ToolRunner:
         self.arguments = FuncMetadata(arg_model=model)
         self.input_schema = input_schema(model.model_json_schema(by_alias=True))
 
-    def parse(self, arguments: dict[str, Any]) -> dict[str, Any] | CallToolResult:
-        """The validated keyword arguments, or the tool error refusing them."""
+    def parse(self, arguments: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """``(keyword arguments, {})``, or ``(None, the tool error refusing them)``."""
         try:
-            return self.arguments.validate_arguments(arguments)
+            return self.arguments.validate_arguments(arguments), {}
         except ValidationError as exc:
             message = problem(self.spec.name, exc, self.input_schema)
             logger.info("%s refused its arguments: %s", self.spec.name, message)
-            return error_result(message, kind="UsageError", exit_code=2)
+            return None, error_result(message, kind="UsageError", exit_code=2)
+
+    async def call(self, request: ServerRequestContext[Any, Any], arguments: dict[str, Any]) -> Any:
+        """Answer ``tools/call`` of this tool in ``request``: the result on the wire."""
+        caller = Caller.of_request(request)
+        meta = (request.params or {}).get("_meta")
+        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        send = request.session.report_progress if token is not None else None
+        inline = self.spec.inline and caller.runtime.inline
+        return await self.run(caller, arguments, send=send, stop=threading.Event(), inline=inline)
 
     async def run(
         self,
@@ -172,18 +182,18 @@ class ToolRunner:
         send: SendProgress | None,
         stop: threading.Event,
         inline: bool = False,
-    ) -> CallToolResult:
+    ) -> dict[str, Any]:
         """Validate, run (in a worker thread unless ``inline``) and shape the result."""
-        kwargs = self.parse(arguments)
-        if isinstance(kwargs, CallToolResult):
-            return kwargs
+        kwargs, refused = self.parse(arguments)
+        if kwargs is None:
+            return refused
         if self.progress_name is not None:
             kwargs[self.progress_name] = Progress(send, stop)
-        spec, shape = self.spec, self.shape
+        spec, fn, shape = self.spec, self.fn, self.shape
 
-        def job() -> CallToolResult:
+        def job() -> dict[str, Any]:
             state = caller.runtime.state_for(caller.connection, caller.client)
-            return shape.result(spec.fn(state, **kwargs))
+            return shape.result(fn(state, **kwargs))
 
         try:
             return job() if inline else await run_in_thread(job, stop)
@@ -205,7 +215,8 @@ class CastoffTool(Tool):
 
     The SDK's own argument validation (a pydantic dump, no ``_meta``, unknown
     parameters ignored) and result conversion are bypassed: ``fn`` receives the
-    request context and the raw arguments.
+    request context and the raw arguments. (On handshake-era connections
+    :mod:`castoff.mcp.middleware` calls the runner before the SDK even looks.)
     """
 
     async def run(
@@ -214,24 +225,21 @@ class CastoffTool(Tool):
         context: Any,
         convert_result: bool = False,  # noqa: ARG002 - results are already CallToolResults
     ) -> Any:
-        return await self.fn(context, arguments)
+        return CallToolResult.model_validate(await self.fn(context, arguments))
 
 
 def build_tool(spec: ToolSpec) -> tuple[Tool, ToolRunner]:
     """The SDK tool for ``spec`` (compact schemas, honest annotations) and its runner."""
     runner = ToolRunner(spec)
 
-    async def call(ctx: Context, arguments: dict[str, Any]) -> CallToolResult:
-        caller = Caller.of(ctx)
-        send = ctx.report_progress if _progress_token(ctx) is not None else None
-        inline = spec.inline and caller.runtime.inline
-        return await runner.run(caller, arguments, send=send, stop=threading.Event(), inline=inline)
+    async def call(ctx: Context[Any, Any], arguments: dict[str, Any]) -> Any:
+        return await runner.call(ctx.request_context, arguments)
 
     tool = CastoffTool(
         fn=call,
         name=spec.name,
         title=spec.title,
-        description=description(spec.fn),
+        description=description(runner.fn),
         parameters=runner.input_schema,
         # Published, not re-validated per call: results are our own dataclasses, and
         # the schema comes from those very types (tests validate results against it).
@@ -250,12 +258,6 @@ def build_tool(spec: ToolSpec) -> tuple[Tool, ToolRunner]:
     return tool, runner
 
 
-def _progress_token(ctx: Context) -> Any:
-    params = ctx.request_context.params or {}
-    meta = params.get("_meta")
-    return meta.get("progressToken") if isinstance(meta, dict) else None
-
-
 def description(fn: Callable[..., Any]) -> str:
     """The tool description: the function's docstring, paragraphs joined."""
     doc = inspect.getdoc(fn) or ""
@@ -271,15 +273,6 @@ def resource_errors() -> Iterator[None]:
         raise ResourceNotFoundError(exc.message) from exc
     except CastoffError as exc:
         raise ResourceError(exc.message) from exc
-
-
-def error_result(message: str, *, kind: str, exit_code: int = 1) -> CallToolResult:
-    """A tool error the model can read and act on."""
-    return CallToolResult(
-        content=[TextContent(type="text", text=message)],
-        is_error=True,
-        _meta={"castoff/error": kind, "castoff/exit_code": exit_code},
-    )
 
 
 async def run_in_thread(job: Callable[[], T], stop: threading.Event) -> T:

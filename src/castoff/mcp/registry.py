@@ -21,12 +21,13 @@ that may run for minutes; they accept task-augmented calls (``tasks/*``).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from castoff.mcp import orchestrator_tools as orch
-from castoff.mcp import release_tools as rel
+ORCH = "castoff.mcp.orchestrator_tools:"
+REL = "castoff.mcp.release_tools:"
 
 PROFILES = ("core", "release", "all")
 CORE = frozenset({"core"})
@@ -40,7 +41,9 @@ class ToolSpec:
     """One MCP tool: its function, profiles and behaviour hints."""
 
     name: str
-    fn: Callable[..., Any]
+    target: str
+    """``module:function``, imported only when a profile offers the tool (release
+    tools import the release engines' result types: not paid for by ``core``)."""
     profiles: frozenset[str]
     title: str
     read_only: bool = False
@@ -52,10 +55,16 @@ class ToolSpec:
     long: bool = False
     """May run for minutes: offered as a task (``execution.taskSupport`` optional)."""
 
+    @property
+    def fn(self) -> Callable[..., Any]:
+        """The tool function."""
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
 
 def _spec(
     name: str,
-    fn: Callable[..., Any],
+    target: str,
     profiles: frozenset[str],
     title: str,
     *,
@@ -68,7 +77,7 @@ def _spec(
 ) -> ToolSpec:
     return ToolSpec(
         name=name,
-        fn=fn,
+        target=target,
         profiles=profiles,
         title=title,
         # A read-only tool is also idempotent and not destructive.
@@ -88,27 +97,27 @@ TOOLS: tuple[ToolSpec, ...] = (
     # -- orchestrator: the task loop (core) ------------------------------------------
     _spec(
         "orchestrator_initialize_session",
-        orch.initialize_session,
+        ORCH + "initialize_session",
         CORE,
         "Start or reopen a session",
         idempotent=True,
         **SHORT,
     ),
-    _spec("orchestrator_plan_task", orch.plan_task, CORE, "Plan a task", **SHORT),
+    _spec("orchestrator_plan_task", ORCH + "plan_task", CORE, "Plan a task", **SHORT),
     _spec(
         "orchestrator_execute_task",
-        orch.execute_task,
+        ORCH + "execute_task",
         CORE,
         "Claim a task and get its context",
         **SHORT,
     ),
-    _spec("orchestrator_complete_task", orch.complete_task, CORE, "Complete a task", **SHORT),
-    _spec("orchestrator_query_tasks", orch.query_tasks, CORE, "Find tasks", **RO, **SHORT),
-    _spec("orchestrator_get_status", orch.get_status, BOTH, "Session progress", **RO, **SHORT),
+    _spec("orchestrator_complete_task", ORCH + "complete_task", CORE, "Complete a task", **SHORT),
+    _spec("orchestrator_query_tasks", ORCH + "query_tasks", CORE, "Find tasks", **RO, **SHORT),
+    _spec("orchestrator_get_status", ORCH + "get_status", BOTH, "Session progress", **RO, **SHORT),
     # Replaces fields (title, context, dependencies, status): not only additive.
     _spec(
         "orchestrator_update_task",
-        orch.update_task,
+        ORCH + "update_task",
         CORE,
         "Change a task",
         destructive=True,
@@ -117,7 +126,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     _spec(
         "orchestrator_cancel_task",
-        orch.cancel_task,
+        ORCH + "cancel_task",
         CORE,
         "Cancel a task",
         destructive=True,
@@ -127,7 +136,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     # -- orchestrator: coordination and upkeep (all) ---------------------------------
     _spec(
         "orchestrator_delete_task",
-        orch.delete_task,
+        ORCH + "delete_task",
         ALL_ONLY,
         "Delete or archive a task",
         destructive=True,
@@ -137,16 +146,18 @@ TOOLS: tuple[ToolSpec, ...] = (
     # A re-run over unchanged children records nothing new.
     _spec(
         "orchestrator_synthesize_results",
-        orch.synthesize_results,
+        ORCH + "synthesize_results",
         ALL_ONLY,
         "Combine child results",
         idempotent=True,
     ),
-    _spec("orchestrator_health_check", orch.health_check, ALL_ONLY, "Check the orchestrator", **RO),
+    _spec(
+        "orchestrator_health_check", ORCH + "health_check", ALL_ONLY, "Check the orchestrator", **RO
+    ),
     # scan_cleanup cancels orphaned tasks and blocks hopeless ones.
     _spec(
         "orchestrator_maintenance_coordinator",
-        orch.maintenance_coordinator,
+        ORCH + "maintenance_coordinator",
         ALL_ONLY,
         "Maintain the task graph",
         destructive=True,
@@ -154,18 +165,23 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     _spec(
         "orchestrator_restart_status",
-        orch.restart_status,
+        ORCH + "restart_status",
         ALL_ONLY,
         "What the last restart recovered",
         **RO,
         **SHORT,
     ),
     _spec(
-        "orchestrator_list_sessions", orch.list_sessions, ALL_ONLY, "List sessions", **RO, **SHORT
+        "orchestrator_list_sessions",
+        ORCH + "list_sessions",
+        ALL_ONLY,
+        "List sessions",
+        **RO,
+        **SHORT,
     ),
     _spec(
         "orchestrator_resume_session",
-        orch.resume_session,
+        ORCH + "resume_session",
         ALL_ONLY,
         "Resume a session",
         idempotent=True,
@@ -173,7 +189,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     _spec(
         "orchestrator_session_status",
-        orch.session_status,
+        ORCH + "session_status",
         ALL_ONLY,
         "One session's status",
         **RO,
@@ -181,7 +197,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     _spec(
         "orchestrator_cleanup_sessions",
-        orch.cleanup_sessions,
+        ORCH + "cleanup_sessions",
         ALL_ONLY,
         "Remove stale sessions",
         destructive=True,
@@ -191,20 +207,25 @@ TOOLS: tuple[ToolSpec, ...] = (
     # The CHANGELOG section is added once: a second update_changelog changes nothing.
     _spec(
         "notes_generate",
-        rel.notes_generate,
+        REL + "notes_generate",
         RELEASE,
         "Generate release notes",
         idempotent=True,
         long=True,
     ),
-    _spec("version_next", rel.version_next, RELEASE, "Plan the next version", **RO),
+    _spec("version_next", REL + "version_next", RELEASE, "Plan the next version", **RO),
     _spec(
-        "version_tag", rel.version_tag, RELEASE, "Tag the release", idempotent=True, open_world=True
+        "version_tag",
+        REL + "version_tag",
+        RELEASE,
+        "Tag the release",
+        idempotent=True,
+        open_world=True,
     ),
     # Installs from the package index and runs the project's test command (scratch copy).
     _spec(
         "validate_preflight",
-        rel.validate_preflight,
+        REL + "validate_preflight",
         RELEASE,
         "Pre-flight checks",
         read_only=True,
@@ -213,7 +234,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     _spec(
         "validate_postdeploy",
-        rel.validate_postdeploy,
+        REL + "validate_postdeploy",
         RELEASE,
         "Post-deploy checks",
         read_only=True,
@@ -223,7 +244,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     # verify runs the project's build and test commands in a scratch worktree.
     _spec(
         "rollback_plan",
-        rel.rollback_plan,
+        REL + "rollback_plan",
         RELEASE,
         "Plan a rollback",
         read_only=True,
@@ -232,7 +253,7 @@ TOOLS: tuple[ToolSpec, ...] = (
     ),
     _spec(
         "rollback_run",
-        rel.rollback_run,
+        REL + "rollback_run",
         RELEASE,
         "Roll back a release",
         destructive=True,
@@ -240,10 +261,10 @@ TOOLS: tuple[ToolSpec, ...] = (
         open_world=True,
         long=True,
     ),
-    _spec("announce_draft", rel.announce_draft, RELEASE, "Draft the announcement", **RO),
+    _spec("announce_draft", REL + "announce_draft", RELEASE, "Draft the announcement", **RO),
     _spec(
         "announce_send",
-        rel.announce_send,
+        REL + "announce_send",
         RELEASE,
         "Send the announcement",
         idempotent=True,
@@ -252,17 +273,17 @@ TOOLS: tuple[ToolSpec, ...] = (
     # -- release workflow ---------------------------------------------------------
     _spec(
         "release_prepare",
-        rel.release_prepare,
+        REL + "release_prepare",
         RELEASE,
         "Prepare the release",
         idempotent=True,
         open_world=True,
         long=True,
     ),
-    _spec("release_status", rel.release_status, RELEASE, "Release status", **RO),
+    _spec("release_status", REL + "release_status", RELEASE, "Release status", **RO),
     _spec(
         "release_resume",
-        rel.release_resume,
+        REL + "release_resume",
         RELEASE,
         "Resume the release",
         idempotent=True,

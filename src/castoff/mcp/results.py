@@ -5,7 +5,8 @@ and reused: ``structuredContent`` is its ``to_python(mode="json")`` and the text
 copy (the MCP spec says a tool with structured output SHOULD also return it as
 text) is one readable line followed by its ``to_json`` bytes. Both walk the
 result once, in Rust, instead of a recursive Python conversion plus
-``json.dumps``.
+``json.dumps``. Results are built in their wire form (camelCase dicts), ready to
+be sent as they are.
 
 Values are spelled exactly as the CLI's ``--json`` spells them
 (:func:`castoff.serialize.to_data`): enums by value, paths as strings, and
@@ -22,7 +23,6 @@ import threading
 from datetime import datetime
 from typing import Any
 
-from mcp.types import CallToolResult, TextContent
 from pydantic import PydanticSchemaGenerationError, TypeAdapter
 from pydantic_core import SchemaSerializer, core_schema
 
@@ -54,8 +54,8 @@ class ResultShape:
                     self._fallback = self._serializer is None
         return self._serializer
 
-    def result(self, value: Any) -> CallToolResult:
-        """The tool result: structured content and the text line plus JSON."""
+    def result(self, value: Any) -> dict[str, Any]:
+        """The ``CallToolResult`` on the wire: structured content, and the line plus JSON."""
         serializer = self.serializer()
         if serializer is None:
             data = to_data(value)
@@ -63,8 +63,17 @@ class ResultShape:
         else:
             data = serializer.to_python(value, mode="json", fallback=str)
             raw = serializer.to_json(value, fallback=str).decode()
-        text = TextContent(type="text", text=f"{describe(value)}\n{raw}")
-        return CallToolResult(content=[text], structured_content=data)
+        text = f"{describe(value)}\n{raw}"
+        return {"content": [{"type": "text", "text": text}], "structuredContent": data}
+
+
+def error_result(message: str, *, kind: str, exit_code: int = 1) -> dict[str, Any]:
+    """A tool error the model can read and act on, on the wire."""
+    return {
+        "content": [{"type": "text", "text": message}],
+        "isError": True,
+        "_meta": {"castoff/error": kind, "castoff/exit_code": exit_code},
+    }
 
 
 def _build(result_type: Any) -> SchemaSerializer | None:

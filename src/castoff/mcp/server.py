@@ -68,11 +68,11 @@ class CastoffServer(MCPServer[Runtime]):
     """
 
     def __init__(self, runtime: Runtime, runners: dict[str, ToolRunner], **kwargs: Any) -> None:
-        from castoff.mcp.tasks import TaskMiddleware
+        from castoff.mcp.middleware import CastoffMiddleware
 
         self.runtime = runtime
         self.runners = runners
-        super().__init__(middleware=[TaskMiddleware(runners)], **kwargs)
+        super().__init__(middleware=[CastoffMiddleware(runners)], **kwargs)
         self._tools_listed: list[MCPTool] | None = None
         self._mimes: dict[str, str] = {}
 

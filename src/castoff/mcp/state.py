@@ -1,7 +1,10 @@
 """What tool calls share: the project root, the store, one orchestrator per client.
 
-The lifespan opens the orchestrator store when the server starts (migrating it
-and reclaiming expired leases) and closes it at shutdown. Each MCP session (a
+The lifespan starts opening the orchestrator store (migrating it and reclaiming
+expired leases) in a thread when the server starts, and closes it at shutdown.
+The server answers ``initialize`` and ``tools/list`` meanwhile; the first call
+that needs the store waits for it (an error opening it is that call's error,
+and every later one's). Each MCP session (a
 stdio connection, or one HTTP client) then gets its own light orchestrator over
 that same store: its own current session (``initialize_session`` /
 ``resume_session`` switch only the caller's) and its own lease-holder name, so
@@ -30,6 +33,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("castoff.mcp")
 
 ACTOR = "mcp"
+STORE_WAIT = 120.0
+"""Seconds a call waits for the store to open (a PostgreSQL server may be slow to answer)."""
 
 
 @dataclass(frozen=True)
@@ -50,12 +55,35 @@ class Runtime:
     base: Orchestrator | None = None
     task_group: TaskGroup | None = None
     """Runs task-augmented tool calls in the background while the server runs."""
+    opened: threading.Event = field(default_factory=threading.Event)
+    failure: BaseException | None = None
+    """Why the store could not be opened, if it could not."""
     _views: WeakKeyDictionary[Any, State] = field(default_factory=WeakKeyDictionary)
     _numbers: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def open(self) -> None:
+        """Open the store (blocking: run it in a thread); sets :attr:`opened` either way."""
+        from castoff.orchestrator.service import Orchestrator
+
+        try:
+            self.base = Orchestrator.open(self.root, actor=ACTOR)
+            logger.info("castoff MCP server ready on %s", self.root)
+        except Exception as exc:  # reported to every call that needs the store
+            logger.error("the store of %s could not be opened: %s", self.root, exc)
+            self.failure = exc
+        finally:
+            self.opened.set()
+
     def require(self) -> State:
-        """The server-wide state (resources and prompts); only while the server runs."""
+        """The server-wide state, once the store is open (blocking: waits for it)."""
+        self.opened.wait(STORE_WAIT)
+        if self.failure is not None:
+            from castoff.errors import CastoffError, StoreError
+
+            if isinstance(self.failure, CastoffError):
+                raise self.failure
+            raise StoreError(f"the store could not be opened: {self.failure}") from self.failure
         if self.base is None:
             raise RuntimeError("the castoff MCP server is not running")
         return State(self.root, self.base)
@@ -78,26 +106,24 @@ class Runtime:
 
 
 def lifespan_for(runtime: Runtime) -> Any:
-    """A lifespan that opens the store at start and closes it at shutdown."""
+    """A lifespan that opens the store at start (in a thread) and closes it at shutdown."""
 
     @asynccontextmanager
     async def lifespan(_server: MCPServer[Runtime]) -> AsyncIterator[Runtime]:
         import anyio
         import anyio.to_thread
 
-        from castoff.orchestrator.service import Orchestrator
-
-        root = runtime.root
-        runtime.base = await anyio.to_thread.run_sync(lambda: Orchestrator.open(root, actor=ACTOR))
-        logger.info("castoff MCP server ready on %s", root)
         try:
             async with anyio.create_task_group() as group:
                 runtime.task_group = group
+                group.start_soon(anyio.to_thread.run_sync, runtime.open)
                 yield runtime
                 group.cancel_scope.cancel()  # running tasks stop at their next safe point
         finally:
             runtime.task_group = None
+            await anyio.to_thread.run_sync(runtime.opened.wait)
             base, runtime.base = runtime.base, None
-            base.close()
+            if base is not None:
+                base.close()
 
     return lifespan

@@ -12,11 +12,10 @@ the call's progress token.
 
 The SDK (2.3) ships the wire types but does not route ``tasks/*`` (they are
 absent from its method tables, and a ``CreateTaskResult`` would fail its
-``tools/call`` result check), so :class:`TaskMiddleware` handles them as server
-middleware, before the SDK's lookup, validation and result sieve: it answers
-``tasks/*`` itself and short-circuits task-augmented ``tools/call``. It is
-active only on connections that negotiated 2025-11-25, where ``initialize``
-also declares the ``tasks`` capability.
+``tools/call`` result check), so :mod:`castoff.mcp.middleware` hands these
+requests to :class:`Tasks` before the SDK's lookup, validation and result
+sieve. Only connections that negotiated 2025-11-25 get tasks; their
+``initialize`` result declares the ``tasks`` capability.
 
 Tasks live in the server's memory, bound to the MCP session (connection) that
 created them: another client cannot see them, and a restart forgets them. What
@@ -39,15 +38,13 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import anyio
-from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
+from mcp.server.context import HandlerResult, ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from mcp.types import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
 
 from castoff.mcp.adapter import Caller
 
 if TYPE_CHECKING:
-    from mcp.types import CallToolResult
-
     from castoff.mcp.adapter import ToolRunner
     from castoff.mcp.state import Runtime
 
@@ -154,35 +151,16 @@ class TaskRegistry:
         return [t for t in self._tasks.values() if t.owner() is owner]
 
 
-class TaskMiddleware:
-    """Serves ``tasks/*`` and task-augmented ``tools/call`` (see the module docstring)."""
+class Tasks:
+    """``tasks/*`` and task-augmented ``tools/call`` of one server (see the module docstring)."""
 
-    def __init__(self, runners: dict[str, ToolRunner]) -> None:
-        self.runners = runners
+    METHODS = frozenset({"tasks/get", "tasks/result", "tasks/list", "tasks/cancel"})
+
+    def __init__(self) -> None:
         self.registry = TaskRegistry()
 
-    async def __call__(
-        self, ctx: ServerRequestContext[Any, Any], call_next: CallNext
-    ) -> HandlerResult:
-        method, params = ctx.method, ctx.params or {}
-        if method == "initialize":
-            return self._declare(await call_next(ctx))
-        if ctx.request_id is None or ctx.protocol_version != TASKS_VERSION:
-            return await call_next(ctx)
-        if method == "tools/call" and params.get("task") is not None:
-            return await self._create(ctx, params)
-        handler = {
-            "tasks/get": self._get,
-            "tasks/result": self._result,
-            "tasks/list": self._list,
-            "tasks/cancel": self._cancel,
-        }.get(method)
-        if handler is None:
-            return await call_next(ctx)
-        return await handler(ctx, params)
-
     @staticmethod
-    def _declare(result: HandlerResult) -> HandlerResult:
+    def declare(result: HandlerResult) -> HandlerResult:
         """Add the ``tasks`` capability to an ``initialize`` result that negotiated tasks."""
         if isinstance(result, dict) and result.get("protocolVersion") == TASKS_VERSION:
             capabilities = dict(result.get("capabilities") or {})
@@ -190,11 +168,28 @@ class TaskMiddleware:
             return {**result, "capabilities": capabilities}
         return result
 
-    async def _create(self, ctx: ServerRequestContext[Any, Any], params: Any) -> dict[str, Any]:
-        name = params.get("name")
-        runner = self.runners.get(name) if isinstance(name, str) else None
-        if runner is None:
-            raise MCPError(code=INVALID_PARAMS, message=f"Unknown tool: {name}")
+    async def handle(
+        self, ctx: ServerRequestContext[Any, Any], method: str, params: Any
+    ) -> dict[str, Any]:
+        """Answer one of :attr:`METHODS`."""
+        task_id = params.get("taskId")
+        if method == "tasks/list":
+            return self._list(Caller.of_request(ctx).connection, params.get("cursor"))
+        task = self.registry.get(Caller.of_request(ctx).connection, task_id)
+        if method == "tasks/get":
+            return task.wire()
+        if method == "tasks/result":
+            await task.ended.wait()
+            result = dict(task.result or {})
+            result["_meta"] = {**(result.get("_meta") or {}), RELATED_TASK: {"taskId": task.id}}
+            return result
+        return await self._cancel(Caller.of_request(ctx).connection, task)
+
+    async def create(
+        self, ctx: ServerRequestContext[Any, Any], runner: ToolRunner, params: Any
+    ) -> dict[str, Any]:
+        """Start ``runner``'s tool as a task; the ``CreateTaskResult``."""
+        name = runner.spec.name
         if not runner.spec.long:
             raise MCPError(
                 code=METHOD_NOT_FOUND,
@@ -203,18 +198,18 @@ class TaskMiddleware:
             )
         arguments = params.get("arguments") or {}
         request = params.get("task")
-        if not isinstance(arguments, dict) or not isinstance(request, dict):
-            raise MCPError(code=INVALID_PARAMS, message="arguments and task must be objects")
+        if not isinstance(request, dict):
+            raise MCPError(code=INVALID_PARAMS, message="task must be an object")
         ttl = request.get("ttl")
         if ttl is not None and not isinstance(ttl, int | float):
             raise MCPError(code=INVALID_PARAMS, message="task.ttl must be a number of milliseconds")
-        caller = _caller(ctx)
-        task = self.registry.create(caller.connection, name, ttl)
-        meta = params.get("_meta")
-        token = meta.get("progressToken") if isinstance(meta, dict) else None
+        caller = Caller.of_request(ctx)
         runtime: Runtime = caller.runtime
         if runtime.task_group is None:
             raise MCPError(code=INTERNAL_ERROR, message="the server is not running")
+        task = self.registry.create(caller.connection, name, ttl)
+        meta = params.get("_meta")
+        token = meta.get("progressToken") if isinstance(meta, dict) else None
         runtime.task_group.start_soon(self._run, task, runner, caller, arguments, token)
         logger.info("%s runs as task %s", name, task.id)
         return {
@@ -244,7 +239,7 @@ class TaskMiddleware:
             note["_meta"] = {RELATED_TASK: {"taskId": task.id}}
             await connection.notify("notifications/progress", note)
 
-        result: CallToolResult | None = None
+        result: dict[str, Any] | None = None
         try:
             result = await runner.run(
                 caller, arguments, send=send if token is not None else None, stop=task.stop
@@ -253,19 +248,19 @@ class TaskMiddleware:
             if result is None:  # the server is shutting down
                 task.set("cancelled", "the server stopped before the call ended")
             else:
-                task.result = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+                task.result = result
                 self._finish(task, result)
             task.ended.set()
             with anyio.CancelScope(shield=True):
                 await self._notify(connection, task)
 
     @staticmethod
-    def _finish(task: ToolTask, result: CallToolResult) -> None:
-        text = result.content[0].text if result.content else ""  # type: ignore[union-attr]
-        line = text.partition("\n")[0]
+    def _finish(task: ToolTask, result: dict[str, Any]) -> None:
+        content = result.get("content") or [{}]
+        line = str(content[0].get("text", "")).partition("\n")[0]
         if task.status == "cancelled":
             task.set("cancelled", f"cancelled; the call stopped cleanly: {line}")
-        elif result.is_error:
+        elif result.get("isError"):
             task.set("failed", line)
         else:
             task.set("completed", line)
@@ -276,22 +271,8 @@ class TaskMiddleware:
         if notify is not None:
             await notify("notifications/tasks/status", task.wire())
 
-    def _task(self, ctx: ServerRequestContext[Any, Any], params: Any) -> ToolTask:
-        return self.registry.get(_caller(ctx).connection, params.get("taskId"))
-
-    async def _get(self, ctx: ServerRequestContext[Any, Any], params: Any) -> dict[str, Any]:
-        return self._task(ctx, params).wire()
-
-    async def _result(self, ctx: ServerRequestContext[Any, Any], params: Any) -> dict[str, Any]:
-        task = self._task(ctx, params)
-        await task.ended.wait()
-        result = dict(task.result or {})
-        result["_meta"] = {**(result.get("_meta") or {}), RELATED_TASK: {"taskId": task.id}}
-        return result
-
-    async def _list(self, ctx: ServerRequestContext[Any, Any], params: Any) -> dict[str, Any]:
-        tasks = self.registry.of(_caller(ctx).connection)
-        cursor = params.get("cursor")
+    def _list(self, owner: Any, cursor: Any) -> dict[str, Any]:
+        tasks = self.registry.of(owner)
         start = 0
         if cursor is not None:
             ids = [t.id for t in tasks]
@@ -304,8 +285,7 @@ class TaskMiddleware:
             listed["nextCursor"] = tasks[start + PAGE].id
         return listed
 
-    async def _cancel(self, ctx: ServerRequestContext[Any, Any], params: Any) -> dict[str, Any]:
-        task = self._task(ctx, params)
+    async def _cancel(self, owner: Any, task: ToolTask) -> dict[str, Any]:
         if task.status in TERMINAL:
             raise MCPError(
                 code=INVALID_PARAMS,
@@ -316,9 +296,5 @@ class TaskMiddleware:
         with anyio.move_on_after(CANCEL_GRACE):
             await task.ended.wait()
         if not task.ended.is_set():
-            await self._notify(_caller(ctx).connection, task)
+            await self._notify(owner, task)
         return task.wire()
-
-
-def _caller(ctx: ServerRequestContext[Any, Any]) -> Caller:
-    return Caller.of_request(ctx)
