@@ -98,3 +98,35 @@ def test_concurrent_parent_updates_store_no_loop(
     parents = {t.id: t.parent_task_id for t in one.query_tasks(limit=1000).tasks}
     assert sum(1 for p in parents.values() if p) == ROUNDS
     assert graph.parent_loop(parents) is None
+
+
+@pytest.mark.postgres
+def test_graph_lock_does_not_hold_up_other_writes(
+    pg_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: while a dependency change holds the session's graph lock, planning
+    and claiming in that session go ahead (the lock is advisory, not on a row)."""
+    started = threading.Event()
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        time.sleep(2)
+        return None
+
+    with (
+        Orchestrator.open(workdir, database_url=pg_url, actor="one") as one,
+        Orchestrator.open(workdir, database_url=pg_url, actor="two") as two,
+    ):
+        a, b = one.plan_task("a").id, one.plan_task("b").id
+        monkeypatch.setattr(graph, "cycle_with", held)
+        slow = threading.Thread(target=lambda: one.update_task(a, dependencies=[b]))
+        slow.start()
+        assert started.wait(10)
+        t0 = time.monotonic()
+        c = two.plan_task("c", dependencies=[b])
+        two.execute_task(b)
+        elapsed = time.monotonic() - t0
+        slow.join(timeout=30)
+        assert elapsed < 1.5, elapsed
+        assert two.get_task(c.id).dependencies == [b]
+        assert one.get_task(a).dependencies == [b]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, text, update
 
 from castoff.store.schema import sessions, tasks
 
@@ -43,18 +43,27 @@ def list_with_counts(conn: Connection) -> list[tuple[RowMapping, int]]:
     return [(row, int(row["task_count"])) for row in rows]
 
 
+#: Namespace of the graph locks (two-key advisory locks never meet the migration's).
+GRAPH_LOCK_NAMESPACE = 0x0CA5
+
+
 def lock_graph(conn: Connection, session_id: str) -> None:
     """Serialize changes to one session's task graph until this transaction ends.
 
-    PostgreSQL (READ COMMITTED) locks the session row (``SELECT … FOR UPDATE``):
-    a second transaction waits here, and once it holds the lock its statements
-    see everything the first one committed, so checks made after this call
-    (dependency cycles, parent loops) cannot race. SQLite needs nothing: every
-    write transaction already holds the database's write lock (``BEGIN IMMEDIATE``).
+    PostgreSQL (READ COMMITTED) takes a transaction-scoped advisory lock keyed
+    by the session (``pg_advisory_xact_lock``): a second transaction waits here,
+    and once it holds the lock its statements see everything the first one
+    committed, so checks made after this call (dependency cycles, parent loops)
+    cannot race. It locks no row, so inserts referring to the session (events,
+    tasks) never wait on it. SQLite needs nothing: every write transaction
+    already holds the database's write lock (``BEGIN IMMEDIATE``).
     """
     if conn.dialect.name == "sqlite":
         return
-    conn.execute(select(sessions.c.id).where(sessions.c.id == session_id).with_for_update())
+    conn.execute(
+        text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:sid))"),
+        {"namespace": GRAPH_LOCK_NAMESPACE, "sid": session_id},
+    )
 
 
 def delete_many(conn: Connection, ids: Sequence[str]) -> None:
