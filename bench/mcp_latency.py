@@ -87,6 +87,9 @@ async def measure(root: Path) -> dict[str, float]:
     with Path(os.devnull).open("w") as devnull:
         async with stdio_client(params, errlog=devnull) as (r, w), ClientSession(r, w) as s:
             await s.initialize()
+            await s.call_tool("orchestrator_get_status", {})  # the store has opened
+            for _ in range(20):
+                await s.send_ping()
             samples = []
             for _ in range(ROUNDS):
                 started = time.perf_counter()
