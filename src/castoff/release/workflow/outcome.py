@@ -189,7 +189,7 @@ def describe(
             if plan.dry_run  # its store is gone: there is nothing to resume
             else "fix the cause, then `castoff release resume` retries the failed step"
             if code != 3
-            else "resolve the conflict as the message says, then `castoff release resume`",
+            else "resolve the conflict as the message says",
         )
     if stopped is None and failed:  # status of a release whose last run failed
         return make(
