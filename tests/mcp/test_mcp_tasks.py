@@ -9,6 +9,7 @@ JSON-RPC dispatcher. ``tasks/*`` use ``send_request`` with the SDK's types.
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -176,3 +177,44 @@ async def test_short_tools_refuse_tasks(released: Path) -> None:
             await get(session, "no-such-task")
     assert refused.value.code == METHOD_NOT_FOUND
     assert unknown.value.code == INVALID_PARAMS
+
+
+async def test_cancelled_release_task_is_resumable(tmp_path: Path) -> None:
+    """tasks/cancel during validation: the task is cancelled, the release is partial with
+    the step pending again, and release_resume finishes it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "release" / "workflow"))
+    from workflow_sample import build_light_repository
+
+    skyline = build_light_repository(tmp_path / "skyline")
+    pyproject = skyline / "pyproject.toml"
+    slow = (
+        "[tool.castoff.validate]\nconcurrency = 1\nchecks = ["
+        + ", ".join(f'{{ id = "slow{n}", command = "sleep 1" }}' for n in range(3))
+        + "]\n"
+    )
+    pyproject.write_text(pyproject.read_text().replace("[tool.castoff.validate]\n", slow))
+    subprocess.run(["git", "commit", "-qam", "chore: slow checks"], cwd=skyline, check=True)
+
+    async with stdio_session(skyline, "--tools", "release") as session:
+        created = await call_as_task(session, "release_prepare", {"yes": True})
+        task_id = created["task"]["taskId"]
+        with anyio.fail_after(120):
+            while True:
+                status = await session.call_tool("release_status", {})
+                steps = (status.structured_content or {}).get("steps", [])
+                if any(s["key"] == "validate" and s["status"] == "in_progress" for s in steps):
+                    break
+                await anyio.sleep(0.2)
+        cancelled = await cancel(session, task_id)
+        result = await result_of(session, task_id)
+        after = await get(session, task_id)
+        outcome = (await session.call_tool("release_status", {})).structured_content
+        done = await session.call_tool("release_resume", {"yes": True})
+    assert cancelled.status == after.status == "cancelled"
+    assert result.meta is not None
+    assert result.meta[RELATED] == {"taskId": task_id}
+    assert outcome is not None
+    assert outcome["outcome"] == "partial"
+    assert next(s for s in outcome["steps"] if s["key"] == "validate")["status"] == "pending"
+    assert done.structured_content is not None
+    assert done.structured_content["outcome"] == "released", done.structured_content["message"]
