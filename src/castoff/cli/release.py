@@ -62,21 +62,22 @@ def _root(workdir: Path | None) -> Path:
 
 
 def show_outcome(outcome: ReleaseOutcome, console: Console) -> None:
+    from rich.markup import escape
     from rich.tree import Tree
 
-    title = f"[bold]Release {outcome.tag}[/]" if outcome.tag else "[bold]Release[/]"
+    title = f"[bold]Release {escape(outcome.tag)}[/]" if outcome.tag else "[bold]Release[/]"
     tree = Tree(title)
     for step in outcome.steps:
         mark = _MARK.get(step.status, "?")
         took = f" [dim]{step.duration_seconds:.1f}s[/]" if step.duration_seconds else ""
-        line = f"{mark} {step.title} [dim]({step.status})[/]{took}"
+        line = f"{mark} {escape(step.title)} [dim]({step.status})[/]{took}"
         node = tree.add(line)
         detail = step.error if step.status == "failed" else step.summary
         if detail:
-            node.add(f"[dim]{detail}[/]")
+            node.add(f"[dim]{escape(detail)}[/]")
         for art in step.artifacts:
             if art["name"] != "result.json":
-                node.add(f"[cyan]{art['name']}[/] [dim]{art['sha256'][:12]}[/]")
+                node.add(f"[cyan]{escape(art['name'])}[/] [dim]{art['sha256'][:12]}[/]")
     if outcome.steps:
         console.print(tree)
     if outcome.diff:
@@ -89,9 +90,9 @@ def show_outcome(outcome: ReleaseOutcome, console: Console) -> None:
     style = {"released": "green", "dry_run": "green", "nothing_to_release": "green"}.get(
         outcome.outcome, "yellow" if outcome.outcome == "partial" else "red"
     )
-    console.print(f"[{style}]{outcome.outcome}[/]: {outcome.message}")
+    console.print(f"[{style}]{outcome.outcome}[/]: {escape(outcome.message)}")
     if outcome.next_action:
-        console.print(f"next: {outcome.next_action}")
+        console.print(f"next: {escape(outcome.next_action)}")
 
 
 def _finish(outcome: ReleaseOutcome, as_json: bool) -> None:

@@ -40,6 +40,17 @@ def test_push_sends_commit_and_tag_to_origin(light_repo: Path, tmp_path: Path) -
     assert git(origin, "cat-file", "-t", TAG) == "tag"
 
 
+def test_push_without_a_remote_is_refused_before_anything_is_written(light_repo: Path) -> None:
+    """--push with no `origin`: exit 2 up front; no release commit, no tag."""
+    git(light_repo, "remote", "remove", "origin")
+    head = git(light_repo, "rev-parse", "HEAD")
+    run = prepare(light_repo, "--push", "--yes")
+    assert run.code == 2, (run.data, run.stderr)
+    assert git(light_repo, "rev-parse", "HEAD") == head
+    assert git(light_repo, "tag", "--list", TAG) == ""
+    assert git(light_repo, "status", "--porcelain") == ""
+
+
 # -- announce ---------------------------------------------------------------------------
 
 

@@ -136,10 +136,17 @@ def run_version(inp: StepInput) -> StepResult:
 
 def _notes(inp: StepInput) -> Any:
     from castoff.release.notes import generate_notes
+    from castoff.release.version import version_settings
 
     plan = inp.plan
+    paths = version_settings(inp.config, plan.package).paths  # a monorepo package's own commits
     return generate_notes(
-        inp.root, plan.since_tag, plan.head_sha, config=inp.config, version=plan.version
+        inp.root,
+        plan.since_tag,
+        plan.head_sha,
+        config=inp.config,
+        version=plan.version,
+        paths=paths,
     )
 
 
@@ -187,7 +194,7 @@ def run_release_commit(inp: StepInput) -> StepResult:
         )
     _message, changelog = tagging.release_notes_text(inp.root, inp.config, nxt)
     if head == plan.head_sha:
-        tagging.check_releasable(inp.root, s, changelog_path=s.changelog)
+        tagging.check_releasable(inp.root, s, changelog_path=s.changelog, push=plan.push)
     files = tagging.plan_files(inp.root, s, nxt, changelog)
     diffs = [_diff(f.path, f.before, f.after) for f in files if f.before != f.after]
     if plan.dry_run:
