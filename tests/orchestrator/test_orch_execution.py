@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -302,3 +303,40 @@ def test_read_artifact_only_of_this_session(
         assert o2.read_artifact(sha.sha256) == b"theirs"
     with pytest.raises(NotFound):
         orch.read_artifact(sha.sha256)
+
+
+def test_a_lease_of_a_killed_unreaped_worker_is_reclaimed_at_once(
+    orch: Orchestrator, db_url: str, workdir: Path
+) -> None:
+    """A process-bound holder killed with SIGKILL but not yet reaped (a zombie) counts as gone."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    a = orch.plan_task("a")
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from castoff.orchestrator.service import Orchestrator
+        with Orchestrator.open(Path({str(workdir)!r}), database_url={db_url!r},
+                               actor="runner", process_bound=True) as o:
+            o.execute_task({a.id!r})
+            print(o.worker, flush=True)
+            time.sleep(60)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        holder = child.stdout.readline().strip()
+        assert orch.get_task(a.id).lease_owner == holder
+        child.send_signal(signal.SIGKILL)
+        for _ in range(200):
+            if orch.reclaim_dead_workers() == [a.id]:
+                break
+            time.sleep(0.01)
+        assert orch.get_task(a.id).status == TaskStatus.PENDING
+    finally:
+        child.wait()

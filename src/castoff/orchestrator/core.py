@@ -8,7 +8,6 @@ build on. :class:`castoff.orchestrator.service.Orchestrator` combines them.
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
@@ -17,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from castoff import processes
 from castoff.errors import LeaseConflict, NotFound
 from castoff.orchestrator import rows
 from castoff.orchestrator.models import Session, Task
@@ -40,7 +40,10 @@ def no_session(directory: Path) -> NotFound:
 
 
 def process_worker(actor: str) -> str:
-    """``<actor>:<pid>@<host>``: a lease holder that lives exactly as long as this process.
+    """``<actor>:<pid>.<start>@<host>``: a lease holder that lives exactly as long as this process.
+
+    ``<pid>.<start>`` is :func:`castoff.processes.token` (the start time tells a
+    reused pid apart; a zombie counts as gone).
 
     Leases of such holders are reclaimed at once when the process is gone
     (:meth:`reclaim_dead_workers`). Use it for processes that work while they
@@ -49,7 +52,7 @@ def process_worker(actor: str) -> str:
     an agent's claim over MCP) keeps the plain ``<actor>@<host>`` and waits for
     its lease to expire.
     """
-    return f"{actor}:{os.getpid()}@{socket.gethostname()}"
+    return f"{actor}:{processes.token()}@{socket.gethostname()}"
 
 
 class OrchestratorCore:

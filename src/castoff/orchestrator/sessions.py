@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy import Connection
 
+from castoff import processes
 from castoff.errors import NotFound, UsageError
 from castoff.orchestrator import rows
 from castoff.orchestrator.core import OrchestratorCore
@@ -265,17 +265,13 @@ class SessionOperations(OrchestratorCore):
 
 
 def _holder_is_dead(owner: str | None, host: str) -> bool:
-    """True when ``owner`` (``<actor>:<pid>@<host>``) is a process of ``host`` that is gone."""
+    """True when ``owner`` (``<actor>:<token>@<host>``) is a process of ``host`` that is gone.
+
+    Gone includes a killed process not yet reaped by its parent (a zombie) and
+    a pid now used by another process (:mod:`castoff.processes`).
+    """
     if not owner or "@" not in owner:
         return False
     who, _, where = owner.rpartition("@")
-    _, sep, pid_text = who.rpartition(":")
-    if where != host or not sep or not pid_text.isdigit():
-        return False
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    _, sep, token = who.rpartition(":")
+    return where == host and bool(sep) and processes.token_is_gone(token)

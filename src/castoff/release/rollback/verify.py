@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
+from castoff import processes
 from castoff.config import Config
 from castoff.errors import CastoffError, GitError, NotFound
 from castoff.release import git
@@ -27,7 +28,7 @@ from castoff.release.rollback.model import CommandResult, RollbackPlan, Verifica
 from castoff.release.rollback.settings import load_settings
 
 WORKTREE_PREFIX = "castoff-rollback-verify-"
-_LOCK_REASON = re.compile(r"castoff rollback verify pid=(\d+)")
+_LOCK_REASON = re.compile(r"castoff rollback verify pid=(\d+(?:\.\d+)?)")
 _TAIL_LINES = 40
 
 Progress = Callable[[str], None]
@@ -71,7 +72,7 @@ def _add_worktree(root: Path, sha: str) -> Path:
             "--detach",
             "--lock",
             "--reason",
-            f"castoff rollback verify pid={os.getpid()}",
+            f"castoff rollback verify pid={processes.token()}",
             str(path),
             sha,
         )
@@ -135,16 +136,6 @@ def verify_plan(
         remove_worktree(root, path)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def cleanup_stale_worktrees(root: Path) -> list[str]:
     """Remove verification worktrees left by crashed processes; return their paths.
 
@@ -163,7 +154,7 @@ def cleanup_stale_worktrees(root: Path) -> list[str]:
         if not Path(path).name.startswith(WORKTREE_PREFIX):
             continue
         owner = _LOCK_REASON.search(fields.get("locked", ""))
-        if owner and _pid_alive(int(owner[1])):
+        if owner and not processes.token_is_gone(owner[1]):
             continue
         remove_worktree(root, Path(path))
         removed.append(path)
