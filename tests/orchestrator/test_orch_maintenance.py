@@ -163,3 +163,30 @@ def test_health_check_counts_dependencies(orch: Orchestrator) -> None:
     report = orch.health_check(include_database_status=True)
     assert report.database is not None
     assert report.database.counts["task_dependencies"] == 1
+
+
+def test_scan_cleanup_runs_the_cleaners_it_is_given(orch: Orchestrator, workdir: Path) -> None:
+    """Cleaners get the working directory; what they removed is reported and recorded."""
+    seen: list[Path] = []
+
+    def cleaner(root: Path) -> list[str]:
+        seen.append(root)
+        return ["/tmp/left-by-a-crash"]
+
+    report = orch.maintenance_coordinator("scan_cleanup", cleaners=(cleaner,))
+    assert seen == [workdir]
+    assert [(f.kind, f.fixed) for f in report.findings] == [("stale_scratch", True)]
+    assert "/tmp/left-by-a-crash" in report.findings[0].message
+    assert orch.events(limit=1)[0].kind == "maintenance.scratch_removed"
+
+
+def test_a_failing_cleaner_is_a_finding_not_a_crash(orch: Orchestrator) -> None:
+    """A cleaner raising a castoff error becomes a warning; the scan still reports."""
+
+    def broken(root: Path) -> list[str]:
+        raise UsageError(f"cannot look at {root}")
+
+    report = orch.maintenance_coordinator("scan_cleanup", cleaners=(broken,))
+    assert [(f.kind, f.severity, f.fixed) for f in report.findings] == [
+        ("scratch_cleanup_failed", "warning", False)
+    ]

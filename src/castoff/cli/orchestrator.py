@@ -564,9 +564,11 @@ def maintenance_coordinator(
     as_json: JsonOpt = False,
 ) -> None:
     """Clean up, validate the task graph, or write status / handover documents."""
+    from castoff.release.workflow.scratch import clean_scratch
+
     with _open(working_directory) as orch:
         report = orch.maintenance_coordinator(
-            action, scope=scope, validation_level=validation_level
+            action, scope=scope, validation_level=validation_level, cleaners=(clean_scratch,)
         )
     emit(report, as_json=as_json, human=lambda con: views.show_maintenance(con, report))
 

@@ -271,16 +271,21 @@ def maintenance_coordinator(
         Literal["scan_cleanup", "validate_structure", "update_documentation", "prepare_handover"],
         _d("What to do."),
     ],
-    scope: Annotated[str, _d("session, or a task id to limit the action to.")] = "session",
+    scope: Annotated[
+        Literal["session", "all"], _d("This session only, or every session in the store.")
+    ] = "session",
     validation_level: Annotated[
-        Literal["basic", "comprehensive", "full"], _d("How thorough the checks are.")
+        Literal["basic", "full"],
+        _d("full also checks stored content (validate) or removes unreferenced content (scan)."),
     ] = "basic",
 ) -> m.MaintenanceReport:
     """Maintain the task graph: find stale work (scan_cleanup), check structure
     (validate_structure), write a status document (update_documentation), or summarise
     for the next agent (prepare_handover)."""
+    from castoff.release.workflow.scratch import clean_scratch
+
     return state.orchestrator.maintenance_coordinator(
-        action, scope=scope, validation_level=validation_level
+        action, scope=scope, validation_level=validation_level, cleaners=(clean_scratch,)
     )
 
 

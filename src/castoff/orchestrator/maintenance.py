@@ -5,7 +5,8 @@ Actions:
 - ``scan_cleanup`` reclaims expired leases, cancels open tasks whose parent was
   cancelled or archived, blocks pending tasks that wait on a dependency that
   can never complete (failed, cancelled or archived), and
-  (``validation_level="full"``) removes stored content no artifact refers to.
+  (``validation_level="full"``) removes stored content no artifact refers to;
+  the ``cleaners`` an adapter passes remove scratch space of crashed work.
 - ``validate_structure`` checks the task tree and the dependency graph, and
   reports pending tasks that wait on such a dead dependency (and, at ``full``,
   that every artifact's content is present and matches its sha256).
@@ -15,11 +16,12 @@ Actions:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sqlalchemy import Connection
 
-from castoff.errors import UsageError
+from castoff.errors import CastoffError, UsageError
 from castoff.orchestrator import graph, lifecycle
 from castoff.orchestrator.handover import handover_document, status_document
 from castoff.orchestrator.models import (
@@ -45,15 +47,28 @@ OPEN = sorted(OPEN_STATUSES)
 CLOSED_PARENT = sorted({TaskStatus.CANCELLED, TaskStatus.ARCHIVED})
 #: A dependency in one of these never completes (a failed one only if retried by hand).
 DEAD_ENDS = sorted({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.ARCHIVED})
+#: Removes what crashed work left outside the store under a working directory; the paths.
+Cleaner = Callable[[Path], list[str]]
 
 
 class MaintenanceOperations(SessionOperations):
     """maintenance_coordinator."""
 
     def maintenance_coordinator(
-        self, action: str, scope: str = "session", validation_level: str = "basic"
+        self,
+        action: str,
+        scope: str = "session",
+        validation_level: str = "basic",
+        *,
+        cleaners: Sequence[Cleaner] = (),
     ) -> MaintenanceReport:
-        """Run one maintenance ``action`` over this session (or ``scope="all"`` sessions)."""
+        """Run one maintenance ``action`` over this session (or ``scope="all"`` sessions).
+
+        ``cleaners`` (scan_cleanup only) remove what crashed work left outside
+        the store — each is called with the session's working directory and
+        returns what it removed. The orchestrator knows no such places; the
+        adapters pass the release layer's (scratch worktrees and build folders).
+        """
         for value, allowed, name in (
             (action, ACTIONS, "action"),
             (scope, SCOPES, "scope"),
@@ -64,6 +79,7 @@ class MaintenanceOperations(SessionOperations):
         full = validation_level == "full"
         if action == "scan_cleanup":
             findings = self.db.write(lambda conn: self._scan_cleanup(conn, scope, full=full))
+            findings += self._run_cleaners(cleaners)
         elif action == "validate_structure":
             findings = self.db.read(lambda conn: self._validate(conn, scope, full=full))
         else:
@@ -76,6 +92,24 @@ class MaintenanceOperations(SessionOperations):
             findings=findings,
             fixed=fixed,
         )
+
+    def _run_cleaners(self, cleaners: Sequence[Cleaner]) -> list[Finding]:
+        findings: list[Finding] = []
+        for clean in cleaners:
+            try:
+                removed = clean(self.working_directory)
+            except CastoffError as exc:
+                findings.append(Finding("scratch_cleanup_failed", None, str(exc)))
+                continue
+            findings += [
+                Finding("stale_scratch", None, f"removed {path} (its owner is gone)", "info", True)
+                for path in removed
+            ]
+        removed = [f.message for f in findings if f.fixed]
+        if removed:
+            kind = "maintenance.scratch_removed"
+            self.db.write(lambda conn: self.event(conn, kind, paths=removed))
+        return findings
 
     def _sessions(self, conn: Connection, scope: str) -> list[str]:
         if scope == "session":

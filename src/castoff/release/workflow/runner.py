@@ -37,6 +37,7 @@ from castoff.release.workflow.outcome import (
     describe,
     finish,
 )
+from castoff.release.workflow.scratch import clean_scratch
 
 if TYPE_CHECKING:
     from castoff.orchestrator.models import Task
@@ -328,7 +329,7 @@ def _run(
         release, steps = graph.retry_failed(orch, release, steps)
         steps = _rerun_untrusted(orch, release, steps)
     if tidy:
-        clean_worktrees(root)
+        clean_scratch(root)
     run = StepRunner(
         orch,
         root,
@@ -512,16 +513,6 @@ def _tag_missing(
     return graph.reopen(
         orch, release, steps, [tag.id], f"tag {plan.tag} does not exist: the tag step runs again"
     )
-
-
-def clean_worktrees(root: Path) -> None:
-    """Remove what a killed run left behind: rollback-verification worktrees and
-    pre-flight scratch directories whose owner is gone."""
-    from castoff.release.rollback.verify import cleanup_stale_worktrees
-    from castoff.release.validate.preflight import cleanup_stale_workdirs
-
-    cleanup_stale_worktrees(root)
-    cleanup_stale_workdirs()
 
 
 __all__ = [

@@ -22,7 +22,7 @@ from castoff.orchestrator.core import process_worker
 from castoff.release.workflow import graph
 from castoff.release.workflow.execution import Heartbeat, StepRunner
 from castoff.release.workflow.outcome import finish
-from castoff.release.workflow.runner import clean_worktrees
+from castoff.release.workflow.scratch import clean_scratch
 
 
 @dataclass
@@ -61,7 +61,7 @@ def work(
         ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="castoff-worker") as pool,
         Heartbeat(orch) as beat,
     ):
-        clean_worktrees(root)
+        clean_scratch(root)
         while not stop.is_set():
             orch.reclaim_dead_workers()
             release = graph.find_open_release(orch)
