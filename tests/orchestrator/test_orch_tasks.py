@@ -347,3 +347,26 @@ def test_update_status_by_the_holder_or_after_expiry(orch: Orchestrator) -> None
         )
     )
     assert orch.update_task(a.id, status="pending").status == TaskStatus.PENDING
+
+
+def test_events_page_with_before(orch: Orchestrator) -> None:
+    """events(before=id) continues the log below a page's last event, without overlap."""
+    for n in range(5):
+        orch.plan_task(f"t{n}")
+    everything = [e.id for e in orch.events(limit=1000)]
+    first = orch.events(limit=3)
+    second = orch.events(limit=3, before=first[-1].id)
+    assert [e.id for e in first + second] == everything[:6]
+    with pytest.raises(UsageError, match="before must be an event id"):
+        orch.events(before=0)
+
+
+def test_durations_from_the_last_claim(orch: Orchestrator) -> None:
+    """durations: completed and running tasks from their last claim; pending ones absent."""
+    done, running, waiting = orch.plan_task("d"), orch.plan_task("r"), orch.plan_task("w")
+    orch.execute_task(done.id)
+    orch.complete_task(done.id, "ok")
+    orch.execute_task(running.id)
+    found = orch.durations([orch.get_task(t.id) for t in (done, running, waiting)])
+    assert set(found) == {done.id, running.id}
+    assert all(0 <= seconds < 60 for seconds in found.values())

@@ -586,12 +586,15 @@ def events(
     task_id: Annotated[str | None, typer.Option("--task-id")] = None,
     kind: Annotated[str | None, typer.Option()] = None,
     limit: Annotated[int, typer.Option()] = 50,
+    before: Annotated[
+        int | None, typer.Option(help="Only events older than this event id (the next page).")
+    ] = None,
     working_directory: WorkdirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """The session's event log, newest first."""
     with _open(working_directory) as orch:
-        found = orch.events(task_id=task_id, limit=limit, kind=kind)
+        found = orch.events(task_id=task_id, limit=limit, kind=kind, before=before)
     emit(found, as_json=as_json, human=lambda con: views.show_events(con, found))
 
 

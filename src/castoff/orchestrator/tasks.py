@@ -383,16 +383,60 @@ class TaskOperations(OrchestratorCore):
         self.db.write(work)
 
     def events(
-        self, task_id: str | None = None, limit: int = 100, kind: str | None = None
+        self,
+        task_id: str | None = None,
+        limit: int = 100,
+        kind: str | None = None,
+        before: int | None = None,
     ) -> list[Event]:
-        """The session's newest events first (of one task, or one kind, if given)."""
+        """The session's newest events first (of one task, or one kind, if given).
+
+        ``before``: only events older than the event with that id — pass the last
+        id of a page to get the next one (stable while new events are appended).
+        """
         limit, _ = values.page(limit, 0)
+        if before is not None and (
+            not isinstance(before, int) or isinstance(before, bool) or before < 1
+        ):
+            raise UsageError(f"before must be an event id, 1 or more (got {before!r})")
         found = self.db.read(
             lambda conn: event_store.recent(
-                conn, session_id=self.session_id, task_id=task_id, kind=kind, limit=limit
+                conn,
+                session_id=self.session_id,
+                task_id=task_id,
+                kind=kind,
+                limit=limit,
+                before=before,
             )
         )
         return [rows.event(r) for r in found]
+
+    def durations(self, tasks: Iterable[Task]) -> dict[str, float]:
+        """Seconds each task's latest attempt took, from its last claim (``task.in_progress``)
+        to its completion or failure, or until now while it is in progress.
+
+        Tasks never claimed, and pending, blocked, cancelled or archived ones, are left out.
+        One query for all of them.
+        """
+        timed = {
+            t.id: t
+            for t in tasks
+            if t.status in (TaskStatus.COMPLETED, TaskStatus.FAILED, TaskStatus.IN_PROGRESS)
+        }
+        started = self.db.read(
+            lambda conn: event_store.last_of_kind(conn, list(timed), "task.in_progress")
+        )
+        now = self.now()
+        out: dict[str, float] = {}
+        for task_id, began in started.items():
+            task = timed[task_id]
+            ended = {
+                TaskStatus.COMPLETED: task.completed_at,
+                TaskStatus.FAILED: task.updated_at,
+            }.get(task.status, now)
+            if ended is not None:
+                out[task_id] = round(max((ended - began).total_seconds(), 0.0), 3)
+        return out
 
 
 def _empty_results() -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, bindparam, insert, select
+from sqlalchemy import Connection, RowMapping, bindparam, func, insert, select
 
 from castoff.store.prepared import Prepared
 from castoff.store.schema import events
@@ -48,9 +48,13 @@ def recent(
     task_id: str | None = None,
     kind: str | None = None,
     limit: int = 100,
+    before: int | None = None,
 ) -> list[RowMapping]:
-    """The newest events first, filtered by session, task and kind."""
+    """The newest events first, filtered by session, task and kind; ``before``: only
+    events older than the event with that id (the next page of the log)."""
     stmt = select(events)
+    if before is not None:
+        stmt = stmt.where(events.c.id < before)
     if session_id is not None:
         stmt = stmt.where(events.c.session_id == session_id)
     if task_id is not None:
@@ -58,3 +62,15 @@ def recent(
     if kind is not None:
         stmt = stmt.where(events.c.kind == kind)
     return list(conn.execute(stmt.order_by(events.c.id.desc()).limit(limit)).mappings())
+
+
+def last_of_kind(conn: Connection, task_ids: list[str], kind: str) -> dict[str, datetime]:
+    """When each of ``task_ids`` last had an event of ``kind`` (tasks without one are absent)."""
+    if not task_ids:
+        return {}
+    stmt = (
+        select(events.c.task_id, func.max(events.c.created_at))
+        .where(events.c.task_id.in_(task_ids), events.c.kind == kind)
+        .group_by(events.c.task_id)
+    )
+    return {str(task_id): at for task_id, at in conn.execute(stmt)}
