@@ -138,3 +138,92 @@ def test_every_stored_status_change_is_a_legal_transition(
             assert after == before or can_transition(TaskStatus(before), TaskStatus(after))
 
     check()
+
+
+lifecycle_ops = st.lists(
+    st.tuples(
+        st.sampled_from(
+            [
+                "plan",
+                "plan_child",
+                "execute",
+                "complete",
+                "fail",
+                "cancel",
+                "pending",
+                "blocked",
+                "archived",
+                "delete",
+                "archive_subtree",
+                "expire",
+                "scan_cleanup",
+            ]
+        ),
+        st.integers(0, 7),
+    ),
+    max_size=25,
+)
+
+
+def _counters_match(orch: Orchestrator) -> None:
+    from castoff.store import counters
+
+    sid = orch.session_id
+    stored, real = orch.db.read(lambda conn: (counters.read(conn, sid), counters.actual(conn, sid)))
+    assert {s: n for s, n in stored.items() if n} == real
+    status = orch.get_status()
+    assert status.total == sum(real.values())
+    assert {s: n for s, n in status.counts.items() if n} == real
+
+
+def test_status_counters_equal_a_real_count_after_any_lifecycle(
+    store: Store, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Whatever happens to a session's tasks (plans, claims, completions, cancelled
+    subtrees, deletes that cascade, archives, expired leases, cleanup), the status
+    counters get_status reads equal a GROUP BY over the tasks."""
+    from datetime import timedelta
+
+    from castoff.store import tasks as task_store
+
+    orch = store.orch
+
+    @_settings(store)
+    @given(ops=lifecycle_ops)
+    def check(ops: list[tuple[str, int]]) -> None:
+        _fresh_session(orch, tmp_path_factory.mktemp("s"))
+        ids = [orch.plan_task("root").id]
+        for op, i in ops:
+            task_id = ids[i % len(ids)]
+            with contextlib.suppress(CastoffError):
+                if op == "plan":
+                    ids.append(orch.plan_task(f"t{len(ids)}", dependencies=[task_id]).id)
+                elif op == "plan_child":
+                    ids.append(orch.plan_task(f"c{len(ids)}", parent_task_id=task_id).id)
+                elif op == "execute":
+                    orch.execute_task(task_id)
+                elif op == "complete":
+                    orch.complete_task(task_id, "done")
+                elif op == "fail":
+                    orch.fail_task(task_id, "boom")
+                elif op == "cancel":
+                    orch.cancel_task(task_id)
+                elif op == "delete":
+                    orch.delete_task(task_id, force=True)
+                elif op == "archive_subtree":
+                    orch.delete_task(task_id, force=True, archive_instead=True)
+                elif op == "expire":  # its holder died: the lease ran out
+                    past = orch.now() - timedelta(seconds=5)
+                    orch.db.write(
+                        lambda conn, t=task_id, p=past: task_store.set_values(
+                            conn, t, {"lease_expires_at": p}
+                        )
+                    )
+                    orch.resume_session()
+                elif op == "scan_cleanup":
+                    orch.maintenance_coordinator("scan_cleanup")
+                else:
+                    orch.update_task(task_id, status=op)
+            _counters_match(orch)
+
+    check()

@@ -4,11 +4,13 @@ Actions:
 
 - ``scan_cleanup`` reclaims expired leases, cancels open tasks whose parent was
   cancelled or archived, blocks pending tasks that wait on a dependency that
-  can never complete (failed, cancelled or archived), and
-  (``validation_level="full"``) removes stored content no artifact refers to;
-  the ``cleaners`` an adapter passes remove scratch space of crashed work.
+  can never complete (failed, cancelled or archived), recounts status counters
+  that drifted, and (``validation_level="full"``) removes stored content no
+  artifact refers to; the ``cleaners`` an adapter passes remove scratch space
+  of crashed work.
 - ``validate_structure`` checks the task tree and the dependency graph, and
-  reports pending tasks that wait on such a dead dependency (and, at ``full``,
+  reports pending tasks that wait on such a dead dependency and status
+  counters (``task_counts``) that disagree with a real count (and, at ``full``,
   that every artifact's content is present and matches its sha256).
 - ``update_documentation`` writes ``.castoff/SESSION.md``, the session's status.
 - ``prepare_handover`` writes ``.castoff/handover.md`` for whoever continues.
@@ -33,6 +35,7 @@ from castoff.orchestrator.models import (
 )
 from castoff.orchestrator.sessions import SessionOperations
 from castoff.store import artifacts as artifact_store
+from castoff.store import counters
 from castoff.store import leases as lease_store
 from castoff.store import queries as query_store
 from castoff.store import sessions as session_store
@@ -44,6 +47,7 @@ ACTIONS = ("scan_cleanup", "validate_structure", "update_documentation", "prepar
 SCOPES = ("session", "all")
 LEVELS = ("basic", "full")
 OPEN = sorted(OPEN_STATUSES)
+STATUSES = [s.value for s in TaskStatus]
 CLOSED_PARENT = sorted({TaskStatus.CANCELLED, TaskStatus.ARCHIVED})
 #: A dependency in one of these never completes (a failed one only if retried by hand).
 DEAD_ENDS = sorted({TaskStatus.FAILED, TaskStatus.CANCELLED, TaskStatus.ARCHIVED})
@@ -156,6 +160,8 @@ class MaintenanceOperations(SessionOperations):
                     findings.append(
                         Finding("orphaned_task", task_id, "parent is closed; cancelled", fixed=True)
                     )
+            for status, (stored, real) in counters.repair(conn, sid, STATUSES).items():
+                findings.append(_counter_finding(sid, status, stored, real, fixed=True))
             for task_id, reason in _dead_dependencies(conn, sid).items():
                 blocked = {"status": TaskStatus.BLOCKED.value, "error": reason, "updated_at": now}
                 if not task_store.set_if_status(conn, [task_id], TaskStatus.PENDING, blocked):
@@ -240,6 +246,10 @@ class MaintenanceOperations(SessionOperations):
                 Finding("dead_dependency", task_id, reason)
                 for task_id, reason in _dead_dependencies(conn, sid).items()
             ]
+            findings += [
+                _counter_finding(sid, status, stored, real, fixed=False)
+                for status, (stored, real) in counters.drift(conn, sid).items()
+            ]
             running = query_store.by_status(conn, sid, "in_progress", limit=100_000)
             findings += [
                 Finding("missing_lease", r["id"], "in progress without a lease", "error")
@@ -300,6 +310,16 @@ class MaintenanceOperations(SessionOperations):
         return MaintenanceReport(
             action=action, scope=scope, validation_level=level, document=document, path=str(target)
         )
+
+
+def _counter_finding(
+    session_id: str, status: str, stored: int, real: int, *, fixed: bool
+) -> Finding:
+    """A status counter (``task_counts``) that disagrees with the session's tasks."""
+    message = f"session {session_id}: {stored} task(s) counted as {status}, {real} really"
+    return Finding(
+        "counter_drift", None, message + ("; recounted" if fixed else ""), "error", fixed
+    )
 
 
 def _dead_dependencies(conn: Connection, session_id: str) -> dict[str, str]:

@@ -124,15 +124,23 @@ class SessionOperations(OrchestratorCore):
                 ours = r["host"] == self.host or (r["host"] is None and local_unknown)
                 (gone if ours or all_hosts else skipped).append(rows.session(r, n))
             if not dry_run:
-                session_store.delete_many(conn, [s.id for s in gone])
+                removed = {s.id for s in gone}
+                session_store.delete_many(conn, sorted(removed))
+                # logged in the current session, or in none if it is among the removed
+                current = None if self._session_id in removed else self._session_id
                 for s in gone:
-                    self.event(
+                    event_store.append(
                         conn,
-                        "session.removed",
-                        session_id=None,
-                        removed_session=s.id,
-                        working_directory=s.working_directory,
-                        host=s.host,
+                        session_id=current,
+                        task_id=None,
+                        kind="session.removed",
+                        actor=self.actor,
+                        data={
+                            "removed_session": s.id,
+                            "working_directory": s.working_directory,
+                            "host": s.host,
+                        },
+                        at=self.now(),
                     )
             return CleanupResult(
                 dry_run=dry_run,
@@ -141,7 +149,10 @@ class SessionOperations(OrchestratorCore):
                 skipped=skipped,
             )
 
-        return self.db.read(work) if dry_run else self.db.write(work)
+        result = self.db.read(work) if dry_run else self.db.write(work)
+        if self._session_id in {s.id for s in result.sessions} and not dry_run:
+            self._session_id, self._looked_up = None, False  # made afresh if used again
+        return result
 
     # -- recovery ------------------------------------------------------------------
     def recover(self) -> list[str]:

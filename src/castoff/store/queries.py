@@ -17,6 +17,7 @@ from sqlalchemy import Connection, RowMapping, bindparam, exists, func, or_, sel
 from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
+from castoff.store import counters
 from castoff.store.prepared import Prepared
 from castoff.store.schema import UTCDateTime, tasks
 from castoff.store.schema import task_dependencies as deps
@@ -41,6 +42,7 @@ class TaskQuery:
 
 
 _LIST_FILTERS = ("status", "task_type", "specialist_type", "complexity")
+_COUNTED = frozenset({"status", "status[]"})  # query shapes whose total task_counts has
 _BRIEF = (
     tasks.c.id,
     tasks.c.title,
@@ -134,7 +136,8 @@ def query(
 ) -> tuple[list[dict[str, Any]], int]:
     """One page of matching tasks (oldest first) and the total number of matches."""
     params = _params(conn, q)
-    page, count = _query_statements(frozenset(params) - {"session_id"})
+    shape = frozenset(params) - {"session_id"}
+    page, count = _query_statements(shape)
     page_params = params | {"limit": limit, "offset": offset}
     if isinstance(page, Prepared):
         rows = page.all(conn, page_params)
@@ -142,6 +145,10 @@ def query(
         rows = [dict(r) for r in conn.execute(page, page_params).mappings()]
     if offset == 0 and len(rows) < limit:
         total = len(rows)
+    elif shape <= _COUNTED:  # by status alone (or not at all): the counters know the total
+        counted = counters.read(conn, q.session_id)
+        wanted = q.status or counted.keys()
+        total = sum(counted.get(s, 0) for s in set(wanted))
     elif isinstance(count, Prepared):
         total = int(count.tuples(conn, params)[0][0])
     else:
@@ -149,11 +156,6 @@ def query(
     return rows, total
 
 
-_STATUS_COUNTS = (
-    select(tasks.c.status, func.count())
-    .where(tasks.c.session_id == bindparam("session_id"))
-    .group_by(tasks.c.status)
-)
 _OLDEST = (
     select(*_BRIEF)
     .where(tasks.c.session_id == bindparam("session_id"), tasks.c.status == bindparam("status"))
@@ -184,9 +186,8 @@ _READY = (
 
 
 def status_counts(conn: Connection, session_id: str) -> dict[str, int]:
-    """Number of the session's tasks in each status (one GROUP BY over an index)."""
-    rows = _P_STATUS_COUNTS.tuples(conn, {"session_id": session_id})
-    return {r[0]: int(r[1]) for r in rows}
+    """Number of the session's tasks in each status (read from ``task_counts``, no scan)."""
+    return counters.read(conn, session_id)
 
 
 def briefs_by_status(
@@ -250,7 +251,6 @@ def with_closed_dependency(
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-_P_STATUS_COUNTS = Prepared(_STATUS_COUNTS)
 _P_OLDEST = Prepared(_OLDEST)
 _P_NEWEST = Prepared(_NEWEST)
 _P_READY = Prepared(_READY)

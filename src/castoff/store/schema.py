@@ -129,6 +129,18 @@ Index("ix_tasks_session_status_updated", tasks.c.session_id, tasks.c.status, tas
 Index("ix_tasks_session_status_lease", tasks.c.session_id, tasks.c.status, tasks.c.lease_expires_at)
 Index("ix_tasks_parent", tasks.c.parent_task_id)
 
+# How many of a session's tasks are in each status, so get_status reads a handful of
+# rows instead of counting the session's tasks. Triggers on ``tasks`` keep it exact in
+# the same transaction as every insert, status change and delete, cascades included
+# (migration 0003 creates them; ``store/counters.py`` reads, checks and repairs it).
+task_counts = Table(
+    "task_counts",
+    metadata,
+    Column("session_id", ID, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("status", String(16), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
 task_dependencies = Table(
     "task_dependencies",
     metadata,

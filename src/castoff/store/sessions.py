@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, func, insert, select, text, update
+from sqlalchemy import Connection, RowMapping, delete, insert, select, text, update
 
-from castoff.store.schema import sessions, tasks
+from castoff.store import counters
+from castoff.store.schema import sessions
 
 
 def by_directory(conn: Connection, working_directory: str) -> RowMapping | None:
@@ -31,16 +32,12 @@ def set_values(conn: Connection, session_id: str, values: Mapping[str, Any]) -> 
 
 
 def list_with_counts(conn: Connection) -> list[tuple[RowMapping, int]]:
-    """Every session (most recently updated first) with its number of tasks."""
-    counts = (
-        select(tasks.c.session_id, func.count().label("n")).group_by(tasks.c.session_id).subquery()
-    )
+    """Every session (most recently updated first) with its number of tasks (from the counters)."""
+    totals = counters.totals(conn)
     rows = conn.execute(
-        select(sessions, func.coalesce(counts.c.n, 0).label("task_count"))
-        .outerjoin(counts, counts.c.session_id == sessions.c.id)
-        .order_by(sessions.c.updated_at.desc(), sessions.c.id)
+        select(sessions).order_by(sessions.c.updated_at.desc(), sessions.c.id)
     ).mappings()
-    return [(row, int(row["task_count"])) for row in rows]
+    return [(row, totals.get(row["id"], 0)) for row in rows]
 
 
 #: Namespace of the graph locks (two-key advisory locks never meet the migration's).
