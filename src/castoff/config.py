@@ -82,6 +82,30 @@ class Config:
             raise ConfigError(f"[{name}] must be a table in {self.source}")
         return value
 
+    def package_section(self, name: str, package: str | None) -> dict[str, Any]:
+        """``[tool.castoff.<name>]`` as monorepo ``package`` sees it.
+
+        The shared keys, overlaid key by key by ``[tool.castoff.<name>.packages.<package>]``
+        (``packages`` itself is left out). Every package named there must be one of
+        ``[tool.castoff.version.packages]``: a typo would otherwise be ignored silently.
+        """
+        table = dict(self.section(name))
+        overrides = table.pop("packages", {})
+        if not isinstance(overrides, Mapping) or not all(
+            isinstance(v, Mapping) for v in overrides.values()
+        ):
+            raise ConfigError(f"[{name}.packages] must hold one table per package in {self.source}")
+        known = self.section("version").get("packages", {})
+        unknown = sorted(set(overrides) - set(known if isinstance(known, Mapping) else ()))
+        if unknown:
+            raise ConfigError(
+                f"[{name}.packages] names {', '.join(unknown)}, not a package of "
+                f"[version.packages] in {self.source}"
+            )
+        if package is not None and package in overrides:
+            table.update(overrides[package])
+        return table
+
     def secret(self, env_name: str | None, *, what: str) -> str:
         """Read a secret from the environment variable the config names."""
         if not env_name:

@@ -310,3 +310,27 @@ def test_allow_zero_version_false_leaves_one_alone() -> None:
     """From 1.x the setting changes nothing."""
     p = plan("1.2.0", [change("fix")], rules=BumpRules(allow_zero_version=False))
     assert str(p.next) == "1.2.1"
+
+
+def test_a_monorepo_operation_names_its_package_or_a_tag_of_it() -> None:
+    """resolve_package: the package given, else the one whose tag format the tag matches;
+    a monorepo with neither asks for --package; a single project has none."""
+    from pathlib import Path
+
+    from castoff.config import Config
+    from castoff.errors import UsageError
+    from castoff.release.version import resolve_package
+
+    packages = {
+        "pkg-a": {"path": "packages/a"},
+        "web": {"path": "web", "tag_format": "web@{version}"},
+    }
+    mono = Config(root=Path("/nowhere"), data={"version": {"packages": packages}})
+    assert resolve_package(mono, "web") == "web"
+    assert resolve_package(mono, None, "pkg-a-v1.2.0") == "pkg-a"
+    assert resolve_package(mono, None, "web@2.0.0-rc.1") == "web"
+    with pytest.raises(UsageError, match=r"choose --package \(pkg-a, web\)"):
+        resolve_package(mono, None, "v1.2.0")
+    with pytest.raises(UsageError, match="unknown package 'pkg-c'"):
+        resolve_package(mono, "pkg-c")
+    assert resolve_package(Config(root=Path("/nowhere")), None, "v1.2.0") is None

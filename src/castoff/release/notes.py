@@ -57,8 +57,12 @@ class NotesConfig:
     workers: int = 2
 
     @classmethod
-    def from_config(cls, config: Config) -> NotesConfig:
-        """Read and validate the ``notes`` section of ``config``."""
+    def from_config(cls, config: Config, package: str | None = None) -> NotesConfig:
+        """Read and validate the ``notes`` section of ``config``.
+
+        With monorepo ``package``: its tag format and changelog (the commits are
+        filtered by its paths where the notes are generated).
+        """
         section = config.section("notes")
         where = f"[notes] in {config.source}"
         known = {
@@ -98,9 +102,17 @@ class NotesConfig:
         for key in ("include_merges", "include_prereleases"):
             if not isinstance(section.get(key, False), bool):
                 raise ConfigError(f"{key} must be true or false in {where}")
+        tag_format = config.tag_format
+        changelog = str(config.data.get("changelog", "CHANGELOG.md"))
+        if package is not None:
+            from castoff.release.version import version_settings
+
+            vs = version_settings(config, package)
+            tag_format = vs.tag_format
+            changelog = vs.changelog.relative_to(config.root).as_posix()
         return cls(
             root=config.root,
-            tag_format=config.tag_format,
+            tag_format=tag_format,
             types={k.lower(): v for k, v in types.items()},
             other_group=other or None,
             breaking_title=str(section.get("breaking_title", "Breaking Changes")),
@@ -108,7 +120,7 @@ class NotesConfig:
             include_prereleases=bool(section.get("include_prereleases", False)),
             link_style=style,
             templates=dict(templates),
-            changelog=str(config.data.get("changelog", "CHANGELOG.md")),
+            changelog=changelog,
             workers=workers,
         )
 

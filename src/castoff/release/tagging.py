@@ -650,15 +650,16 @@ def release_notes_text(
     from castoff.release.notes_render import NotesRenderer
 
     title = f"Release {nxt.next}"
+    # a monorepo package's notes: its commits, between its tags (links name its tags)
+    cfg = notes_engine.NotesConfig.from_config(config, nxt.package)
     try:
         since = nxt.since_tag if nxt.package else None
         s = version_settings(config, nxt.package)
         notes = notes_engine.generate_notes(
-            repo, since, config=config, version=nxt.next, paths=s.paths
+            repo, since, config=cfg, version=nxt.next, paths=s.paths
         )
     except NoNotes:
         return title + "\n", None
-    cfg = notes_engine.notes_config(repo, config)
     forge = notes_engine.forge_of(repo, cfg)
     text = NotesRenderer(cfg, "text", forge=forge)(notes)
     if not config.section("version").get("update_changelog", True):

@@ -365,6 +365,12 @@ class VersionSettings:
     package: str | None = None
     paths: tuple[str, ...] = ()
 
+    @property
+    def directory(self) -> str:
+        """A monorepo package's directory (its first path, relative to the repository's
+        top), where its version files, changelog and build live; ``""`` for the project."""
+        return self.paths[0].strip("/") if self.paths else ""
+
 
 def version_settings(config: Config, package: str | None = None) -> VersionSettings:
     """Read ``[tool.castoff.version]`` (and the shared keys) into VersionSettings.
@@ -456,3 +462,38 @@ def package_names(config: Config) -> list[str]:
     """The monorepo packages configured under ``version.packages`` (empty for one project)."""
     packages = config.section("version").get("packages", {})
     return list(packages) if isinstance(packages, Mapping) else []
+
+
+def package_of_tag(config: Config, tag: str) -> str | None:
+    """The monorepo package whose ``tag_format`` ``tag`` matches (None: no package's)."""
+    from castoff.release.git import tag_pattern, version_key
+
+    for name in package_names(config):
+        found = tag_pattern(version_settings(config, name).tag_format).fullmatch(tag)
+        if found is not None and version_key(found["version"]) is not None:
+            return name
+    return None
+
+
+def tag_format_of(config: Config, package: str | None) -> str:
+    """The tag format of monorepo ``package`` (default ``<name>-v{version}``), else the
+    project's."""
+    return version_settings(config, package).tag_format if package else config.tag_format
+
+
+def resolve_package(config: Config, package: str | None, tag: str | None = None) -> str | None:
+    """The monorepo package an operation on a release is about: ``package`` (checked),
+    else the one whose tag format ``tag`` matches; None for a single project.
+
+    In a monorepo with neither: UsageError naming the packages (exit 2).
+    """
+    if package is not None:
+        version_settings(config, package)  # an unknown package: UsageError listing them
+        return package
+    names = package_names(config)
+    if not names:
+        return None
+    found = package_of_tag(config, tag) if tag else None
+    if found is None:
+        raise UsageError(f"this is a monorepo: choose --package ({', '.join(names)})")
+    return found
