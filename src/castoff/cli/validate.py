@@ -45,6 +45,10 @@ CheckOpt = Annotated[
 SkipOpt = Annotated[
     list[str] | None, typer.Option("--skip", help="Report this check as skipped; repeatable.")
 ]
+PackageOpt = Annotated[
+    str | None,
+    typer.Option("--package", help="The monorepo package (version.packages) to validate."),
+]
 ConcurrencyOpt = Annotated[
     int | None,
     typer.Option("--concurrency", min=1, help="Checks run at once (default: config, else 4)."),
@@ -118,7 +122,8 @@ def _print_human(out: Console, report: ValidationReport) -> None:
     from castoff.release.validate.report import SYMBOL
 
     name = "Pre-flight" if report.kind == "preflight" else "Post-deploy"
-    table = Table(title=Text(f"{name} validation of {report.version}"), title_justify="left")
+    what = f"{report.package} {report.version}" if report.package else report.version
+    table = Table(title=Text(f"{name} validation of {what}"), title_justify="left")
     table.add_column("")
     table.add_column("check")
     table.add_column("time", justify="right")
@@ -158,6 +163,7 @@ def preflight_command(
     check: CheckOpt = None,
     skip: SkipOpt = None,
     concurrency: ConcurrencyOpt = None,
+    package: PackageOpt = None,
     json_out: JsonOpt = False,
     workdir: WorkdirOpt = None,
 ) -> None:
@@ -166,7 +172,7 @@ def preflight_command(
     from castoff.release.validate.api import preflight_release, validate_preflight
 
     root = _root(workdir)
-    release = preflight_release(root, load_config(root), version)
+    release = preflight_release(root, load_config(root), version, package)
     if release.version is None:
         sys.stdout.write(
             f"nothing to release: {release.reason}; pass --version X to validate a version anyway\n"
@@ -181,6 +187,7 @@ def preflight_command(
             skip=skip or (),
             concurrency=concurrency,
             on_progress=on_progress,
+            package=package,
         )
     _finish(report, json_out=json_out)
 
@@ -191,6 +198,7 @@ def postdeploy_command(
     version: DeployedVersionOpt = None,
     check: CheckOpt = None,
     skip: SkipOpt = None,
+    package: PackageOpt = None,
     json_out: JsonOpt = False,
     workdir: WorkdirOpt = None,
 ) -> None:
@@ -200,7 +208,12 @@ def postdeploy_command(
     root = _root(workdir)
     with _live_view(not json_out, f"post-deploy {version or 'latest release'}") as on_progress:
         report = validate_postdeploy(
-            root, version=version, checks=check, skip=skip or (), on_progress=on_progress
+            root,
+            version=version,
+            checks=check,
+            skip=skip or (),
+            on_progress=on_progress,
+            package=package,
         )
     if not report.checks and not json_out:
         sys.stdout.write(

@@ -198,6 +198,7 @@ def validate_preflight(
     ] = None,
     check: Checks = None,
     skip: Skip = None,
+    package: Package = None,
 ) -> ValidationReport:
     """Pre-flight checks before tagging: clean tree, release branch, upstream, tag free,
     version files, CHANGELOG section, tests, build and install in a scratch copy. Failed
@@ -211,6 +212,7 @@ def validate_preflight(
         checks=check,
         skip=skip or (),
         on_progress=lambda check_id, status: progress.step(f"{check_id}: {status}"),
+        package=package,
     )
 
 
@@ -223,6 +225,7 @@ def validate_postdeploy(
     ] = None,
     check: PostdeployChecks = None,
     skip: PostdeploySkip = None,
+    package: Package = None,
 ) -> ValidationReport:
     """Post-deploy checks of a released version: configured health endpoints report it,
     the package index serves it. Failed checks are in the report, not errors. The report
@@ -235,6 +238,7 @@ def validate_postdeploy(
         checks=check,
         skip=skip or (),
         on_progress=lambda check_id, status: progress.step(f"{check_id}: {status}"),
+        package=package,
     )
 
 

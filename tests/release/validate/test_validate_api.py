@@ -87,3 +87,50 @@ def test_postdeploy_configured_without_a_tag_asks_for_a_version(
     with pytest.raises(UsageError, match="no release tag found: pass a version"):
         validate_postdeploy(root)
     assert validate_postdeploy(root, version="1.2.0").ok
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path) -> Path:
+    """Two packages (no version_files configured), tagged pkg-a-v1.0.0 / pkg-b-v2.0.0,
+    then a feature in packages/a."""
+    root = tmp_path / "mono"
+    files = {
+        "castoff.toml": '[version.packages.pkg-a]\npath = "packages/a"\n'
+        '[version.packages.pkg-b]\npath = "packages/b"\n[validate]\nbuild = false\n',
+        "packages/a/pyproject.toml": '[project]\nname = "pkg-a"\nversion = "1.0.0"\n',
+        "packages/a/CHANGELOG.md": "# Changelog\n\n## [1.0.0] - 2024-01-02\n",
+        "packages/b/pyproject.toml": '[project]\nname = "pkg-b"\nversion = "2.0.0"\n',
+    }
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "chore: packages")
+    git(root, "tag", "pkg-a-v1.0.0")
+    git(root, "tag", "pkg-b-v2.0.0")
+    (root / "packages/a/x.py").write_text("x = 1\n")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "feat: x")
+    return root
+
+
+def test_a_package_is_validated_with_its_version_tag_and_files(monorepo: Path) -> None:
+    """--package: its next version and tag, its default version file and changelog, a report
+    stored under its name; without it a monorepo asks for one."""
+    config = load_config(monorepo)
+    a = preflight_release(monorepo, config, package="pkg-a")
+    assert (a.version, a.tag) == ("1.1.0", "pkg-a-v1.1.0")
+    b = preflight_release(monorepo, config, "1.2.0", "pkg-b")
+    assert (b.version, b.tag) == ("1.2.0", "pkg-b-v1.2.0")
+    deployed = postdeploy_release(monorepo, config, package="pkg-b")
+    assert (deployed.version, deployed.tag) == ("2.0.0", "pkg-b-v2.0.0")
+    report = validate_preflight(
+        monorepo, version="1.0.0", checks=["version-files", "changelog"], package="pkg-a"
+    )
+    assert (report.package, report.tag) == ("pkg-a", "pkg-a-v1.0.0")
+    assert report.result("version-files").details["files"] == {"packages/a/pyproject.toml": "1.0.0"}
+    assert report.result("changelog").message == "packages/a/CHANGELOG.md has an entry for 1.0.0"
+    assert Path(report.artifacts[0]).name == "preflight-pkg-a-1.0.0.json"
+    with pytest.raises(UsageError, match=r"choose --package \(pkg-a, pkg-b\)"):
+        validate_preflight(monorepo)

@@ -98,3 +98,35 @@ def test_version_spellings_compare_equal() -> None:
     assert not same_version("1.0.0", "1.0.1")
     assert mentions_version("tool 1.0.0rc1 (built)", "1.0.0-rc.1")
     assert not mentions_version("tool 1.0.01", "1.0.0")
+
+
+def test_a_package_builds_in_its_directory_and_its_wheel_is_the_one_tested(repo: Any) -> None:
+    """--package: the build command runs in the package's directory of the copy; of the wheels
+    a workspace build leaves, the smoke test takes the package's own."""
+    from castoff.release.validate.package import PackageJob
+    from castoff.release.validate.settings import load_settings
+
+    repo.commit(
+        "feat: b",
+        {"packages/b/pyproject.toml": '[project]\nname = "pkg-b"\nversion = "2.0.0"\n'},
+    )
+    build = "pwd && mkdir -p ../../dist && touch ../../dist/pkg_a-1.0-py3-none-any.whl"
+    config = Config(
+        root=repo.path,
+        data={
+            "version": {"packages": {"pkg-b": {"path": "packages/b"}}},
+            "validate": {"build": build + " ../../dist/pkg_b-2.0.0-py3-none-any.whl"},
+        },
+    )
+    report = run_preflight(
+        repo.path, config, version="2.0.0", tag="pkg-b-v2.0.0", checks={"build"}, package="pkg-b"
+    )
+    result = report.result("build")
+    assert result.status is CheckStatus.PASS, result.message
+    assert result.output.splitlines()[0].endswith("/src/packages/b")
+    assert result.details["directory"] == "packages/b"
+    wheels = [Path(f"/built/{n}-py3-none-any.whl") for n in ("pkg_a-1.0", "pkg_b-2.0.0")]
+    job = PackageJob(
+        repo.path, load_settings(config), "2.0.0", "t", Path("/w"), "packages/b", dists=wheels
+    )
+    assert job.wheel == wheels[1]

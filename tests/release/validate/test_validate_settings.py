@@ -78,3 +78,33 @@ def test_empty_commands_mean_the_default() -> None:
     s = _settings({"smoke_command": "", "test_command": ""})
     assert s.smoke_command is None
     assert s.test_command is None
+
+
+def _monorepo(validate: dict[str, Any]) -> Config:
+    packages = {"pkg-a": {"path": "packages/a"}, "pkg-b": {"path": "packages/b"}}
+    return Config(
+        root=Path("/nowhere"), data={"version": {"packages": packages}, "validate": validate}
+    )
+
+
+def test_a_package_table_overrides_the_shared_keys() -> None:
+    """[validate.packages.pkg-a] replaces keys for pkg-a only; the others keep the shared ones."""
+    config = _monorepo(
+        {
+            "test_command": "pytest -q",
+            "skip": ["smoke"],
+            "packages": {"pkg-a": {"test_command": "pytest -q packages/a", "concurrency": 2}},
+        }
+    )
+    a, b, shared = (load_settings(config, p) for p in ("pkg-a", "pkg-b", None))
+    assert (a.test_command, a.concurrency, a.skip) == ("pytest -q packages/a", 2, {"smoke"})
+    assert (b.test_command, b.concurrency) == ("pytest -q", 4)
+    assert shared.test_command == "pytest -q"
+
+
+def test_a_package_table_is_checked_like_the_shared_one() -> None:
+    """An unknown key, or a package not in [version.packages], is a ConfigError."""
+    with pytest.raises(ConfigError, match=r"validate\] packages\.pkg-a: unknown key\(s\) tests"):
+        load_settings(_monorepo({"packages": {"pkg-a": {"tests": "x"}}}))
+    with pytest.raises(ConfigError, match="names pkg-c, not a package of"):
+        load_settings(_monorepo({"packages": {"pkg-c": {"timeout": 5}}}), "pkg-a")

@@ -11,6 +11,8 @@ Which version is checked by default lives here, once:
   nothing releasable → :func:`preflight_release` says why;
 - post-deploy: the latest release tag reachable from HEAD, prereleases
   included; with nothing configured no version is needed at all.
+
+In a monorepo both take ``package``: its next version / latest tag, in its tag format.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from castoff.release.validate.preflight import run_preflight
 from castoff.release.validate.report import write_report
 from castoff.release.validate.runner import select_checks
 from castoff.release.validate.settings import load_settings
+from castoff.release.version import tag_format_of, version_settings
 
 REPORT_DIR = "validate"
 logger = logging.getLogger("castoff.validate")
@@ -44,31 +47,41 @@ class Release:
     reason: str = ""
 
 
-def _tag(config: Config, version: str) -> str:
-    return config.tag_format.replace("{version}", version)
+def _tag(config: Config, version: str, package: str | None = None) -> str:
+    return tag_format_of(config, package).replace("{version}", version)
 
 
-def preflight_release(root: Path, config: Config, version: str | None = None) -> Release:
-    """``version`` (tag from ``tag_format``), else the next version computed from the commits."""
+def preflight_release(
+    root: Path, config: Config, version: str | None = None, package: str | None = None
+) -> Release:
+    """``version`` (tag from ``tag_format``), else the next version computed from the commits.
+
+    ``package``: a monorepo package (its tag format, its commits).
+    """
     if version is not None:
-        return Release(version, _tag(config, version))
+        return Release(version, _tag(config, version, package))
     from castoff.release.tagging import compute_next
 
-    nxt = compute_next(root, config)
+    nxt = compute_next(root, config, package=package)
     if nxt.no_release or nxt.next is None:
         return Release(None, None, nxt.message)
-    return Release(nxt.next, nxt.tag or _tag(config, nxt.next))
+    return Release(nxt.next, nxt.tag or _tag(config, nxt.next, package))
 
 
-def postdeploy_release(root: Path, config: Config, version: str | None = None) -> Release:
-    """``version``, else the latest release tag reachable from HEAD (prereleases included)."""
+def postdeploy_release(
+    root: Path, config: Config, version: str | None = None, package: str | None = None
+) -> Release:
+    """``version``, else the latest release tag reachable from HEAD (prereleases included);
+    a monorepo ``package``'s own tags."""
     if version is not None:
-        return Release(version, _tag(config, version))
+        return Release(version, _tag(config, version, package))
     from castoff.errors import NotAGitRepository
     from castoff.release import git
 
     try:
-        latest = git.latest_release_tag(root, config.tag_format, include_prereleases=True)
+        latest = git.latest_release_tag(
+            root, tag_format_of(config, package), include_prereleases=True
+        )
     except NotAGitRepository:
         latest = None
     if latest is None:
@@ -76,9 +89,9 @@ def postdeploy_release(root: Path, config: Config, version: str | None = None) -
     return Release(latest.version, latest.name)
 
 
-def postdeploy_configured(config: Config) -> bool:
+def postdeploy_configured(config: Config, package: str | None = None) -> bool:
     """True when ``[tool.castoff.validate]`` has a health endpoint or an index to check."""
-    settings = load_settings(config)
+    settings = load_settings(config, package)
     return bool(settings.health) or settings.index is not None
 
 
@@ -108,25 +121,28 @@ def validate_preflight(
     skip: Iterable[str] = (),
     concurrency: int | None = None,
     on_progress: ProgressCallback | None = None,
+    package: str | None = None,
 ) -> ValidationReport:
     """Run the pre-flight checks for ``version`` (default: the next version); store the report.
 
-    Nothing releasable and no ``version`` is bad input (:class:`UsageError`);
-    the CLI asks :func:`preflight_release` first to say so plainly instead.
+    ``package``: a monorepo package (its version, tag, files, build). Nothing
+    releasable and no ``version`` is bad input (:class:`UsageError`); the CLI
+    asks :func:`preflight_release` first to say so plainly instead.
     """
     config = load_config(root)
-    release = preflight_release(root, config, version)
+    release = preflight_release(root, config, version, package)
     if release.version is None:
         raise UsageError(f"nothing to release: {release.reason}; pass a version to validate anyway")
     report = run_preflight(
         root,
         config,
         version=release.version,
-        tag=tag or release.tag or _tag(config, release.version),
+        tag=tag or release.tag or _tag(config, release.version, package),
         on_progress=on_progress,
         checks=set(checks) if checks else None,
         skip=set(skip),
         concurrency=concurrency,
+        package=package,
     )
     return store_report(root, report)
 
@@ -138,17 +154,21 @@ def validate_postdeploy(
     checks: Iterable[str] | None = None,
     skip: Iterable[str] = (),
     on_progress: ProgressCallback | None = None,
+    package: str | None = None,
 ) -> ValidationReport:
-    """Run the post-deploy checks for ``version`` (default: the latest release tag).
+    """Run the post-deploy checks for ``version`` (default: the latest release tag; of
+    monorepo ``package``, its latest tag).
 
     With nothing configured the report has no checks (status ``pass``), needs
     no version and is not stored. Checks configured but no version given and no
     release tag: :class:`UsageError`.
     """
     config = load_config(root)
+    if package is not None:
+        version_settings(config, package)  # an unknown package is bad input, said first
     selected = set(checks) if checks else None
-    release = postdeploy_release(root, config, version)
-    if not postdeploy_configured(config):
+    release = postdeploy_release(root, config, version, package)
+    if not postdeploy_configured(config, package):
         select_checks([], selected, skip)  # an unknown id is still bad input
         if release.version is None:
             return ValidationReport.build(
@@ -159,11 +179,17 @@ def validate_postdeploy(
                 duration_seconds=0.0,
                 concurrency=0,
                 checks=(),
+                package=package,
             )
-        return run_postdeploy(config, version=release.version)
+        return run_postdeploy(config, version=release.version, package=package)
     if release.version is None:
         raise UsageError(f"{release.reason}: pass a version to check (--version X)")
     report = run_postdeploy(
-        config, version=release.version, on_progress=on_progress, checks=selected, skip=skip
+        config,
+        version=release.version,
+        on_progress=on_progress,
+        checks=selected,
+        skip=skip,
+        package=package,
     )
     return store_report(root, report)

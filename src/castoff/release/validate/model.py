@@ -98,6 +98,7 @@ class ValidationReport:
     derived: they are recomputed on construction, whatever is passed, so the
     CLI JSON, the MCP result and the stored report all carry them.
     ``artifacts`` are the paths of the stored report files (empty until stored).
+    ``package`` names the monorepo package validated (None: the project).
     """
 
     kind: str
@@ -112,6 +113,7 @@ class ValidationReport:
     ok: bool = True
     failed: tuple[str, ...] = ()
     artifacts: tuple[str, ...] = ()
+    package: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ok", self.status is not CheckStatus.FAIL)
@@ -128,6 +130,7 @@ class ValidationReport:
         duration_seconds: float,
         concurrency: int,
         checks: Sequence[CheckResult],
+        package: str | None = None,
     ) -> ValidationReport:
         counts = {s.value: sum(1 for c in checks if c.status is s) for s in CheckStatus}
         if counts[CheckStatus.FAIL.value]:
@@ -146,6 +149,7 @@ class ValidationReport:
             concurrency=concurrency,
             counts=counts,
             checks=tuple(checks),
+            package=package,
         )
 
     @property

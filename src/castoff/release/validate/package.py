@@ -65,6 +65,34 @@ def is_python_project(root: Path) -> bool:
     return any((root / name).is_file() for name in ("pyproject.toml", "setup.py", "setup.cfg"))
 
 
+def project_name(root: Path) -> str | None:
+    """The package name from pyproject.toml or package.json, if either names one."""
+    import json
+    import tomllib
+
+    try:
+        if (root / "pyproject.toml").is_file():
+            name = (
+                tomllib.loads((root / "pyproject.toml").read_text("utf-8"))
+                .get("project", {})
+                .get("name")
+            )
+            if isinstance(name, str):
+                return name
+        if (root / "package.json").is_file():
+            name = json.loads((root / "package.json").read_text("utf-8")).get("name")
+            if isinstance(name, str):
+                return name
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _dist_key(name: str) -> str:
+    """A distribution name as wheel and sdist file names spell it (PEP 427 / 625)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The inherited environment minus variables that would leak another Python in."""
     env = {k: v for k, v in os.environ.items() if k not in _ENV_DROP}
@@ -108,13 +136,19 @@ def has_module(name: str) -> bool:
 
 @dataclass
 class PackageJob:
-    """Build and twine-check one project in a temporary workspace (kept for the smoke test)."""
+    """Build and twine-check one project in a temporary workspace (kept for the smoke test).
+
+    ``subdir``: a monorepo package's directory (relative to ``root``, the repository's
+    top). The whole tracked tree is copied (a package may use files beside it), and
+    the package is built from its directory in the copy.
+    """
 
     root: Path
     settings: ValidateSettings
     version: str
     tag: str
     workdir: Path
+    subdir: str = ""
     dists: list[Path] = field(default_factory=list)
     built: bool = False
 
@@ -123,18 +157,35 @@ class PackageJob:
         return self.workdir / "src"
 
     @property
+    def project(self) -> Path:
+        """The directory built in the copy: the package's, else the copy's top."""
+        return self.source / self.subdir if self.subdir else self.source
+
+    @property
     def dist_dir(self) -> Path:
         return self.workdir / "dist"
+
+    @property
+    def wheel(self) -> Path | None:
+        """The wheel of this project: among several built, the one named like the project."""
+        wheels = [p for p in self.dists if p.suffix == ".whl"]
+        name = project_name(self.root / self.subdir)
+        if name is not None and len(wheels) > 1:
+            own = [p for p in wheels if _dist_key(p.name.split("-")[0]) == _dist_key(name)]
+            wheels = own or wheels
+        return wheels[0] if wheels else None
 
     # -- build -------------------------------------------------------------
     def build(self) -> Outcome:
         """Build the project in a copy of its tracked tree."""
-        python = is_python_project(self.root)
+        python = is_python_project(self.root / self.subdir)
         if self.settings.build is False:
             return Outcome.skipped("building is turned off (build = false)")
         if self.settings.build is True and not python:
+            where = f"{self.subdir} is" if self.subdir else "this is"
             return Outcome.skipped(
-                "not a Python project and no build command is configured",
+                f"{where} not a Python project (no pyproject.toml, setup.py or setup.cfg) "
+                "and no build command is configured",
                 'set build = "your build command" in [tool.castoff.validate]',
             )
         if self.source.exists():
@@ -151,11 +202,13 @@ class PackageJob:
             argv: tuple[str, ...] = (sys.executable, "-m", "build", "--outdir", str(self.dist_dir))
             if not self.settings.build_isolation:
                 argv += ("--no-isolation",)
-            argv += (str(self.source),)
+            argv += (str(self.project),)
         else:
             argv = argv_of(self.settings.build, version=self.version, tag=self.tag)
-        result = run_command(argv, cwd=self.source, timeout=self.settings.build_timeout, env=env)
+        result = run_command(argv, cwd=self.project, timeout=self.settings.build_timeout, env=env)
         details: dict[str, object] = {"command": display(argv), "files_copied": files}
+        if self.subdir:
+            details["directory"] = self.subdir
         if not result.ok:
             return Outcome.failed(
                 result.describe(),
@@ -164,9 +217,11 @@ class PackageJob:
                 details=details,
             )
         if self.settings.build is not True:
-            for pattern in ("dist/*.whl", "dist/*.tar.gz"):
-                for path in sorted(self.source.glob(pattern)):
-                    shutil.copy2(path, self.dist_dir / path.name)
+            # a package's build may write to its own dist/ or (a workspace build) the top's
+            for top in dict.fromkeys((self.project, self.source)):
+                for pattern in ("dist/*.whl", "dist/*.tar.gz"):
+                    for path in sorted(top.glob(pattern)):
+                        shutil.copy2(path, self.dist_dir / path.name)
         self.dists = sorted(self.dist_dir.glob("*.whl")) + sorted(self.dist_dir.glob("*.tar.gz"))
         self.built = True
         details["artifacts"] = [{"name": p.name, "sha256": _sha256(p)} for p in self.dists]
@@ -180,7 +235,7 @@ class PackageJob:
                     output=result.output,
                     details=details,
                 )
-            built_version = wheels[0].name.split("-")[1]
+            built_version = (self.wheel or wheels[0]).name.split("-")[1]
             if not same_version(built_version, self.version):
                 return Outcome.failed(
                     f"built version {built_version}, expected {self.version}",

@@ -13,14 +13,13 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from castoff.config import Config
 from castoff.errors import ConfigError
 from castoff.release.validate.commands import pause, stop_requested
 from castoff.release.validate.model import Check, Outcome, ProgressCallback, ValidationReport
-from castoff.release.validate.package import same_version
+from castoff.release.validate.package import project_name, same_version
 from castoff.release.validate.runner import run_report, select_checks, skip_check
 from castoff.release.validate.settings import HealthCheck, IndexCheck, load_settings
 
@@ -250,45 +249,39 @@ def check_index(
     return Outcome(outcome.status, outcome.message, details={**outcome.details, "url": url})
 
 
-def project_name(root: Path) -> str | None:
-    """The package name from pyproject.toml or package.json, if either names one."""
-    import json
-    import tomllib
+def postdeploy_checks(config: Config, version: str, package: str | None = None) -> list[Check]:
+    """Every configured post-deploy check (of monorepo ``package``, when given).
 
-    try:
-        if (root / "pyproject.toml").is_file():
-            name = (
-                tomllib.loads((root / "pyproject.toml").read_text("utf-8"))
-                .get("project", {})
-                .get("name")
-            )
-            if isinstance(name, str):
-                return name
-        if (root / "package.json").is_file():
-            name = json.loads((root / "package.json").read_text("utf-8")).get("name")
-            if isinstance(name, str):
-                return name
-    except (OSError, ValueError):
-        return None
-    return None
+    The index is asked for ``index.package``, else the project's name: a monorepo
+    package's from its own directory (``[project].name`` / package.json), else the
+    package's name.
+    """
+    from castoff.release.version import version_settings
 
-
-def postdeploy_checks(config: Config, version: str) -> list[Check]:
-    """Every configured post-deploy check."""
-    settings = load_settings(config)
+    settings = load_settings(config, package)
     checks = [
         Check(f"health.{spec.id}", f"Health {spec.url}", partial(check_health, spec, version))
         for spec in settings.health
     ]
     if settings.index is not None:
         index = settings.index
-        package = index.package or project_name(config.root)
-        if package is None:
+        found: str | None
+        if package is not None:
+            directory = version_settings(config, package).directory
+            found = index.package or project_name(config.root / directory) or package
+        else:
+            found = index.package or project_name(config.root)
+        if found is None:
             raise ConfigError(
                 "[tool.castoff.validate] index.package is needed (no project name found)"
             )
+        package_name = found
         checks.append(
-            Check("index", f"Visible on {index.url}", lambda: check_index(index, package, version))
+            Check(
+                "index",
+                f"Visible on {index.url}",
+                lambda: check_index(index, package_name, version),
+            )
         )
     return checks
 
@@ -300,14 +293,18 @@ def run_postdeploy(
     on_progress: ProgressCallback | None = None,
     checks: set[str] | None = None,
     skip: Iterable[str] = frozenset(),
+    package: str | None = None,
 ) -> ValidationReport:
-    """Check the deployed ``version``: health endpoints and the package index.
+    """Check the deployed ``version`` (of monorepo ``package``): health endpoints and the
+    package index.
 
     With nothing configured the report has no checks (status ``pass``) — the
     CLI says so plainly. Unreachable endpoints are failed checks, never errors.
     """
-    settings = load_settings(config)
-    all_checks = postdeploy_checks(config, version)
+    from castoff.release.version import tag_format_of
+
+    settings = load_settings(config, package)
+    all_checks = postdeploy_checks(config, version, package)
     selected, skipped = select_checks(
         all_checks, checks, set(skip) | (settings.skip & {c.id for c in all_checks})
     )
@@ -315,7 +312,8 @@ def run_postdeploy(
         "postdeploy",
         [skip_check(c) if c.id in skipped else c for c in selected],
         version=version,
-        tag=config.tag_format.replace("{version}", version),
+        tag=tag_format_of(config, package).replace("{version}", version),
         concurrency=max(1, len(selected)),
         on_progress=on_progress,
+        package=package,
     )

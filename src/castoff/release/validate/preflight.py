@@ -138,13 +138,18 @@ def check_tag_free(root: Path, tag: str) -> Outcome:
 # -- version and changelog -------------------------------------------------------
 
 
-def check_version_files(root: Path, specs: list[str], version: str) -> Outcome:
-    """Every configured version file holds ``version``."""
+def check_version_files(root: Path, specs: list[str], version: str, base: str = "") -> Outcome:
+    """Every configured version file holds ``version``.
+
+    Without ``specs``, the usual manifests in ``base`` (a monorepo package's directory,
+    relative to ``root``) that declare a version are compared.
+    """
     from castoff.release import versionfiles
 
     configured = bool(specs)
     if not configured:
-        specs = [name for name in _DEFAULT_VERSION_FILES if (root / name).is_file()]
+        names = [f"{base}/{name}" if base else name for name in _DEFAULT_VERSION_FILES]
+        specs = [name for name in names if (root / name).is_file()]
     found: dict[str, str] = {}
     wrong: list[str] = []
     for spec in specs:
@@ -257,10 +262,29 @@ def check_custom(
 
 
 def preflight_checks(
-    root: Path, config: Config, settings: ValidateSettings, *, version: str, tag: str, workdir: Path
+    root: Path,
+    config: Config,
+    settings: ValidateSettings,
+    *,
+    version: str,
+    tag: str,
+    workdir: Path,
+    package: str | None = None,
 ) -> list[Check]:
-    """Every pre-flight check for this project, unselected and unskipped."""
-    job = PackageJob(root, settings, version, tag, workdir)
+    """Every pre-flight check for this project (or monorepo ``package``), unselected and
+    unskipped.
+
+    A package's version files and changelog are its own (``version_settings``), and
+    its build, ``twine check`` and smoke test run in its directory.
+    """
+    from castoff.release.version import version_settings
+
+    if package is not None:
+        vs = version_settings(config, package)
+        version_files, changelog, base = list(vs.version_files), vs.changelog, vs.directory
+    else:
+        version_files, changelog, base = config.version_files, config.changelog, ""
+    job = PackageJob(root, settings, version, tag, workdir, subdir=base)
     checks = [
         Check("clean-tree", "Working tree clean", lambda: check_clean_tree(root)),
         Check("branch", "On a release branch", lambda: check_branch(root, config.release_branches)),
@@ -269,11 +293,9 @@ def preflight_checks(
         Check(
             "version-files",
             "Version files consistent",
-            lambda: check_version_files(root, config.version_files, version),
+            lambda: check_version_files(root, version_files, version, base),
         ),
-        Check(
-            "changelog", "Changelog entry", lambda: check_changelog(config.changelog, root, version)
-        ),
+        Check("changelog", "Changelog entry", lambda: check_changelog(changelog, root, version)),
         Check("tests", "Test command", lambda: check_tests(root, settings, version, tag)),
         Check("build", "Build sdist and wheel", job.build),
         Check("twine-check", "twine check", job.twine, needs=("build",)),
@@ -300,18 +322,20 @@ def run_preflight(
     checks: set[str] | None = None,
     skip: Iterable[str] = frozenset(),
     concurrency: int | None = None,
+    package: str | None = None,
 ) -> ValidationReport:
     """Run the pre-flight checks for releasing ``version`` as ``tag`` from ``root``.
 
     ``checks`` limits the run to those ids (plus what they need); ``skip`` and
-    the config's ``skip`` list report those as skipped. Raises only for bad
-    input (unknown check ids, malformed config); every check problem is a
-    failed check in the report.
+    the config's ``skip`` list report those as skipped. ``package``: a monorepo
+    package (see :func:`preflight_checks`; its ``[validate.packages.<name>]``
+    settings apply). Raises only for bad input (unknown check ids, malformed
+    config, unknown package); every check problem is a failed check in the report.
     """
-    settings = load_settings(config)
+    settings = load_settings(config, package)
     with _workdir() as tmp:
         all_checks = preflight_checks(
-            root, config, settings, version=version, tag=tag, workdir=Path(tmp)
+            root, config, settings, version=version, tag=tag, workdir=Path(tmp), package=package
         )
         selected, skipped = select_checks(
             all_checks, checks, set(skip) | (settings.skip & {c.id for c in all_checks})
@@ -324,6 +348,7 @@ def run_preflight(
             tag=tag,
             concurrency=concurrency or settings.concurrency,
             on_progress=on_progress,
+            package=package,
         )
 
 

@@ -2,9 +2,9 @@
 
 :func:`report_data` is the JSON every adapter prints (CLI ``--json``, MCP
 structured output, the stored artifact); :func:`write_report` stores the
-report as ``<kind>-<version>.json`` / ``.md`` plus one ``.log`` per check
-that produced output, replacing the earlier report of that kind and version
-(its logs included).
+report as ``<kind>-<version>.json`` / ``.md`` (``<kind>-<package>-<version>``
+for a monorepo package) plus one ``.log`` per check that produced output,
+replacing the earlier report of that kind and version (its logs included).
 """
 
 from __future__ import annotations
@@ -82,9 +82,15 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "unversioned"
 
 
+def _stem(report: ValidationReport) -> str:
+    """``<kind>-<version>``; ``<kind>-<package>-<version>`` for a monorepo package."""
+    package = f"{_slug(report.package)}-" if report.package else ""
+    return f"{report.kind}-{package}{_slug(report.version)}"
+
+
 def report_paths(report: ValidationReport, directory: Path) -> list[Path]:
     """Where :func:`write_report` stores ``report``: JSON, Markdown, then one log per check."""
-    stem = f"{report.kind}-{_slug(report.version)}"
+    stem = _stem(report)
     paths = [directory / f"{stem}.json", directory / f"{stem}.md"]
     paths += [directory / f"{stem}.{_slug(c.id)}.log" for c in report.checks if c.output.strip()]
     return paths
@@ -114,7 +120,7 @@ def write_report(report: ValidationReport, directory: Path) -> list[Path]:
     stored JSON lists the stored files in ``artifacts``.
     """
     directory.mkdir(parents=True, exist_ok=True)
-    stem = f"{report.kind}-{_slug(report.version)}"
+    stem = _stem(report)
     paths = report_paths(report, directory)
     for stale in _previous_logs(directory, stem, {c.id for c in report.checks}) - set(paths):
         stale.unlink(missing_ok=True)

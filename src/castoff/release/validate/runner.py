@@ -160,6 +160,7 @@ def run_report(
     tag: str | None,
     concurrency: int,
     on_progress: ProgressCallback | None = None,
+    package: str | None = None,
 ) -> ValidationReport:
     """Run ``checks`` and wrap their results in a timed report."""
     started_at = datetime.now(UTC)
@@ -173,6 +174,7 @@ def run_report(
         duration_seconds=time.monotonic() - start,
         concurrency=concurrency,
         checks=results,
+        package=package,
     )
 
 

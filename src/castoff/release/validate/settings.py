@@ -2,6 +2,8 @@
 
 Every key is optional; see docs/validate.md for the table. Malformed values
 raise :class:`~castoff.errors.ConfigError` naming the key, before any check runs.
+In a monorepo ``[tool.castoff.validate.packages.<name>]`` overrides any key for
+that package's validation.
 """
 
 from __future__ import annotations
@@ -224,9 +226,18 @@ KEYS = (
 )
 
 
-def load_settings(config: Config) -> ValidateSettings:
-    """Read and check ``[tool.castoff.validate]``."""
-    t = _table(config.section("validate"), "", KEYS) if config.section("validate") else {}
+def load_settings(config: Config, package: str | None = None) -> ValidateSettings:
+    """Read and check ``[tool.castoff.validate]``.
+
+    With ``package`` (a monorepo package), ``[tool.castoff.validate.packages.<package>]``
+    overrides the shared keys one by one; every package's table is checked too.
+    """
+    raw = config.package_section("validate", None)
+    overrides = config.section("validate").get("packages", {})
+    for name, table in overrides.items():
+        _table(table, f"packages.{name}", KEYS)
+    _table(raw, "", KEYS)
+    t = config.package_section("validate", package)
     build: bool | Command = True
     if "build" in t:
         raw = t["build"]

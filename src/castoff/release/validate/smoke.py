@@ -63,13 +63,16 @@ class _Session:
 
 
 def smoke_test(job: PackageJob) -> Outcome:
-    """Install ``job``'s wheel in a fresh venv and confirm it reports ``job.version``."""
+    """Install ``job``'s wheel in a fresh venv and confirm it reports ``job.version``.
+
+    A monorepo package's job installs that package's wheel (see :attr:`PackageJob.wheel`).
+    """
     settings = job.settings
-    wheels = [p for p in job.dists if p.suffix == ".whl"]
+    wheel = job.wheel  # a monorepo package's own, when the build made several
     deadline = time.monotonic() + settings.timeout
-    if not wheels:
+    if wheel is None:
         if settings.smoke_command is not None and job.built:
-            return _smoke_command(job, _Session(job.source, deadline, clean_env()), sys.executable)
+            return _smoke_command(job, _Session(job.project, deadline, clean_env()), sys.executable)
         return Outcome.skipped(
             "no wheel was built, so there is nothing to install",
             "configure smoke_command to smoke-test a non-Python build",
@@ -78,7 +81,7 @@ def smoke_test(job: PackageJob) -> Outcome:
     empty = job.workdir / "empty"
     empty.mkdir(exist_ok=True)
     session = _Session(empty, deadline, clean_env())
-    problem = _install(session, venv, wheels[0], settings.smoke_install_args)
+    problem = _install(session, venv, wheel, settings.smoke_install_args)
     if problem:
         return Outcome.failed(
             problem,
@@ -91,7 +94,7 @@ def smoke_test(job: PackageJob) -> Outcome:
     )
     if settings.smoke_command is not None:
         return _smoke_command(job, session, str(bindir / "python"))
-    return _default_probe(job, session, wheels[0], bindir)
+    return _default_probe(job, session, wheel, bindir)
 
 
 def _install(session: _Session, venv: Path, wheel: Path, extra: tuple[str, ...]) -> str:
