@@ -242,3 +242,38 @@ def test_derived_flags_are_fields_the_mcp_result_carries(make_repo: Any) -> None
         "high",
     )
     assert replace(plan, risks=()).highest_severity is None
+
+
+def test_a_package_plan_reads_its_own_and_the_shared_changes_only(make_repo: Any) -> None:
+    """--package: releases are its tags; risks come from its files, its commits and the files
+    outside every package (uv.lock), never from another package's."""
+    repo = make_repo()
+    repo.commit(
+        "chore: two packages",
+        {
+            "castoff.toml": '[version.packages.pkg-a]\npath = "packages/a"\n'
+            '[version.packages.pkg-b]\npath = "packages/b"\n',
+            "packages/a/pyproject.toml": '[project]\nname = "alpha"\nversion = "1.0.0"\n',
+            "packages/b/pyproject.toml": '[project]\nname = "beta"\nversion = "1.0.0"\n',
+            "uv.lock": "1\n",
+            "packages/b/poetry.lock": "1\n",
+        },
+    )
+    repo.tag("pkg-a-v1.0.0")
+    repo.tag("v9.0.0")  # another tag format: never a release of pkg-a
+    repo.commit("feat(b)!: beta breaks", {"packages/b/poetry.lock": "2\n"})
+    repo.commit("feat(a): alpha grows", {"packages/a/migrations/0002_add.sql": "create table t;"})
+    repo.commit("chore: shared lock", {"uv.lock": "2\n"})
+    plan = plan_rollback(
+        repo.path,
+        load_config(repo.path),
+        new_version="1.1.0",
+        new_tag="pkg-a-v1.1.0",
+        package="pkg-a",
+    )
+    assert (plan.package, plan.project, plan.previous_tag) == ("pkg-a", "alpha", "pkg-a-v1.0.0")
+    assert plan.commit_count == 1  # only feat(a) touched packages/a
+    kinds = {risk.kind: risk.paths for risk in plan.risks}
+    assert set(kinds) == {"migration", "lockfile"}
+    assert kinds["lockfile"] == ("uv.lock",)
+    assert kinds["migration"] == ("packages/a/migrations/0002_add.sql",)

@@ -36,6 +36,14 @@ VerifyOpt = Annotated[
         help="Build the target tag in a scratch worktree to prove it restorable.",
     ),
 ]
+PackageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--package",
+        help="The monorepo package (version.packages); default: the one --to names.",
+        show_default=False,
+    ),
+]
 PushOpt = Annotated[
     bool, typer.Option("--push", help="Also delete the tag and push the revert on the remote.")
 ]
@@ -65,6 +73,7 @@ def plan(
     to: ToOpt = None,
     version: VersionOpt = None,
     verify: VerifyOpt = False,
+    package: PackageOpt = None,
     as_json: JsonOpt = False,
     workdir: WorkdirOpt = None,
 ) -> None:
@@ -77,7 +86,12 @@ def plan(
 
     root = workspace.find_root(workdir)
     result = rollback_plan(
-        root, to=to, version=version, verify=verify, on_progress=_progress(as_json)
+        root,
+        to=to,
+        version=version,
+        verify=verify,
+        on_progress=_progress(as_json),
+        package=package,
     )
     if as_json:
         print_json(plan_data(result))
@@ -113,6 +127,7 @@ def run(
     ],
     yes: YesOpt = False,
     push: PushOpt = False,
+    package: PackageOpt = None,
     as_json: JsonOpt = False,
     workdir: WorkdirOpt = None,
 ) -> None:
@@ -124,7 +139,9 @@ def run(
     from castoff.release.rollback.execute import outcome_data
 
     root = workspace.find_root(workdir)
-    result = rollback_run(root, to=to, yes=yes, push=push, on_progress=_progress(as_json))
+    result = rollback_run(
+        root, to=to, yes=yes, push=push, on_progress=_progress(as_json), package=package
+    )
     emit(outcome_data(result), as_json=as_json, human=lambda _console: _print_run(result))
     if result.status == "failed":
         raise CheckFailed(result.message)

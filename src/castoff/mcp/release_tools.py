@@ -251,6 +251,7 @@ def rollback_plan(
     ] = None,
     version: Annotated[str | None, Field(description="Release to undo (default: latest).")] = None,
     verify: Annotated[bool, Field(description="Rehearse it in a scratch worktree.")] = False,
+    package: Package = None,
 ) -> RollbackPlan:
     """Plan undoing a release: the steps (revert, tag removal, index yank), their risks
     (migrations, data files), optionally verified in a scratch worktree. Changes nothing in
@@ -258,7 +259,9 @@ def rollback_plan(
     from castoff.release.rollback.api import rollback_plan as plan
 
     root, _config = _project(state)
-    return plan(root, to=to, version=version, verify=verify, on_progress=progress.step)
+    return plan(
+        root, to=to, version=version, verify=verify, on_progress=progress.step, package=package
+    )
 
 
 def rollback_run(
@@ -270,13 +273,14 @@ def rollback_run(
     push: Annotated[
         bool, Field(description="Also delete the remote tag and push the revert.")
     ] = False,
+    package: Package = None,
 ) -> RollbackRun:
     """Roll back to a tag: revert commit, tag removal, optionally on the remote. A dry run
     unless yes; every step is recorded, so an interrupted run resumes where it stopped."""
     from castoff.release.rollback.api import rollback_run as run
 
     root, _config = _project(state)
-    return run(root, to=to, yes=yes, push=push, on_progress=progress.step)
+    return run(root, to=to, yes=yes, push=push, on_progress=progress.step, package=package)
 
 
 Channel = Literal[

@@ -27,6 +27,7 @@ from castoff.release.rollback.model import RollbackPlan
 from castoff.release.rollback.plan import plan_documents
 from castoff.release.rollback.repo import plan_rollback, resolve_new_release
 from castoff.release.rollback.verify import cleanup_stale_worktrees, verify_plan
+from castoff.release.version import resolve_package
 
 PLAN_DIR = "rollback"
 logger = logging.getLogger("castoff.rollback")
@@ -65,16 +66,25 @@ def rollback_plan(
     version: str | None = None,
     verify: bool = False,
     on_progress: Progress | None = None,
+    package: str | None = None,
 ) -> RollbackPlan:
     """Plan undoing release ``version`` (default: latest tag) back to ``to``; maybe verify it.
 
     The plan is stored (see :func:`store_plan`); ``to`` must be older than the
-    release (UsageError otherwise).
+    release (UsageError otherwise). In a monorepo the release is ``package``'s
+    (or that of the package whose tag ``to`` is).
     """
     config = load_config(root)
-    new_version, new_tag, new_ref = resolve_new_release(root, config, version)
+    package = resolve_package(config, package, to)
+    new_version, new_tag, new_ref = resolve_new_release(root, config, version, package)
     plan = plan_rollback(
-        root, config, new_version=new_version, new_tag=new_tag, new_ref=new_ref, target_tag=to
+        root,
+        config,
+        new_version=new_version,
+        new_tag=new_tag,
+        new_ref=new_ref,
+        target_tag=to,
+        package=package,
     )
     if verify:
         cleanup_stale_worktrees(root)
@@ -90,23 +100,33 @@ def rollback_run(
     push: bool = False,
     database_url: str | None = None,
     on_progress: Progress | None = None,
+    package: str | None = None,
 ) -> RollbackRun:
     """Dry-run (default) or run the rollback to ``to``; a dry run never creates a store.
 
     A dry run writes nothing at all; a real run first removes the verification
-    worktrees a crashed process left behind.
+    worktrees a crashed process left behind. In a monorepo ``to`` is a tag of
+    ``package`` (which, when not given, is the package whose tag format ``to`` matches).
     """
     config = load_config(root)
+    package = resolve_package(config, package, to)
     if yes:
         cleanup_stale_worktrees(root)
     store_exists = (workspace.state_dir(root) / "castoff.db").exists()
     if not (yes or store_exists or database_url or workspace.DATABASE_ENV in os.environ):
-        return run_rollback(root, config, None, to_tag=to, yes=False, push=push)
+        return run_rollback(root, config, None, to_tag=to, yes=False, push=push, package=package)
     from castoff.orchestrator.service import Orchestrator
 
     with Orchestrator.open(
         root, database_url=database_url, actor="rollback", process_bound=True
     ) as orch:
         return run_rollback(
-            root, config, orch, to_tag=to, yes=yes, push=push, on_progress=on_progress
+            root,
+            config,
+            orch,
+            to_tag=to,
+            yes=yes,
+            push=push,
+            on_progress=on_progress,
+            package=package,
         )

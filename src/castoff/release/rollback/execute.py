@@ -36,6 +36,7 @@ from castoff.release.rollback.steps import (
     revert_in_progress,
     reverted_shas,
 )
+from castoff.release.version import tag_format_of
 
 if TYPE_CHECKING:
     from castoff.orchestrator.models import Task
@@ -90,17 +91,20 @@ def title_for(to_tag: str) -> str:
     return f"Rollback to {to_tag}"
 
 
-def plan_for_target(root: Path, config: Config, to_tag: str) -> RollbackPlan | None:
+def plan_for_target(
+    root: Path, config: Config, to_tag: str, package: str | None = None
+) -> RollbackPlan | None:
     """Plan going back from the latest release (reachable from HEAD) to ``to_tag``.
 
     Every release between them is undone too. None when ``to_tag`` already is
     the latest release; UsageError when it is not a release tag or is not older
-    than the latest release.
+    than the latest release. A monorepo ``package``'s releases are its own tags.
     """
-    target = find_tag(root, config, to_tag)
+    tag_format = tag_format_of(config, package)
+    target = find_tag(root, config, to_tag, package)
     if git.version_key(target.version) is None:
-        raise UsageError(f"{to_tag} is not a release tag (tag format {config.tag_format})")
-    latest = git.latest_release_tag(root, config.tag_format, "HEAD", include_prereleases=True)
+        raise UsageError(f"{to_tag} is not a release tag (tag format {tag_format})")
+    latest = git.latest_release_tag(root, tag_format, "HEAD", include_prereleases=True)
     if latest is None or latest.name == target.name:
         return None
     return plan_rollback(
@@ -110,6 +114,7 @@ def plan_for_target(root: Path, config: Config, to_tag: str) -> RollbackPlan | N
         new_tag=latest.name,
         new_ref=latest.name,
         target_tag=to_tag,
+        package=package,
     )
 
 
@@ -219,16 +224,18 @@ def run_rollback(
     yes: bool = False,
     push: bool = False,
     on_progress: Progress | None = None,
+    package: str | None = None,
 ) -> RollbackRun:
-    """Show (``yes=False``) or execute the rollback to ``to_tag``, resuming an unfinished one."""
+    """Show (``yes=False``) or execute the rollback to ``to_tag`` (a release of monorepo
+    ``package``), resuming an unfinished one."""
     say = on_progress or (lambda _message: None)
-    find_tag(root, config, to_tag)
+    find_tag(root, config, to_tag, package)
     parent = find_open_rollback(orchestrator, to_tag) if orchestrator is not None else None
     if parent is not None:
         assert isinstance(parent.context, dict)
         plan: RollbackPlan | None = plan_from_data(parent.context["plan"])
     else:
-        plan = plan_for_target(root, config, to_tag)
+        plan = plan_for_target(root, config, to_tag, package)
     if plan is None:
         return RollbackRun(
             to_tag,
@@ -284,7 +291,7 @@ def _execute(
     say: Progress,
     resumed: bool,
 ) -> RollbackRun:
-    settings = load_settings(config)
+    settings = load_settings(config, plan.package)
     children = _children(orch, parent.id)
     outcomes: list[StepOutcome] = []
     failed = waiting = False

@@ -184,6 +184,8 @@ class RollbackPlan:
     #: The highest risk severity, None without risks (derived).
     highest_severity: Severity | None = None
     artifacts: tuple[str, ...] = ()
+    #: The monorepo package whose release this undoes (None: the project).
+    package: str | None = None
 
     def __post_init__(self) -> None:
         highest = max((r.severity for r in self.risks), key=lambda s: s.rank, default=None)
@@ -279,4 +281,5 @@ def plan_from_data(data: Mapping[str, Any]) -> RollbackPlan:
             for r in data.get("intermediate", ())
         ),
         artifacts=tuple(str(a) for a in data.get("artifacts", ())),
+        package=data.get("package"),
     )

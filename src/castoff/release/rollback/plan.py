@@ -62,6 +62,7 @@ def _git_steps(
     previous_sha: str | None,
     remote: str,
     branch: str | None,
+    paths: tuple[str, ...] = (),
 ) -> list[RollbackStep]:
     """Delete every undone tag, revert every release commit (newest first), then the remote.
 
@@ -105,6 +106,12 @@ def _git_steps(
             "To restore the whole tree of the previous release instead, revert every "
             f"commit since it: `git revert --no-edit {previous_tag}..{releases[0].sha[:7]}`."
         )
+        if paths:  # a monorepo package: its files only, never another package's commits
+            restore = ["restore", f"--source={previous_tag}", "--staged", "--worktree", "--"]
+            whole_tree = (
+                "To restore the package's whole tree of the previous release instead: "
+                f"`{_git_line([*restore, *paths])}`, then commit."
+            )
         steps.append(
             RollbackStep(
                 key=f"git.revert-release{suffix(n, release)}",
@@ -232,12 +239,16 @@ def build_plan(
     commit_count: int = 0,
     intermediate: list[TagInfo] | None = None,
     intermediate_subjects: dict[str, tuple[str, bool]] | None = None,
+    package: str | None = None,
+    paths: tuple[str, ...] = (),
 ) -> RollbackPlan:
     """The ordered steps that undo ``new_tag`` back to ``previous`` (None: first release).
 
     ``intermediate``: the releases between ``previous`` and ``new_tag``, newest
     first, undone too (their tags deleted, release commits reverted, versions
     withdrawn); ``intermediate_subjects`` maps their shas to (subject, is merge).
+    ``package`` / ``paths``: a monorepo package's release (its files are what a
+    whole-tree restore brings back).
     """
     packages = packages or []
     between = [
@@ -269,6 +280,7 @@ def build_plan(
             previous_sha=previous.sha,
             remote=settings.remote,
             branch=branch,
+            paths=paths,
         )
         if between:
             notes.append(
@@ -348,6 +360,7 @@ def build_plan(
         commit_count=commit_count,
         notes=tuple(notes),
         intermediate=tuple(between),
+        package=package,
     )
 
 
@@ -391,6 +404,12 @@ def render_markdown(plan: RollbackPlan) -> str:
         f"Created {plan.created_at} from `{plan.new_ref}` ({plan.new_sha[:7]}); "
         f"{plan.commit_count} commit(s) since {plan.previous_tag or 'the beginning'}."
     )
+    if plan.package:
+        out += [
+            "",
+            f"Monorepo package `{plan.package}`: its commits and files, and the files shared "
+            "by every package, were read for risks; other packages are not touched.",
+        ]
     if plan.intermediate:
         out += ["", "Also undoes: " + ", ".join(f"`{r.tag}`" for r in plan.intermediate) + "."]
     out += ["", *(f"> {note}" for note in plan.notes)] if plan.notes else []

@@ -62,9 +62,13 @@ def _check_template(value: str | None, key: str, source: str) -> None:
         )
 
 
-def load_settings(config: Config) -> RollbackSettings:
-    """Read and validate ``[rollback]`` from ``config``."""
-    table = config.section("rollback")
+def load_settings(config: Config, package: str | None = None) -> RollbackSettings:
+    """Read and validate ``[rollback]`` from ``config``.
+
+    With monorepo ``package``, ``[rollback.packages.<package>]`` overrides the shared
+    keys one by one (a package's own build, deploy or yank command).
+    """
+    table = config.package_section("rollback", package)
     src = config.source
     timeout = table.get("verify_timeout", DEFAULT_VERIFY_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:

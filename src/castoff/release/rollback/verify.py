@@ -26,6 +26,7 @@ from castoff.errors import CastoffError, GitError, NotFound
 from castoff.release import git
 from castoff.release.rollback.model import CommandResult, RollbackPlan, Verification
 from castoff.release.rollback.settings import load_settings
+from castoff.release.version import version_settings
 
 WORKTREE_PREFIX = "castoff-rollback-verify-"
 _LOCK_REASON = re.compile(r"castoff rollback verify pid=(\d+(?:\.\d+)?)")
@@ -93,12 +94,17 @@ def remove_worktree(root: Path, path: Path) -> None:
 def verify_plan(
     root: Path, config: Config, plan: RollbackPlan, *, on_progress: Progress | None = None
 ) -> Verification:
-    """Build (and optionally test) the plan's target tag in a scratch worktree."""
+    """Build (and optionally test) the plan's target tag in a scratch worktree.
+
+    A monorepo package's plan is built in the package's directory of the worktree,
+    with that package's ``[rollback.packages.<name>]`` settings.
+    """
     say = on_progress or (lambda _message: None)
     started = _now()
     if plan.previous_tag is None:
         return Verification("not_applicable", None, None, started, _now())
-    settings = load_settings(config)
+    settings = load_settings(config, plan.package)
+    directory = version_settings(config, plan.package).directory if plan.package else ""
     sha = git.tag_sha(root, plan.previous_tag)
 
     def failed(error: str, **results: CommandResult | None) -> Verification:
@@ -114,17 +120,20 @@ def verify_plan(
     path = _add_worktree(root, sha)
     try:
         env = {"CASTOFF_ROLLBACK_TARGET": plan.previous_tag}
+        cwd = path / directory if directory else path
+        if plan.package:
+            env["CASTOFF_PACKAGE"] = plan.package
+            if not cwd.is_dir():
+                return failed(f"{directory} does not exist at {plan.previous_tag}")
         say(f"building {plan.previous_tag}: {settings.build_command}")
-        build = run_command(settings.build_command, path, timeout=settings.verify_timeout, env=env)
+        build = run_command(settings.build_command, cwd, timeout=settings.verify_timeout, env=env)
         if not build.ok:
             reason = "timed out" if build.timed_out else f"exited with {build.exit_code}"
             return failed(f"build of {plan.previous_tag} {reason}", build=build)
         test = None
         if settings.test_command:
             say(f"testing {plan.previous_tag}: {settings.test_command}")
-            test = run_command(
-                settings.test_command, path, timeout=settings.verify_timeout, env=env
-            )
+            test = run_command(settings.test_command, cwd, timeout=settings.verify_timeout, env=env)
             if not test.ok:
                 reason = "timed out" if test.timed_out else f"exited with {test.exit_code}"
                 return failed(f"tests of {plan.previous_tag} {reason}", build=build, test=test)
