@@ -35,6 +35,14 @@ TagOpt = Annotated[
         show_default=False,
     ),
 ]
+PackageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--package",
+        help="The monorepo package (version.packages); default: the one --tag names.",
+        show_default=False,
+    ),
+]
 
 _MARKS = {
     "sent": "✓",
@@ -130,6 +138,7 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        package: PackageOpt = None,
         as_json: JsonOpt = False,
         workdir: WorkdirOpt = None,
     ) -> None:
@@ -138,7 +147,12 @@ def register(app: typer.Typer) -> None:
         from castoff.release.announce.service import announce_draft
 
         result = announce_draft(
-            _root(workdir), channels=channel, version=version, tag=tag, output=output
+            _root(workdir),
+            channels=channel,
+            version=version,
+            tag=tag,
+            output=output,
+            package=package,
         )
         emit(_draft_data(result), as_json=as_json, human=lambda out: _print_drafts(result, out))
 
@@ -157,6 +171,7 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         tag: TagOpt = None,
+        package: PackageOpt = None,
         as_json: JsonOpt = False,
         workdir: WorkdirOpt = None,
     ) -> None:
@@ -165,7 +180,12 @@ def register(app: typer.Typer) -> None:
         from castoff.release.announce.service import announce_send
 
         report = announce_send(
-            _root(workdir), channels=channel, confirm=yes, force=force_channel or (), tag=tag
+            _root(workdir),
+            channels=channel,
+            confirm=yes,
+            force=force_channel or (),
+            tag=tag,
+            package=package,
         )
         emit(_send_data(report), as_json=as_json, human=lambda out: _print_report(report, out))
         if not report.ok:

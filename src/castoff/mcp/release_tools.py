@@ -306,13 +306,14 @@ def announce_draft(
     channel: Channels = None,
     version: Annotated[str | None, Field(description="Release version (default: latest).")] = None,
     tag: Annotated[str | None, Field(description="Release tag (default: latest).")] = None,
+    package: Package = None,
 ) -> DraftResult:
     """Draft the release announcement per channel (GitHub release, Slack, email, ...) from
     the release notes. Sends and writes nothing."""
     from castoff.release.announce.service import announce_draft as draft
 
     root, _config = _project(state)
-    return draft(root, channels=channel, version=version, tag=tag)
+    return draft(root, channels=channel, version=version, tag=tag, package=package)
 
 
 def announce_send(
@@ -324,13 +325,16 @@ def announce_send(
         list[Channel] | None, Field(description="Send these again even if already sent.")
     ] = None,
     tag: Annotated[str | None, Field(description="Release tag (default: the latest).")] = None,
+    package: Package = None,
 ) -> SendReport:
     """Send the announcement of a tagged release to its channels. A dry run unless yes;
     a channel already sent is not sent twice (unless forced)."""
     from castoff.release.announce.service import announce_send as send
 
     root, _config = _project(state)
-    return send(root, channels=channel, confirm=yes, force=force_channel or (), tag=tag)
+    return send(
+        root, channels=channel, confirm=yes, force=force_channel or (), tag=tag, package=package
+    )
 
 
 def release_prepare(

@@ -26,6 +26,7 @@ from castoff.release.announce.settings import (
     load_settings,
 )
 from castoff.release.model import ReleaseNotes
+from castoff.release.version import resolve_package, tag_format_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,26 +40,35 @@ class DraftResult:
 
 
 def release_notes(
-    root: Path, config: Config, *, version: str | None = None, tag: str | None = None
+    root: Path,
+    config: Config,
+    *,
+    version: str | None = None,
+    tag: str | None = None,
+    package: str | None = None,
 ) -> ReleaseNotes:
     """Notes of tag ``tag``, of the upcoming ``version``, or else of the release in progress.
 
     Without either: the release tagged at HEAD, else the upcoming release
-    (next version computed from the commits), else Unreleased.
+    (next version computed from the commits), else Unreleased. A monorepo
+    ``package``'s notes hold only the commits touching its paths, between its tags.
     """
-    from castoff.release.notes import generate_notes
+    from castoff.release.notes import NotesConfig, generate_notes
+    from castoff.release.version import version_settings
 
+    cfg = NotesConfig.from_config(config, package)
+    paths = version_settings(config, package).paths if package is not None else ()
     if tag is not None:
         if git.tag_sha(root, tag) is None:
             raise NotFound(f"no tag {tag} in this repository")
-        return generate_notes(root, to_ref=tag, config=config)
+        return generate_notes(root, to_ref=tag, config=cfg, paths=paths)
     if version is not None:
-        return generate_notes(root, config=config, version=version)
-    notes = generate_notes(root, config=config)
+        return generate_notes(root, config=cfg, version=version, paths=paths)
+    notes = generate_notes(root, config=cfg, paths=paths)
     if notes.version is None:
         from castoff.release.tagging import compute_next
 
-        nxt = compute_next(root, config)
+        nxt = compute_next(root, config, package=package)
         if nxt.next is not None:
             compare = notes.compare_url
             if compare and nxt.tag and compare.endswith("...HEAD"):
@@ -87,26 +97,30 @@ def announce_draft(
     tag: str | None = None,
     output: Path | None = None,
     notes: ReleaseNotes | None = None,
+    package: str | None = None,
 ) -> DraftResult:
-    """Drafts for ``channels`` (default: all) of the release in question."""
+    """Drafts for ``channels`` (default: all) of the release in question: of monorepo
+    ``package`` (default: the package whose tag ``tag`` is), with its notes and name."""
     config = load_config(root)
-    settings = load_settings(config)
-    notes = notes or release_notes(root, config, version=version, tag=tag)
+    package = resolve_package(config, package, tag)
+    settings = load_settings(config, package)
+    notes = notes or release_notes(root, config, version=version, tag=tag, package=package)
     drafts = draft_all(notes, settings, channels or None)
     written = write_drafts(drafts, output) if output is not None else ()
     return DraftResult(notes.version or "Unreleased", notes.tag, drafts, written)
 
 
-def _send_notes(root: Path, config: Config, tag: str | None) -> ReleaseNotes:
+def _send_notes(root: Path, config: Config, tag: str | None, package: str | None) -> ReleaseNotes:
     if tag is None:
+        tag_format = tag_format_of(config, package)
         head = git.head_sha(root) if git.has_commits(root) else None
-        tags = git.list_tags(root, config.tag_format)
+        tags = git.list_tags(root, tag_format)
         at_head = [t for t in tags if t.sha == head]
-        latest = at_head[-1] if at_head else git.latest_release_tag(root, config.tag_format)
+        latest = at_head[-1] if at_head else git.latest_release_tag(root, tag_format)
         if latest is None:
             raise UsageError("no release tag to announce yet; tag it first (castoff version tag)")
         tag = latest.name
-    return release_notes(root, config, tag=tag)
+    return release_notes(root, config, tag=tag, package=package)
 
 
 def announce_send(
@@ -117,10 +131,13 @@ def announce_send(
     force: Collection[str] = (),
     tag: str | None = None,
     notes: ReleaseNotes | None = None,
+    package: str | None = None,
 ) -> SendReport:
-    """Deliver ``channels`` (default: configured) for release ``tag`` (default: the latest)."""
+    """Deliver ``channels`` (default: configured) for release ``tag`` (default: the latest;
+    of monorepo ``package``, its latest tag)."""
     config = load_config(root)
-    settings = load_settings(config)
+    package = resolve_package(config, package, tag)
+    settings = load_settings(config, package)
     wanted = [check_channel(c) for c in channels] if channels else list(settings.channels)
     for name in wanted:
         if channels and name in DRAFT_ONLY:
@@ -132,7 +149,7 @@ def announce_send(
             raise UsageError(f"--force-channel {name}: {name} is not among the channels being sent")
     if not wanted:
         return SendReport(tag=tag or "", dry_run=not confirm, results=())
-    notes = notes or _send_notes(root, config, tag)
+    notes = notes or _send_notes(root, config, tag, package)
     if not notes.tag:
         raise UsageError("the release has no tag; pass --tag")
     return send_notes(notes, settings, root, wanted, confirm=confirm, force=force)

@@ -15,6 +15,9 @@
     [tool.castoff.announce.slack]
     webhook_env = "SLACK_WEBHOOK_URL"
 
+    [tool.castoff.announce.packages.pkg-a]   # a monorepo package: any key above
+    project_name = "Widget A"                # default: the package's name
+
 Channel tables are validated when a channel is delivered (see ``delivery``).
 """
 
@@ -71,9 +74,14 @@ class AnnounceSettings:
         return self.tables.get(name, {})
 
 
-def load_settings(config: Config) -> AnnounceSettings:
-    """Read and check the announce section of ``config``."""
-    table = config.section("announce")
+def load_settings(config: Config, package: str | None = None) -> AnnounceSettings:
+    """Read and check the announce section of ``config``.
+
+    With monorepo ``package``, ``[announce.packages.<package>]`` overrides the shared
+    keys one by one, and the project's name is that table's ``project_name``, else the
+    package's name (the shared ``project_name`` names the whole repository).
+    """
+    table = config.package_section("announce", package)
     where = f"[announce] in {config.source}"
     channels = _str_list(table.get("channels", []), f"channels in {where}")
     for name in channels:
@@ -97,7 +105,7 @@ def load_settings(config: Config) -> AnnounceSettings:
         raise ConfigError(f"notes_url in {where} must be a string")
     return AnnounceSettings(
         root=config.root,
-        project_name=str(table.get("project_name") or _project_name(config.root)),
+        project_name=str(_package_project_name(config, package) or _shared_name(table, config)),
         notes_url=notes_url,
         channels=tuple(channels),
         templates=templates,
@@ -128,6 +136,17 @@ def _number(table: Mapping[str, Any], key: str, default: float, kind: type, wher
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ConfigError(f"{key} in {where} must be a non-negative number")
     return kind(value)
+
+
+def _package_project_name(config: Config, package: str | None) -> str | None:
+    if package is None:
+        return None
+    own = config.section("announce").get("packages", {}).get(package, {})
+    return str(own.get("project_name") or package)
+
+
+def _shared_name(table: Mapping[str, Any], config: Config) -> str:
+    return str(table.get("project_name") or _project_name(config.root))
 
 
 def _project_name(root: Path) -> str:
