@@ -14,10 +14,12 @@ import signal
 from pathlib import Path
 
 import pytest
+from monorepo_sample import build_monorepo
 from workflow_sample import (
     DEFAULT_STEPS,
     assert_released_once,
     castoff,
+    git,
     prepare,
     release_tasks,
     resume,
@@ -27,9 +29,9 @@ BOUNDARIES = [f"{step}:{where}" for step in DEFAULT_STEPS for where in ("before"
 BOUNDARIES += ["validate:inside", "rollback:inside"]
 
 
-def _crash(repo: Path, point: str, env: dict[str, str] | None = None) -> None:
+def _crash(repo: Path, point: str, env: dict[str, str] | None = None, *args: str) -> None:
     out = castoff(
-        "release", "prepare", "--yes", "--json", "-C", str(repo),
+        "release", "prepare", "--yes", "--json", "-C", str(repo), *args,
         env={**(env or {}), "CASTOFF_CRASH_AT": point},
     )  # fmt: skip
     assert out.returncode == -signal.SIGKILL, (point, out.returncode, out.stderr[-2000:])
@@ -82,3 +84,32 @@ def test_scratch_left_by_a_killed_run_is_removed_by_the_next(
     assert run.code == 0, (run.data.get("message"), run.stderr[-2000:])
     assert (light_repo / ".castoff" / "release.lock").read_text().split()[-1] == "finished"
     assert_released_once(light_repo)
+
+
+@pytest.mark.parametrize("point", ["release_commit:after", "validate:inside", "tag:after"])
+def test_package_release_killed_then_resumed_finishes_once(tmp_path: Path, point: str) -> None:
+    """A monorepo package's release killed part-way: `release resume --package` finishes it
+    with one release commit (packages/a only), one pkg-a tag and one CHANGELOG section."""
+    repo = build_monorepo(tmp_path / "mono", light=True)
+    start = git(repo, "rev-parse", "HEAD")
+    _crash(repo, point, None, "--package", "pkg-a")
+    step, _, where = point.partition(":")
+    assert release_tasks(repo).steps[step].status == "in_progress"
+    run = resume(repo, "--package", "pkg-a", "--yes")
+    assert run.code == 0, (run.data.get("message"), run.stderr[-2000:])
+    assert (run.data["outcome"], run.data["tag"]) == ("released", "pkg-a-v1.1.0")
+    commits = git(repo, "rev-list", f"{start}..HEAD").split()
+    assert len(commits) == 1
+    assert git(repo, "rev-parse", "pkg-a-v1.1.0^{commit}") == commits[0]
+    touched = git(repo, "show", "--format=", "--name-only", "HEAD").split()
+    assert all(p.startswith("packages/a/") for p in touched), touched
+    assert sorted(git(repo, "tag", "--list").split()) == [
+        "pkg-a-v1.0.0",
+        "pkg-a-v1.1.0",
+        "pkg-b-v2.0.0",
+    ]
+    assert (repo / "packages/a/CHANGELOG.md").read_text().count("## [1.1.0]") == 1
+    assert git(repo, "status", "--porcelain") == ""
+    state = release_tasks(repo)
+    assert all(t.status == "completed" for t in state.steps.values())
+    assert state.steps[step].attempts == (1 if where == "before" else 2)

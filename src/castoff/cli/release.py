@@ -188,6 +188,10 @@ def register(app: typer.Typer) -> None:
     @release.command("resume")
     def resume(
         yes: YesOpt = False,
+        package: Annotated[
+            str | None,
+            typer.Option("--package", help="The monorepo package whose release to continue."),
+        ] = None,
         as_json: JsonOpt = False,
         working_directory: WorkdirOpt = None,
     ) -> None:
@@ -196,17 +200,27 @@ def register(app: typer.Typer) -> None:
 
         root = _root(working_directory)
         outcome = _run_with_progress(
-            as_json, lambda say, ask: run_resume(root, yes=yes, on_progress=say, confirm=ask)
+            as_json,
+            lambda say, ask: run_resume(
+                root, yes=yes, on_progress=say, confirm=ask, package=package
+            ),
         )
         _finish(outcome, as_json)
 
     @release.command("status")
-    def status(as_json: JsonOpt = False, working_directory: WorkdirOpt = None) -> None:
+    def status(
+        package: Annotated[
+            str | None,
+            typer.Option("--package", help="Show this monorepo package's latest release."),
+        ] = None,
+        as_json: JsonOpt = False,
+        working_directory: WorkdirOpt = None,
+    ) -> None:
         """Show the release's task tree: each step's state, duration and artifacts."""
         from castoff.cli.output import emit
         from castoff.release.workflow.runner import status as run_status
 
-        outcome = run_status(_root(working_directory))
+        outcome = run_status(_root(working_directory), package=package)
         emit(outcome, as_json=as_json, human=lambda c: show_outcome(outcome, c))
 
     app.add_typer(release)

@@ -398,15 +398,16 @@ def release_resume(
     yes: Annotated[
         bool, Field(description="Allow the irreversible steps (tag, push, send).")
     ] = False,
+    package: Package = None,
 ) -> ReleaseOutcome:
     """Continue the open release from its last completed step (nothing is done twice)."""
     from castoff.release.workflow.runner import resume
 
-    return resume(_project(state)[0], yes=yes, on_progress=progress)
+    return resume(_project(state)[0], yes=yes, on_progress=progress, package=package)
 
 
-def release_status(state: State) -> ReleaseOutcome:
+def release_status(state: State, *, package: Package = None) -> ReleaseOutcome:
     """The latest release's steps and state, without running anything."""
     from castoff.release.workflow.runner import status
 
-    return status(_project(state)[0])
+    return status(_project(state)[0], package=package)

@@ -135,16 +135,17 @@ def run_version(inp: StepInput) -> StepResult:
 
 
 def _notes(inp: StepInput) -> Any:
-    from castoff.release.notes import generate_notes
+    """The release's notes; a monorepo package's hold its own commits, between its tags."""
+    from castoff.release.notes import NotesConfig, generate_notes
     from castoff.release.version import version_settings
 
     plan = inp.plan
-    paths = version_settings(inp.config, plan.package).paths  # a monorepo package's own commits
+    paths = version_settings(inp.config, plan.package).paths if plan.package else ()
     return generate_notes(
         inp.root,
         plan.since_tag,
         plan.head_sha,
-        config=inp.config,
+        config=NotesConfig.from_config(inp.config, plan.package),
         version=plan.version,
         paths=paths,
     )
@@ -157,7 +158,7 @@ def run_notes(inp: StepInput) -> StepResult:
 
     notes = _notes(inp)
     data = engine.notes_to_data(notes)
-    cfg = engine.notes_config(inp.root, inp.config)
+    cfg = engine.NotesConfig.from_config(inp.config, inp.plan.package)
     forge = engine.forge_of(inp.root, cfg)
     rendered = {
         fmt: NotesRenderer(cfg, fmt, forge=forge)(notes) for fmt in ("md", "github", "text")
@@ -259,6 +260,7 @@ def run_validate(inp: StepInput) -> StepResult:
         tag=plan.tag,
         skip=skip,
         on_progress=lambda check, status: inp.on_progress(f"{check}: {status}"),
+        package=plan.package,
     )
     rendered = render_json(report)
     docs = (
@@ -292,7 +294,9 @@ def run_rollback(inp: StepInput) -> StepResult:
     from castoff.release.rollback.verify import verify_plan
 
     plan = inp.plan
-    rb = plan_rollback(inp.root, inp.config, new_version=plan.version, new_tag=plan.tag)
+    rb = plan_rollback(
+        inp.root, inp.config, new_version=plan.version, new_tag=plan.tag, package=plan.package
+    )
     verification = verify_plan(inp.root, inp.config, rb, on_progress=inp.on_progress)
     rb = dataclasses.replace(rb, verification=verification)
     docs = tuple((name, content, "analysis") for name, content, _kind in plan_documents(rb))
@@ -334,7 +338,7 @@ def run_announce_draft(inp: StepInput) -> StepResult:
     from castoff.release.announce.settings import load_settings
 
     notes = dataclasses.replace(_notes(inp), tag=inp.plan.tag)
-    drafts = draft_all(notes, load_settings(inp.config), None)
+    drafts = draft_all(notes, load_settings(inp.config, inp.plan.package), None)
     docs = tuple(
         (name, content, "documentation")
         for draft in drafts.values()
@@ -512,7 +516,7 @@ def run_announce_send(inp: StepInput) -> StepResult:
 
     plan = inp.plan
     notes = dataclasses.replace(_notes(inp), tag=plan.tag)
-    settings = load_settings(inp.config)
+    settings = load_settings(inp.config, plan.package)
     report = send_notes(
         notes, settings, inp.root, list(settings.channels), confirm=not plan.dry_run
     )

@@ -71,23 +71,30 @@ def plan_release(orch: Orchestrator, plan: ReleasePlan) -> tuple[Task, list[Task
     return root_task, steps
 
 
-def find_open_release(orch: Orchestrator) -> Task | None:
-    """The release root task that is not finished (pending, in progress, blocked, failed)."""
+def find_open_release(orch: Orchestrator, *, package: str | None = None) -> Task | None:
+    """The release root task that is not finished (pending, in progress, blocked, failed);
+    with ``package``, only a release of that monorepo package."""
     page = orch.query_tasks(
         status=["pending", "in_progress", "blocked", "failed"],
         specialist_type=["coordinator"],
         task_type=["deployment"],
         limit=100,
     )
-    roots = [t for t in page.tasks if kind_of(t) == ROOT_KIND]
+    roots = [t for t in page.tasks if _is_release(t, package)]
     return roots[-1] if roots else None
 
 
-def latest_release(orch: Orchestrator) -> Task | None:
-    """The newest release root task, whatever its state."""
+def latest_release(orch: Orchestrator, *, package: str | None = None) -> Task | None:
+    """The newest release root task, whatever its state (of ``package``, when given)."""
     page = orch.query_tasks(specialist_type=["coordinator"], task_type=["deployment"], limit=1000)
-    roots = [t for t in page.tasks if kind_of(t) == ROOT_KIND]
+    roots = [t for t in page.tasks if _is_release(t, package)]
     return roots[-1] if roots else None
+
+
+def _is_release(task: Task, package: str | None) -> bool:
+    if kind_of(task) != ROOT_KIND:
+        return False
+    return package is None or plan_of(task).package == package
 
 
 def kind_of(task: Task) -> str | None:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from castoff.config import Config, load_config
 from castoff.errors import CastoffError, ConflictError, NotFound, TagConflict, UsageError
+from castoff.release.version import version_settings
 from castoff.release.workflow import graph
 from castoff.release.workflow.execution import Heartbeat, Progress, StepRunner
 from castoff.release.workflow.executors import ReleasePlan, rollback_commit, validated_commit
@@ -115,13 +116,22 @@ def resume(
     on_progress: Progress | None = None,
     confirm: Confirm | None = None,
     database_url: str | None = None,
+    package: str | None = None,
 ) -> ReleaseOutcome:
-    """Continue the open release from its last completed step."""
+    """Continue the open release from its last completed step.
+
+    ``package``: the monorepo package whose release to continue; the open release
+    must be that package's (NotFound otherwise, naming the one that is open).
+    """
     config = load_config(root)
+    if package is not None:
+        version_settings(config, package)  # an unknown package: UsageError listing them
     with _one_run_at_a_time(root) as tidy, _open(root, database_url) as orch:
         release = graph.find_open_release(orch)
         if release is None:
-            raise NotFound("no release in progress here; start one with `castoff release prepare`")
+            start = "castoff release prepare" + (f" --package {package}" if package else "")
+            raise NotFound(f"no release in progress here; start one with `{start}`")
+        _check_package(release, package)
         return _run(
             orch,
             root,
@@ -176,15 +186,39 @@ def _one_run_at_a_time(root: Path) -> Iterator[bool]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def status(root: Path, *, database_url: str | None = None) -> ReleaseOutcome:
-    """The latest release's tree and state, without running anything."""
+def status(
+    root: Path, *, database_url: str | None = None, package: str | None = None
+) -> ReleaseOutcome:
+    """The latest release's tree and state (of monorepo ``package``: its latest release),
+    without running anything."""
     from castoff.orchestrator.service import Orchestrator
 
+    if package is not None:
+        version_settings(load_config(root), package)  # an unknown package: UsageError
     with Orchestrator.open(root, database_url=database_url, actor="release") as orch:
-        release = graph.find_open_release(orch) or graph.latest_release(orch)
+        release = graph.find_open_release(orch, package=package) or graph.latest_release(
+            orch, package=package
+        )
         if release is None:
-            raise NotFound("no release has been prepared here yet")
+            of = f" of {package}" if package else ""
+            raise NotFound(f"no release{of} has been prepared here yet")
         return describe(orch, release, graph.plan_of(release), stopped=None)
+
+
+def _check_package(release: Task, package: str | None) -> None:
+    """Refuse to continue a release of another monorepo package than ``package``.
+
+    One release is open at a time in a repository, whatever its package: the
+    releases share the branch, and the tag of one must not land on the release
+    commit of another (see docs/release.md, Monorepos).
+    """
+    plan = graph.plan_of(release)
+    if package is None or plan.package == package:
+        return
+    raise NotFound(
+        f"no release of {package} in progress: release {plan.tag} is; finish it with "
+        f"`castoff release resume`, or {abandon_hint(release.id)}"
+    )
 
 
 # -- planning -------------------------------------------------------------------------
@@ -208,6 +242,7 @@ def _prepare(
             return plan
         release, steps = graph.plan_release(orch, plan)
     else:
+        _check_one_release_at_a_time(release, options)
         _check_same_release(release, options)
     return _run(
         orch,
@@ -219,6 +254,23 @@ def _prepare(
         confirm=confirm,
         tidy=tidy,
         steps=steps,
+    )
+
+
+def _check_one_release_at_a_time(release: Task, options: ReleaseOptions) -> None:
+    """Another monorepo package's release is open: a conflict (exit 3) that says what to do.
+
+    The releases of a monorepo's packages share the branch: were a second one
+    prepared while the first waits, the first's tag would follow HEAD onto the
+    second's release commit, and rolling it back would revert the wrong commit.
+    """
+    plan = graph.plan_of(release)
+    if options.package is None or options.package == plan.package:
+        return
+    raise ConflictError(
+        f"release {plan.tag} is in progress, and a repository has one release in progress at "
+        f"a time: finish it with `castoff release resume --yes` before preparing "
+        f"{options.package}, or {abandon_hint(release.id)}"
     )
 
 
