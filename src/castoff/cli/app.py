@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "announce": ("castoff.cli.announce", "Draft and deliver release announcements."),
     "orchestrator": ("castoff.cli.orchestrator", "The task orchestrator: sessions, tasks, leases."),
     "mcp": ("castoff.cli.serve", "Run the MCP server for AI agents (stdio or HTTP)."),
-    "serve": ("castoff.cli.serve", "Serve MCP over streamable HTTP."),
+    "serve": ("castoff.cli.serve", "Serve MCP over streamable HTTP, and the read-only dashboard."),
     "worker": ("castoff.cli.worker", "Run the ready steps of a release from the (shared) store."),
 }
 

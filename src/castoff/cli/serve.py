@@ -1,4 +1,5 @@
-"""`castoff mcp` and `castoff serve`: the MCP server over stdio or streamable HTTP."""
+"""`castoff mcp` and `castoff serve`: the MCP server over stdio or streamable HTTP, and the
+read-only dashboard beside it over HTTP."""
 
 from __future__ import annotations
 
@@ -47,6 +48,13 @@ OriginOpt = Annotated[
     list[str] | None,
     typer.Option("--allow-origin", help="Extra browser Origin to accept over HTTP (repeatable)."),
 ]
+DashboardOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dashboard/--no-dashboard",
+        help="Over HTTP, also serve the read-only dashboard at / (docs/dashboard.md).",
+    ),
+]
 
 
 def _run(
@@ -57,6 +65,7 @@ def _run(
     port: int,
     working_directory: Path | None,
     allow_origin: list[str] | None,
+    dashboard: bool,
 ) -> None:
     from castoff.mcp.server import run
 
@@ -69,6 +78,7 @@ def _run(
         port=port,
         token=token,
         allowed_origins=allow_origin or [],
+        dashboard=dashboard,
     )
 
 
@@ -86,6 +96,7 @@ def register(app: typer.Typer) -> None:
         port: PortOpt = DEFAULT_PORT,
         working_directory: WorkdirOpt = None,
         allow_origin: OriginOpt = None,
+        dashboard: DashboardOpt = True,
     ) -> None:
         """Run the MCP server for AI agents (stdio: logs go to stderr only)."""
         _run(
@@ -95,6 +106,7 @@ def register(app: typer.Typer) -> None:
             port=port,
             working_directory=working_directory,
             allow_origin=allow_origin,
+            dashboard=dashboard,
         )
 
     @app.command("serve")
@@ -105,8 +117,10 @@ def register(app: typer.Typer) -> None:
         tools: ToolsOpt = ToolProfile.CORE,
         working_directory: WorkdirOpt = None,
         allow_origin: OriginOpt = None,
+        dashboard: DashboardOpt = True,
     ) -> None:
-        """Serve MCP over streamable HTTP (same as `castoff mcp --transport http`)."""
+        """Serve MCP over streamable HTTP at /mcp and the read-only dashboard at /
+        (same as `castoff mcp --transport http`)."""
         _run(
             transport=Transport.HTTP,
             tools=tools,
@@ -114,4 +128,5 @@ def register(app: typer.Typer) -> None:
             port=port,
             working_directory=working_directory,
             allow_origin=allow_origin,
+            dashboard=dashboard,
         )

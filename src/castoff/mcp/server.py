@@ -310,8 +310,13 @@ def run(
     port: int,
     token: str | None,
     allowed_origins: list[str],
+    dashboard: bool = False,
 ) -> None:
-    """Serve until the client disconnects (stdio) or the process is interrupted (HTTP)."""
+    """Serve until the client disconnects (stdio) or the process is interrupted (HTTP).
+
+    ``dashboard`` (HTTP only): also serve the read-only dashboard at every path but
+    ``/mcp``, reading the store the MCP server opened (:mod:`castoff.dashboard`).
+    """
     from castoff.workspace import find_root
 
     _log_to_stderr()
@@ -320,12 +325,20 @@ def run(
         from castoff.mcp.http import check_bind, serve_http
 
         check_bind(host, token)
+        server = build_server(root, profile)
+        site = None
+        if dashboard:
+            from castoff.dashboard.app import build_app
+
+            runtime = server.runtime
+            site = build_app(root, lambda: runtime.require().orchestrator)
         serve_http(
-            build_server(root, profile),
+            server,
             host=host,
             port=port,
             token=token,
             allowed_origins=allowed_origins,
+            site=site,
         )
     else:
         build_server(root, profile, inline=True).run("stdio")
