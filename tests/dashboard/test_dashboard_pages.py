@@ -274,3 +274,14 @@ def test_mcp_is_still_served_beside_the_pages(site: Site) -> None:
     )
     assert response.status_code == 200
     assert "castoff" in response.text
+
+
+def test_release_of_an_unknown_package(site: Site) -> None:
+    """`?package=` is `release status --package`: an unknown one is 400 (API) or said (page)."""
+    api = site.get("/api/release", params={"package": "nope"})
+    assert api.status_code == 400
+    assert api.json()["error"] == "unknown package 'nope' (packages: none configured)"
+    page = site.get("/release", params={"package": "a&b"})
+    assert page.status_code == 200
+    assert "unknown package &#39;a&amp;b&#39;" in page.text
+    assert 'value="a&amp;b"' in page.text

@@ -12,7 +12,7 @@
 ``/api/tasks/{id}``                    the task (every field, with artifacts)
 ``/api/tasks/{id}/artifacts/{sha256}`` the artifact's raw content (text/plain)
 ``/api/events``                        ``castoff orchestrator events --json``
-``/api/release``                       ``castoff release status --json``
+``/api/release``                       ``castoff release status [--package P] --json``
 =====================================  =============================================
 
 Only GET and HEAD are answered (405 otherwise). Data is read through the
@@ -216,11 +216,18 @@ class Dashboard:
         )
 
     def release(self, request: Request) -> Response:
+        package = request.query_params.get("package") or None
         try:
-            outcome = self._release()
-        except CastoffError as exc:  # no release yet, not a git repository
+            outcome = self._release(package)
+        except CastoffError as exc:  # no release yet, not a git repository, unknown package
             return self._page(
-                request, "release.html", "Release", nav="release", outcome=None, note=exc.message
+                request,
+                "release.html",
+                "Release",
+                nav="release",
+                outcome=None,
+                note=exc.message,
+                package=package or "",
             )
         report = None
         sha = (outcome.report or {}).get(REPORT_NAME)
@@ -235,6 +242,7 @@ class Dashboard:
             note=None,
             report=report,
             report_sha=sha,
+            package=package or "",
         )
 
     def stylesheet(self, _request: Request) -> Response:
@@ -284,8 +292,8 @@ class Dashboard:
         )
         return json_response(found)
 
-    def api_release(self, _request: Request) -> Response:
-        return json_response(self._release())
+    def api_release(self, request: Request) -> Response:
+        return json_response(self._release(request.query_params.get("package") or None))
 
     # -- reading --------------------------------------------------------------------
     def _query(self, request: Request, *, default_limit: int) -> TaskPage:
@@ -317,15 +325,16 @@ class Dashboard:
             raise NotFound(f"task {task.id} has no artifact {sha256}")
         return task, artifact, orch.read_artifact(sha256)
 
-    def _release(self) -> ReleaseOutcome:
-        """``castoff release status``: the open release, else the latest one."""
+    def _release(self, package: str | None = None) -> ReleaseOutcome:
+        """``castoff release status [--package P]``: the open release, else the latest one
+        (of monorepo ``package``: its latest release)."""
         from castoff.release.workflow.runner import status
 
         if self._repository is None:
             from castoff.release.git import repo_root
 
             self._repository = repo_root(self.root)
-        return status(self._repository)
+        return status(self._repository, package=package)
 
     # -- answers --------------------------------------------------------------------
     def _page(
