@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from castoff.store.migrate import HEAD
+
 
 def _env(db_url: str) -> dict[str, str]:
     return {"CASTOFF_DATABASE_URL": db_url} if db_url.startswith("postgresql") else {}
@@ -322,7 +324,7 @@ def test_store_of_a_newer_castoff_is_one_line(cli: Any, tmp_path: Path) -> None:
     out = cli("get-status", expect=2)
     assert out.stderr.splitlines() == [
         f"castoff: the store at sqlite:///{tmp_path}/.castoff/castoff.db is at revision 0099, "
-        "newer than this castoff (0002); upgrade castoff"
+        f"newer than this castoff ({HEAD}); upgrade castoff"
     ]
 
 

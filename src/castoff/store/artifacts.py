@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select
 
 from castoff.errors import NotFound, StoreError
-from castoff.store.prepared import Prepared
+from castoff.store.prepared import PerDialect, Prepared, in_list
 from castoff.store.schema import artifacts, blobs, utcnow
 
 
@@ -111,10 +111,13 @@ def insert_artifacts(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> Non
         conn.execute(insert(artifacts), [dict(r) for r in rows])
 
 
-_FOR_TASKS = (
-    select(artifacts)
-    .where(artifacts.c.task_id.in_(bindparam("ids", expanding=True)))
-    .order_by(artifacts.c.id)
+_FOR_TASKS = PerDialect(
+    lambda dialect: (
+        select(artifacts)
+        .where(in_list(artifacts.c.task_id, "ids", dialect))
+        .order_by(artifacts.c.id)
+    ),
+    lists=["ids"],
 )
 
 
@@ -130,11 +133,12 @@ def for_task(conn: Connection, task_id: str) -> list[dict[str, Any]]:
     return _P_FOR_TASK.all(conn, {"task_id": task_id})
 
 
-def for_tasks(conn: Connection, task_ids: Iterable[str]) -> list[RowMapping]:
+def for_tasks(conn: Connection, task_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The artifacts of these tasks, oldest first (one query, however many tasks)."""
     wanted = list(task_ids)
     if not wanted:
         return []
-    return list(conn.execute(_FOR_TASKS, {"ids": wanted}).mappings())
+    return _FOR_TASKS.all(conn, {"ids": wanted})
 
 
 def recent(

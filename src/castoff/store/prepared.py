@@ -11,14 +11,18 @@ ordinary ``Connection.execute`` path.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Connection, Dialect
+from sqlalchemy import ARRAY, Connection, Dialect, any_, bindparam, func, literal_column, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Select
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+
+from castoff.store.schema import UTCDateTime, utc_result_processor
 
 Processor = Callable[[Any], Any]
 
@@ -30,7 +34,36 @@ class _Compiled:
     defaults: dict[str, Any]
     bind_processors: tuple[tuple[str, Processor], ...]
     columns: tuple[str, ...]
-    result_processors: tuple[Processor | None, ...]
+    make_row: Callable[[Sequence[Any]], dict[str, Any]]
+
+
+def _row_maker(
+    columns: Sequence[str], converters: Mapping[str, Processor]
+) -> Callable[[Sequence[Any]], dict[str, Any]]:
+    """A function turning a driver row into a dict of column key -> converted value.
+
+    Generated once per statement (the way :mod:`dataclasses` makes ``__init__``): one
+    dict display, converting only the columns whose type needs it and only non-NULL
+    values (NULL is None whatever the type; none of ours maps it to anything else).
+    It is most of what reading a page of tasks costs, so it is kept this lean.
+    """
+    env: dict[str, Any] = {}
+    items = []
+    for i, name in enumerate(columns):
+        value = f"raw[{i}]"
+        if name in converters:
+            env[f"conv{i}"] = converters[name]
+            value = f"(None if raw[{i}] is None else conv{i}(raw[{i}]))"
+        items.append(f"{name!r}: {value}")
+    source = f"def make_row(raw):\n    return {{{', '.join(items)}}}\n"
+    exec(source, env)
+    return cast(Callable[[Sequence[Any]], dict[str, Any]], env["make_row"])
+
+
+def _result_processor(type_: Any, dialect: Dialect) -> Processor | None:
+    if isinstance(type_, UTCDateTime):
+        return cast(Processor, utc_result_processor(dialect))
+    return cast(Processor | None, type_.dialect_impl(dialect).result_processor(dialect, None))
 
 
 class Prepared:
@@ -58,9 +91,7 @@ class Prepared:
                 processors.setdefault(name, proc)
         exported = getattr(self.statement, "exported_columns", ())
         columns = tuple(c.key for c in exported)
-        results = tuple(
-            c.type.dialect_impl(dialect).result_processor(dialect, None) for c in exported
-        )
+        converters = {c.key: conv for c in exported if (conv := _result_processor(c.type, dialect))}
         order = (
             tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
         )
@@ -73,7 +104,7 @@ class Prepared:
             defaults=defaults,
             bind_processors=tuple(processors.items()),
             columns=columns,
-            result_processors=results,
+            make_row=_row_maker(columns, converters),
         )
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
@@ -91,22 +122,81 @@ class Prepared:
         except dbapi.Error as exc:
             raise DBAPIError.instance(c.sql, args, exc, dbapi.Error, dialect=dialect) from exc
 
-    def _row(self, c: _Compiled, raw: Any) -> dict[str, Any]:
-        return {
-            name: (proc(value) if proc is not None else value)
-            for name, proc, value in zip(c.columns, c.result_processors, raw, strict=True)
-        }
-
     def one(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
         """The first result row as a dict of column key → value, or None."""
         raw = self.execute(conn, params).fetchone()
-        return None if raw is None else self._row(self._for(conn.dialect), raw)
+        return None if raw is None else self._for(conn.dialect).make_row(raw)
 
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Every result row as a dict of column key → value."""
-        c = self._for(conn.dialect)
-        return [self._row(c, raw) for raw in self.execute(conn, params).fetchall()]
+        make_row = self._for(conn.dialect).make_row
+        return [make_row(raw) for raw in self.execute(conn, params).fetchall()]
+
+    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Run the statement once per parameter set of ``rows`` (one driver call)."""
+        if not rows:
+            return
+        dialect = conn.dialect
+        c = self._for(dialect)
+        batch = []
+        for params in rows:
+            values = c.defaults | dict(params)
+            for name, proc in c.bind_processors:
+                values[name] = proc(values[name])
+            batch.append(tuple(values[n] for n in c.order) if c.order is not None else values)
+        driver: Any = conn.connection.driver_connection
+        dbapi = dialect.loaded_dbapi
+        try:
+            if dialect.name == "sqlite":
+                driver.executemany(c.sql, batch)
+            else:
+                with driver.cursor() as cursor:
+                    cursor.executemany(c.sql, batch)
+        except dbapi.Error as exc:
+            raise DBAPIError.instance(c.sql, batch, exc, dbapi.Error, dialect=dialect) from exc
 
     def tuples(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Every result row as a tuple of converted values."""
         return [tuple(r.values()) for r in self.all(conn, params)]
+
+
+def in_list(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElement[bool]:
+    """``column`` is one of the list bound as ``name`` — as ONE parameter, not an ``IN`` list.
+
+    SQLite reads the list from a JSON array (``json_each``), PostgreSQL from an
+    array (``= ANY``); either way the SQL is the same for any length, so it can be
+    compiled once and run as a :class:`Prepared` statement.
+    """
+    if dialect == "sqlite":
+        each = func.json_each(bindparam(name))
+        listed: Select[Any] = select(literal_column("value")).select_from(each)
+        return column.in_(listed)
+    return column == any_(bindparam(name, type_=ARRAY(column.type)))
+
+
+class PerDialect:
+    """A statement whose SQL differs per dialect (see :func:`in_list`): built and
+    prepared once per dialect; ``lists`` names the parameters that are lists."""
+
+    def __init__(self, build: Callable[[str], ClauseElement], *, lists: Sequence[str] = ()) -> None:
+        self._build = build
+        self._lists = tuple(lists)
+        self._prepared: dict[str, Prepared] = {}
+
+    def _for(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Prepared, dict[str, Any]]:
+        name = conn.dialect.name
+        found = self._prepared.get(name)
+        if found is None:
+            found = self._prepared[name] = Prepared(self._build(name))
+        values = dict(params)
+        for key in self._lists:
+            values[key] = json.dumps(list(values[key])) if name == "sqlite" else list(values[key])
+        return found, values
+
+    def all(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        prepared, values = self._for(conn, params)
+        return prepared.all(conn, values)
+
+    def tuples(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        prepared, values = self._for(conn, params)
+        return prepared.tuples(conn, values)

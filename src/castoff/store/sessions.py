@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, delete, insert, select, text, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, text, update
 
 from castoff.store import counters
+from castoff.store.prepared import Prepared
 from castoff.store.schema import sessions
 
-
-def by_directory(conn: Connection, working_directory: str) -> RowMapping | None:
-    return (
-        conn.execute(select(sessions).where(sessions.c.working_directory == working_directory))
-        .mappings()
-        .first()
-    )
+_BY_DIRECTORY = Prepared(
+    select(sessions).where(sessions.c.working_directory == bindparam("directory"))
+)
+_GET = Prepared(select(sessions).where(sessions.c.id == bindparam("session_id")))
 
 
-def get(conn: Connection, session_id: str) -> RowMapping | None:
-    return conn.execute(select(sessions).where(sessions.c.id == session_id)).mappings().first()
+def by_directory(conn: Connection, working_directory: str) -> dict[str, Any] | None:
+    return _BY_DIRECTORY.one(conn, {"directory": working_directory})
+
+
+def get(conn: Connection, session_id: str) -> dict[str, Any] | None:
+    return _GET.one(conn, {"session_id": session_id})
 
 
 def insert_session(conn: Connection, values: Mapping[str, Any]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select, update
 
-from castoff.store.prepared import Prepared
+from castoff.store.prepared import PerDialect, Prepared, in_list
 from castoff.store.schema import task_dependencies as deps
 from castoff.store.schema import tasks
 
@@ -26,10 +26,13 @@ _DEP_IDS = (
     .where(deps.c.task_id == bindparam("task_id"))
     .order_by(deps.c.depends_on_id)
 )
-_DEPS_OF = (
-    select(deps.c.task_id, deps.c.depends_on_id)
-    .where(deps.c.task_id.in_(bindparam("ids", expanding=True)))
-    .order_by(deps.c.task_id, deps.c.depends_on_id)
+_DEPS_OF = PerDialect(
+    lambda dialect: (
+        select(deps.c.task_id, deps.c.depends_on_id)
+        .where(in_list(deps.c.task_id, "ids", dialect))
+        .order_by(deps.c.task_id, deps.c.depends_on_id)
+    ),
+    lists=["ids"],
 )
 _DEP_STATES = (
     select(tasks.c.id, tasks.c.status, tasks.c.summary)
@@ -117,7 +120,7 @@ def dependencies_of(conn: Connection, ids: Iterable[str]) -> dict[str, list[str]
     out: dict[str, list[str]] = {i: [] for i in wanted}
     if not wanted:
         return out
-    for task_id, dep in conn.execute(_DEPS_OF, {"ids": wanted}):
+    for task_id, dep in _DEPS_OF.tuples(conn, {"ids": wanted}):
         out[task_id].append(dep)
     return out
 
