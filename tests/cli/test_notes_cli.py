@@ -233,3 +233,62 @@ def test_generated_unreleased_follows_the_history(repo, run_castoff) -> None:
     assert "## [0.2.0]" in text
     assert run_castoff("notes", "--update-changelog", cwd=repo.path).returncode == 0
     assert changelog.read_text() == text
+
+
+MONOREPO = """\
+[version.packages.pkg-a]
+path = "packages/a"
+[version.packages.pkg-b]
+path = "packages/b"
+"""
+
+
+def monorepo(repo):
+    """Two packages released together once, then one change in each."""
+    files = {"castoff.toml": MONOREPO, "packages/a/a.py": "", "packages/b/b.py": ""}
+    repo.commit("chore: init", files)
+    repo.tag("pkg-a-v1.0.0")
+    repo.tag("pkg-b-v2.0.0")
+    repo.commit("feat: alpha feature", {"packages/a/a.py": "x = 1\n"})
+    repo.commit("fix: beta bug", {"packages/b/b.py": "y = 1\n"})
+    repo.commit("feat: alpha again", {"packages/a/a.py": "x = 2\n"})
+    repo.tag("pkg-a-v1.1.0")
+    repo.commit("chore: root only", {"README.md": "hi\n"})
+    return repo
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_notes_package_keeps_its_commits_and_tags(repo, run_castoff, fast) -> None:
+    """--package: the package's tags bound the range, other packages' commits stay out."""
+    monorepo(repo)
+    extra = () if fast else ("--output", str(repo.path.parent / "out.json"))
+    out = run_castoff("notes", "--package", "pkg-b", "-f", "json", *extra, cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    text = out.stdout if fast else (repo.path.parent / "out.json").read_text()
+    data = json.loads(text)
+    entries = [e["description"] for g in data["groups"] for e in g["entries"]]
+    assert entries == ["beta bug"]
+    assert data["version"] is None
+
+
+def test_notes_package_full_places_each_commit_in_its_release(repo, run_castoff) -> None:
+    """--full --package: one section per package tag, each with that package's commits."""
+    monorepo(repo)
+    out = run_castoff("notes", "--package", "pkg-a", "--full", "-f", "json", cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    releases = json.loads(out.stdout)["releases"]
+    by_version = {
+        r["version"]: [e["description"] for g in r["groups"] for e in g["entries"]]
+        for r in releases
+    }
+    # the README-only commit since pkg-a-v1.1.0 is no change of pkg-a: no Unreleased section
+    assert by_version == {"1.1.0": ["alpha again", "alpha feature"], "1.0.0": []}
+
+
+def test_notes_unknown_package_exits_2(repo, run_castoff) -> None:
+    """An unknown --package is bad input: one line naming the packages."""
+    monorepo(repo)
+    out = run_castoff("notes", "--package", "nope", cwd=repo.path)
+    assert out.returncode == 2
+    assert "pkg-a, pkg-b" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -23,6 +23,7 @@ VALUED = {
     "-f": "fmt",
     "--output": "output",
     "-o": "output",
+    "--package": "package",
     "--working-directory": "workdir",
     "-C": "workdir",
 }
@@ -38,6 +39,7 @@ def run_notes(
     update_changelog: bool = False,
     json_out: bool = False,
     workdir: Path | None = None,
+    package: str | None = None,
 ) -> None:
     """The command itself (shared by the typer command and the fast path)."""
     from castoff.config import load_config
@@ -61,7 +63,13 @@ def run_notes(
     if full and from_ref is not None:
         raise UsageError("--full covers every release; it cannot be combined with --from")
     root = git.repo_root(workdir or Path.cwd())
-    cfg = NotesConfig.from_config(load_config(root))
+    config = load_config(root)
+    paths: tuple[str, ...] = ()
+    if package is not None:  # a monorepo package: its tags, changelog and commits
+        from castoff.release.version import version_settings
+
+        paths = version_settings(config, package).paths
+    cfg = NotesConfig.from_config(config, package)
     forge = forge_of(root, cfg)
     renderer = NotesRenderer(cfg, fmt, forge=forge, full=full)
     md = renderer
@@ -71,11 +79,11 @@ def run_notes(
 
     if full:
         if update_changelog and md is not renderer:
-            releases = generate_full(root, to_ref, config=cfg)
+            releases = generate_full(root, to_ref, config=cfg, paths=paths)
             sections = [renderer(n) for n in releases]
             md_sections = [md(n) for n in releases]
         else:
-            sections = render_full(root, to_ref, cfg, renderer, forge)
+            sections = render_full(root, to_ref, cfg, renderer, forge, paths)
             md_sections = sections
         parts = renderer.document_parts(sections)
         if update_changelog:
@@ -91,7 +99,7 @@ def run_notes(
         _write(output, parts)
         return
 
-    notes = generate_notes(root, from_ref, to_ref, config=cfg)
+    notes = generate_notes(root, from_ref, to_ref, config=cfg, paths=paths)
     unknown = notes.extra.get(FIRST_TIMERS_UNKNOWN)
     if unknown:
         sys.stderr.write(f"warning: {unknown}\n")
@@ -201,6 +209,13 @@ def register(app: Any) -> None:
                 "(with --full: regenerate every release).",
             ),
         ] = False,
+        package: Annotated[
+            str | None,
+            typer.Option(
+                "--package",
+                help="A monorepo package: its tags, its commits, its CHANGELOG.",
+            ),
+        ] = None,
         json_out: JsonOpt = False,
         workdir: WorkdirOpt = None,
     ) -> None:
@@ -214,6 +229,7 @@ def register(app: Any) -> None:
             update_changelog=update_changelog,
             json_out=json_out,
             workdir=workdir,
+            package=package,
         )
 
     app.command("notes")(notes_command)

@@ -131,6 +131,7 @@ def notes_generate(
     update_changelog: Annotated[
         bool, Field(description="Add the section to the CHANGELOG.")
     ] = False,
+    package: Package = None,
 ) -> NotesResult:
     """Release notes from the conventional commits in from_ref..to_ref, grouped by type,
     with breaking changes, references and contributors. Writes only with update_changelog;
@@ -141,10 +142,16 @@ def notes_generate(
     from castoff.release.notes_render import NotesRenderer
 
     root = git.repo_root(state.root)
-    cfg = NotesConfig.from_config(load_config(root))
+    config = load_config(root)
+    paths: tuple[str, ...] = ()
+    if package is not None:  # a monorepo package: its tags, changelog and commits
+        from castoff.release.version import version_settings
+
+        paths = version_settings(config, package).paths
+    cfg = NotesConfig.from_config(config, package)
     forge = forge_of(root, cfg)
     progress.step("reading history")
-    notes = generate_notes(root, from_ref, to_ref, config=cfg)
+    notes = generate_notes(root, from_ref, to_ref, config=cfg, paths=paths)
     renderer = NotesRenderer(cfg, format, forge=forge, full=False)
     text = renderer.document([renderer(notes)])
     updated = False

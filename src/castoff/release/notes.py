@@ -385,21 +385,23 @@ def generate_full(
     *,
     config: Config | NotesConfig | None = None,
     workers: int | None = None,
+    paths: Sequence[str] = (),
 ) -> list[ReleaseNotes]:
     """Notes for every release in history (one per release tag, plus Unreleased), newest first.
 
     With ``workers`` > 1 the ranges between tags are read by that many
     processes in parallel (default 1 here: pickling notes back costs more than
     it saves; ``castoff notes --full`` renders in the workers instead, see
-    :func:`castoff.release.sections.render_full`). Same errors as
-    :func:`generate_notes`.
+    :func:`castoff.release.sections.render_full`). ``paths``: only commits
+    touching them (a monorepo package's; give the package's NotesConfig for its
+    tags). Same errors as :func:`generate_notes`.
     """
     from castoff.release.sections import full_history
 
     root = git.repo_root(repo)
     cfg = notes_config(root, config)
     # In-process unless asked: shipping notes objects between processes costs more than it saves.
-    result = full_history(root, to_ref, cfg, workers=workers or 1, render=None)
+    result = full_history(root, to_ref, cfg, workers=workers or 1, render=None, paths=paths)
     return list(result)  # type: ignore[arg-type]
 
 

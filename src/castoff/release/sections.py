@@ -315,10 +315,14 @@ def full_history(
     render: Rendered | None = None,
     forge: Forge | None = None,
     find_forge: bool = True,
+    paths: Sequence[str] = (),
 ) -> list[ReleaseNotes] | list[str]:
     """Every release section up to ``to_ref``, newest first: notes, or text if ``render``.
 
     ``forge`` gives the links (looked up from ``origin`` when None and ``find_forge``).
+    ``paths`` keeps only commits touching them (a monorepo package's); git then
+    rewrites parents around the other commits, so the sections are planned
+    exactly (each excludes every earlier tag) and read in this process.
     """
     try:
         to_sha = git.resolve_ref(root, to_ref)
@@ -330,13 +334,18 @@ def full_history(
         forge = forge_of(root, cfg)
     n = workers or cfg.workers
     # Forking while other threads run may deadlock the child: stay in-process then.
-    parallel = n > 1 and threading.active_count() == 1
-    for exact in (False, True):
+    parallel = n > 1 and threading.active_count() == 1 and not paths
+    for exact in (True,) if paths else (False, True):
         sections = plan_sections(
             root, to_sha, cfg, exact=exact, to_ref=compare_target(to_ref, to_sha)
         )
-        run = _run_parallel if parallel and len(sections) >= 4 else _run_inline
-        done = run(root, sections, min(n, len(sections)), to_sha, cfg, forge, render, exact)
+        if paths:
+            done: list[tuple[int, ReleaseNotes | str]] | None = _run_per_section(
+                root, sections, cfg, forge, render, paths
+            )
+        else:
+            run = _run_parallel if parallel and len(sections) >= 4 else _run_inline
+            done = run(root, sections, min(n, len(sections)), to_sha, cfg, forge, render, exact)
         if done is not None:
             kept = [item for (count, item), s in zip(done, sections, strict=True) if count or s.tag]
             return list(reversed(kept))  # type: ignore[return-value]
@@ -358,6 +367,34 @@ def _run_inline(
         return None
     firsts = _first_timers([c.contributors for c in walk.sections])
     pairs = zip(walk.sections, firsts, strict=True)
+    return [(c.commit_count, _finish(c, f, cfg, forge, render)) for c, f in pairs]
+
+
+def _run_per_section(
+    root: Path,
+    sections: list[Section],
+    cfg: NotesConfig,
+    forge: Forge | None,
+    render: Rendered | None,
+    paths: Sequence[str],
+) -> list[tuple[int, ReleaseNotes | str]]:
+    """One ``git log -- <paths>`` per section, each excluding every earlier tip.
+
+    With a path filter git leaves out the commits that touch none of the
+    paths (a section's tip among them) and rewrites parents around them, so
+    one walk cannot tell where a section ends; each range is read on its own.
+    """
+    shallow = shallow_boundary(root)
+    walked: list[Collected] = []
+    for pos, section in enumerate(sections):
+        earlier = list(dict.fromkeys(s.tip for s in sections[:pos] if s.tip != section.tip))
+        (one,) = collect_sections(
+            root, [section], earlier, cfg, forge,
+            keep_body=render is None, shallow=shallow, paths=paths,
+        ).sections  # fmt: skip
+        walked.append(one)
+    firsts = _first_timers([c.contributors for c in walked])
+    pairs = zip(walked, firsts, strict=True)
     return [(c.commit_count, _finish(c, f, cfg, forge, render)) for c, f in pairs]
 
 
@@ -422,8 +459,15 @@ def _run_parallel(
 
 
 def render_full(
-    root: Path, to_ref: str, cfg: NotesConfig, render: Rendered, forge: Forge | None = None
+    root: Path,
+    to_ref: str,
+    cfg: NotesConfig,
+    render: Rendered,
+    forge: Forge | None = None,
+    paths: Sequence[str] = (),
 ) -> list[str]:
     """Every release section up to ``to_ref``, rendered in the workers, newest first."""
-    texts = full_history(root, to_ref, cfg, render=render, forge=forge, find_forge=False)
+    texts = full_history(
+        root, to_ref, cfg, render=render, forge=forge, find_forge=False, paths=paths
+    )
     return texts  # type: ignore[return-value]
