@@ -340,3 +340,53 @@ def test_a_lease_of_a_killed_unreaped_worker_is_reclaimed_at_once(
         assert orch.get_task(a.id).status == TaskStatus.PENDING
     finally:
         child.wait()
+
+
+def test_complete_and_claim_does_both_in_one_transaction(orch: Orchestrator) -> None:
+    """The first task is completed and the next claimed by the same worker, with the
+    events complete_task and execute_task write."""
+    a = orch.plan_task("a")
+    b = orch.plan_task("b", dependencies=[a.id])
+    orch.execute_task(a.id, worker="w")
+    done, claimed = orch.complete_and_claim(
+        a.id,
+        "a done",
+        next_task_id=b.id,
+        worker="w",
+        artifacts=[ArtifactInput("out.txt", "x")],
+    )
+    assert done.status == "completed"
+    assert [x.name for x in done.artifacts] == ["out.txt"]
+    assert claimed is not None
+    assert (claimed.status, claimed.lease_owner, claimed.attempts) == ("in_progress", "w", 1)
+    assert claimed.dependencies == [a.id]
+    kinds = [(e.kind, e.task_id) for e in reversed(orch.events(limit=2))]
+    assert kinds == [("task.completed", a.id), ("task.in_progress", b.id)]
+    started = orch.events(task_id=b.id, kind="task.in_progress")[0]
+    assert started.data == {"worker": "w", "attempt": 1, "from": "pending"}
+    assert orch.get_task(b.id).status == "in_progress"
+
+
+def test_complete_and_claim_keeps_the_completion_when_the_next_cannot_start(
+    orch: Orchestrator,
+) -> None:
+    """A next task still waiting on another dependency is left alone (None)."""
+    a = orch.plan_task("a")
+    other = orch.plan_task("other")
+    b = orch.plan_task("b", dependencies=[a.id, other.id])
+    orch.execute_task(a.id)
+    done, claimed = orch.complete_and_claim(a.id, "ok", next_task_id=b.id)
+    assert (done.status, claimed) == ("completed", None)
+    assert orch.get_task(b.id).status == "pending"
+    assert orch.events(task_id=b.id, kind="task.in_progress") == []
+
+
+def test_complete_and_claim_refused_completion_writes_nothing(orch: Orchestrator) -> None:
+    """Completing a task another worker holds is refused; the next one is not claimed."""
+    a = orch.plan_task("a")
+    b = orch.plan_task("b")
+    orch.execute_task(a.id, worker="alice")
+    with pytest.raises(LeaseConflict):
+        orch.complete_and_claim(a.id, "ok", next_task_id=b.id, worker="bob")
+    assert orch.get_task(a.id).status == "in_progress"
+    assert orch.get_task(b.id).status == "pending"

@@ -146,7 +146,9 @@ lifecycle_ops = st.lists(
             [
                 "plan",
                 "plan_child",
+                "plan_batch",
                 "execute",
+                "complete_and_claim",
                 "complete",
                 "fail",
                 "cancel",
@@ -159,7 +161,7 @@ lifecycle_ops = st.lists(
                 "scan_cleanup",
             ]
         ),
-        st.integers(0, 7),
+        st.integers(0, 9),
     ),
     max_size=25,
 )
@@ -184,6 +186,7 @@ def test_status_counters_equal_a_real_count_after_any_lifecycle(
     counters get_status reads equal a GROUP BY over the tasks."""
     from datetime import timedelta
 
+    from castoff.orchestrator.models import TaskSpec
     from castoff.store import tasks as task_store
 
     orch = store.orch
@@ -200,12 +203,20 @@ def test_status_counters_equal_a_real_count_after_any_lifecycle(
                     ids.append(orch.plan_task(f"t{len(ids)}", dependencies=[task_id]).id)
                 elif op == "plan_child":
                     ids.append(orch.plan_task(f"c{len(ids)}", parent_task_id=task_id).id)
+                elif op == "plan_batch":
+                    batch = [
+                        TaskSpec("p", "p", parent=task_id),
+                        TaskSpec("q", "q", parent="p", dependencies=["p", task_id]),
+                    ]
+                    ids += [t.id for t in orch.plan_tasks(batch)]
                 elif op == "execute":
                     orch.execute_task(task_id)
                 elif op == "complete":
                     orch.complete_task(task_id, "done")
                 elif op == "fail":
                     orch.fail_task(task_id, "boom")
+                elif op == "complete_and_claim":
+                    orch.complete_and_claim(task_id, "done", next_task_id=ids[(i + 1) % len(ids)])
                 elif op == "cancel":
                     orch.cancel_task(task_id)
                 elif op == "delete":

@@ -370,3 +370,73 @@ def test_durations_from_the_last_claim(orch: Orchestrator) -> None:
     found = orch.durations([orch.get_task(t.id) for t in (done, running, waiting)])
     assert set(found) == {done.id, running.id}
     assert all(0 <= seconds < 60 for seconds in found.values())
+
+
+def test_plan_tasks_plans_a_graph_by_keys_in_one_go(orch: Orchestrator) -> None:
+    """Parent, children and their dependencies named by key (children listed before
+    the parent, one dependency on an existing task) are stored as plan_task would,
+    with one task.planned event each, and come back in the given order."""
+    from castoff.orchestrator.models import TaskSpec
+
+    before = orch.plan_task("existing")
+    planned = orch.plan_tasks(
+        [
+            TaskSpec("notes", "Notes", parent="root", specialist_type="release_notes"),
+            TaskSpec("tag", "Tag", parent="root", dependencies=["notes", before.id]),
+            TaskSpec("root", "Release", task_type="deployment", context={"k": 1}),
+        ]
+    )
+    notes, tag, root = planned
+    assert [t.title for t in planned] == ["Notes", "Tag", "Release"]
+    assert notes.parent_task_id == tag.parent_task_id == root.id
+    assert root.parent_task_id is None
+    assert tag.dependencies == [notes.id, before.id]
+    assert [t.id for t in planned] == sorted(t.id for t in planned)
+    stored = {t.id: t for t in orch.query_tasks(limit=100).tasks}
+    assert stored[tag.id].dependencies == sorted([notes.id, before.id])
+    assert stored[root.id].context == {"k": 1}
+    assert stored[notes.id].specialist_type == "release_notes"
+    events = [e for e in orch.events(kind="task.planned") if e.task_id in stored]
+    assert len(events) == 4
+    tag_event = next(e for e in events if e.task_id == tag.id)
+    assert tag_event.data == {
+        "title": "Tag",
+        "parent_task_id": root.id,
+        "dependencies": [notes.id, before.id],
+    }
+    assert orch.get_status().counts["pending"] == 4
+
+
+@pytest.mark.parametrize(
+    ("specs", "error", "message"),
+    [
+        ([("a", ["b"]), ("b", ["a"])], DependencyCycle, "cycle: a -> b -> a"),
+        ([("a", ["a"])], DependencyCycle, "task a cannot depend on itself"),
+        ([("a", []), ("a", [])], UsageError, r"unique within a batch \(repeated: a\)"),
+        ([("a", ["no-such-id"])], NotFound, "unknown dependencies: no-such-id"),
+    ],
+)
+def test_plan_tasks_refuses_a_bad_batch_and_writes_nothing(
+    orch: Orchestrator,
+    specs: list[tuple[str, list[str]]],
+    error: type[Exception],
+    message: str,
+) -> None:
+    """A cycle, a self-dependency, a repeated key or an unknown id: one clear error and
+    the store unchanged."""
+    from castoff.orchestrator.models import TaskSpec
+
+    orch.plan_task("keep")
+    before = _snapshot(orch)
+    with pytest.raises(error, match=message):
+        orch.plan_tasks([TaskSpec(k, k, dependencies=d) for k, d in specs])
+    assert _snapshot(orch) == before
+
+
+def test_plan_tasks_refuses_a_parent_loop(orch: Orchestrator) -> None:
+    """Two tasks of a batch that are each other's parent are refused."""
+    from castoff.orchestrator.models import TaskSpec
+
+    with pytest.raises(UsageError, match="parents would form a loop"):
+        orch.plan_tasks([TaskSpec("a", "a", parent="b"), TaskSpec("b", "b", parent="a")])
+    assert orch.query_tasks().total == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from castoff import workspace
-from castoff.errors import InvalidTransition, LeaseConflict, NotFound, UsageError
+from castoff.errors import CastoffError, InvalidTransition, LeaseConflict, NotFound, UsageError
 from castoff.orchestrator import lifecycle, rows, values
 from castoff.orchestrator.core import DEFAULT_LEASE_SECONDS, OrchestratorCore
 from castoff.orchestrator.models import (
@@ -47,54 +48,59 @@ class ExecutionOperations(OrchestratorCore):
         seconds = _lease_seconds(lease_seconds)
 
         def work(conn: Connection) -> ExecutionContext:
-            row = self.task_row(conn, task_id)
-            now = self.now()
-            expires_at = now + timedelta(seconds=seconds)
-            status = TaskStatus(row["status"])
-            if status == TaskStatus.IN_PROGRESS:
-                if row["lease_owner"] == who:
-                    renewed = lease_store.renew(
-                        conn, task_id, worker=who, now=now, expires_at=expires_at
-                    )
-                    if renewed is not None:
-                        self.event(
-                            conn,
-                            "task.lease_renewed",
-                            task_id=task_id,
-                            at=now,
-                            worker=who,
-                            lease_expires_at=expires_at.isoformat(),
-                        )
-                        deps = task_store.dependency_states(conn, task_id)
-                        return self._context(conn, renewed, deps)
-                self.check_holder(row, who, now, hint="wait until its lease expires")
-            elif status != TaskStatus.PENDING:
-                lifecycle.check_transition(task_id, status, TaskStatus.IN_PROGRESS)
-            dep_states = task_store.dependency_states(conn, task_id)
-            unmet = [(i, s) for i, s, _ in dep_states if s != TaskStatus.COMPLETED.value]
-            if unmet:
-                waiting = ", ".join(f"{i} ({s})" for i, s in unmet)
-                raise InvalidTransition(
-                    f"task {task_id} waits on dependencies that are not completed: {waiting}",
-                    task_id=task_id,
-                )
-            claimed = lease_store.claim(conn, task_id, worker=who, now=now, expires_at=expires_at)
-            if claimed is None:
-                raise LeaseConflict(
-                    f"task {task_id} was claimed by another worker", task_id=task_id
-                )
-            self.event(
-                conn,
-                "task.in_progress",
-                task_id=task_id,
-                at=now,
-                worker=who,
-                attempt=int(row["attempts"]) + 1,
-                **{"from": status.value},
-            )
+            claimed, dep_states = self._claim(conn, task_id, who, seconds)
             return self._context(conn, claimed, dep_states)
 
         return self.db.write(work)
+
+    def _claim(
+        self, conn: Connection, task_id: str, who: str, seconds: int
+    ) -> tuple[dict[str, Any], list[tuple[str, str, str | None]]]:
+        """Claim (or, for its holder, renew) the lease, with its event; the row and the
+        dependencies' states. Refusals raise before anything is written."""
+        row = self.task_row(conn, task_id)
+        now = self.now()
+        expires_at = now + timedelta(seconds=seconds)
+        status = TaskStatus(row["status"])
+        if status == TaskStatus.IN_PROGRESS:
+            if row["lease_owner"] == who:
+                renewed = lease_store.renew(
+                    conn, task_id, worker=who, now=now, expires_at=expires_at
+                )
+                if renewed is not None:
+                    self.event(
+                        conn,
+                        "task.lease_renewed",
+                        task_id=task_id,
+                        at=now,
+                        worker=who,
+                        lease_expires_at=expires_at.isoformat(),
+                    )
+                    return renewed, task_store.dependency_states(conn, task_id)
+            self.check_holder(row, who, now, hint="wait until its lease expires")
+        elif status != TaskStatus.PENDING:
+            lifecycle.check_transition(task_id, status, TaskStatus.IN_PROGRESS)
+        dep_states = task_store.dependency_states(conn, task_id)
+        unmet = [(i, s) for i, s, _ in dep_states if s != TaskStatus.COMPLETED.value]
+        if unmet:
+            waiting = ", ".join(f"{i} ({s})" for i, s in unmet)
+            raise InvalidTransition(
+                f"task {task_id} waits on dependencies that are not completed: {waiting}",
+                task_id=task_id,
+            )
+        claimed = lease_store.claim(conn, task_id, worker=who, now=now, expires_at=expires_at)
+        if claimed is None:
+            raise LeaseConflict(f"task {task_id} was claimed by another worker", task_id=task_id)
+        self.event(
+            conn,
+            "task.in_progress",
+            task_id=task_id,
+            at=now,
+            worker=who,
+            attempt=int(row["attempts"]) + 1,
+            **{"from": status.value},
+        )
+        return claimed, dep_states
 
     def _context(
         self,
@@ -168,6 +174,62 @@ class ExecutionOperations(OrchestratorCore):
         or the lease must have expired; otherwise LeaseConflict.
         """
         who = self.worker_name(worker)
+        completion = self._completion(
+            summary, detailed_work, file_paths, artifact_type, next_action, artifacts
+        )
+        return self.db.write(lambda conn: self._complete(conn, task_id, who, completion))
+
+    def complete_and_claim(
+        self,
+        task_id: str,
+        summary: str,
+        *,
+        next_task_id: str,
+        detailed_work: str | None = None,
+        file_paths: Iterable[str] | None = None,
+        artifact_type: ArtifactType | str = ArtifactType.GENERAL,
+        next_action: str | None = None,
+        artifacts: Sequence[ArtifactInput] = (),
+        worker: str | None = None,
+        lease_seconds: int | None = None,
+    ) -> tuple[Task, Task | None]:
+        """``complete_task(task_id, …)`` then ``execute_task(next_task_id)`` in ONE transaction.
+
+        For a worker that runs tasks one after another: the completion is exactly
+        ``complete_task``'s (refusals included: then nothing is written), and the
+        claim exactly ``execute_task``'s, as the same worker, with the same events.
+        Returns the completed task and the claimed one — or None when
+        ``next_task_id`` could not be claimed (not pending, dependencies not
+        completed, held by another worker, unknown): the completion still stands
+        and nothing about the other task changed (``execute_task`` says why).
+        """
+        who = self.worker_name(worker)
+        seconds = _lease_seconds(lease_seconds)
+        completion = self._completion(
+            summary, detailed_work, file_paths, artifact_type, next_action, artifacts
+        )
+
+        def work(conn: Connection) -> tuple[Task, Task | None]:
+            done = self._complete(conn, task_id, who, completion)
+            try:
+                claimed, dep_states = self._claim(conn, next_task_id, who, seconds)
+            except CastoffError:  # refused before writing anything
+                return done, None
+            own = [rows.artifact(a) for a in artifact_store.for_task(conn, next_task_id)]
+            return done, rows.task(claimed, [i for i, _, _ in dep_states], own)
+
+        return self.db.write(work)
+
+    def _completion(
+        self,
+        summary: str,
+        detailed_work: str | None,
+        file_paths: Iterable[str] | None,
+        artifact_type: ArtifactType | str,
+        next_action: str | None,
+        artifacts: Sequence[ArtifactInput],
+    ) -> _Completion:
+        """A completion's checked values and its artifacts' bytes (read before any write)."""
         summary = values.text(summary, "summary", required=True)
         kind = values.enum_value(ArtifactType, artifact_type, "artifact_type")
         inputs = list(artifacts)
@@ -182,49 +244,48 @@ class ExecutionOperations(OrchestratorCore):
             )
             for a in inputs
         ]
+        return _Completion(summary, detailed_work, next_action or None, prepared)
 
-        def work(conn: Connection) -> Task:
-            now = self.now()
-            stored = []
-            for a, content, a_type in prepared:
-                sha = self.blobs.put(conn, content)
-                stored.append(
-                    {
-                        "task_id": task_id,
-                        "session_id": self.session_id,
-                        "name": a.name,
-                        "path": a.path,
-                        "artifact_type": a_type.value,
-                        "sha256": sha,
-                        "size": len(content),
-                        "created_at": now,
-                    }
-                )
-            row = lease_store.complete(
-                conn,
-                task_id,
-                summary=summary,
-                detailed_work=detailed_work,
-                next_action=next_action or None,
-                now=now,
-                worker=who,
+    def _complete(self, conn: Connection, task_id: str, who: str, c: _Completion) -> Task:
+        now = self.now()
+        stored = []
+        for a, content, a_type in c.artifacts:
+            sha = self.blobs.put(conn, content)
+            stored.append(
+                {
+                    "task_id": task_id,
+                    "session_id": self.session_id,
+                    "name": a.name,
+                    "path": a.path,
+                    "artifact_type": a_type.value,
+                    "sha256": sha,
+                    "size": len(content),
+                    "created_at": now,
+                }
             )
-            if row is None or row["session_id"] != self.session_id:
-                self._refuse_completion(conn, task_id, who, now)
-            assert row is not None
-            artifact_store.insert_artifacts(conn, stored)
-            self.event(
-                conn,
-                "task.completed",
-                task_id=task_id,
-                at=now,
-                artifacts=[s["sha256"] for s in stored],
-                **{"from": TaskStatus.IN_PROGRESS.value},
-            )
-            own = [rows.artifact(a) for a in artifact_store.for_task(conn, task_id)]
-            return rows.task(row, task_store.dependency_ids(conn, task_id), own)
-
-        return self.db.write(work)
+        row = lease_store.complete(
+            conn,
+            task_id,
+            summary=c.summary,
+            detailed_work=c.detailed_work,
+            next_action=c.next_action,
+            now=now,
+            worker=who,
+        )
+        if row is None or row["session_id"] != self.session_id:
+            self._refuse_completion(conn, task_id, who, now)
+        assert row is not None
+        artifact_store.insert_artifacts(conn, stored)
+        self.event(
+            conn,
+            "task.completed",
+            task_id=task_id,
+            at=now,
+            artifacts=[s["sha256"] for s in stored],
+            **{"from": TaskStatus.IN_PROGRESS.value},
+        )
+        own = [rows.artifact(a) for a in artifact_store.for_task(conn, task_id)]
+        return rows.task(row, task_store.dependency_ids(conn, task_id), own)
 
     def _refuse_completion(
         self, conn: Connection, task_id: str, worker: str, now: datetime
@@ -376,6 +437,16 @@ class ExecutionOperations(OrchestratorCore):
             )
 
         return self.db.write(work)
+
+
+@dataclass(frozen=True, slots=True)
+class _Completion:
+    """What a completion writes: checked values and each artifact's bytes and type."""
+
+    summary: str
+    detailed_work: str | None
+    next_action: str | None
+    artifacts: list[tuple[ArtifactInput, bytes, ArtifactType]]
 
 
 def _lease_seconds(value: int | None) -> int:

@@ -88,6 +88,28 @@ OPEN_STATUSES = frozenset({TaskStatus.PENDING, TaskStatus.IN_PROGRESS, TaskStatu
 
 
 @dataclass(frozen=True, slots=True)
+class TaskSpec:
+    """One task of a :meth:`~castoff.orchestrator.service.Orchestrator.plan_tasks` batch.
+
+    ``key`` names the task inside the batch; ``parent`` and ``dependencies`` name
+    other tasks of the batch by their key, or existing tasks by their id (a key
+    wins over an id that happens to be spelled the same).
+    """
+
+    key: str
+    title: str
+    description: str = ""
+    task_type: TaskType | str = TaskType.STANDARD
+    parent: str | None = None
+    complexity: Complexity | str = Complexity.MODERATE
+    specialist_type: SpecialistType | str = SpecialistType.GENERIC
+    estimated_effort: str | None = None
+    due_date: datetime | str | None = None
+    context: dict[str, Any] | str | None = None
+    dependencies: tuple[str, ...] | list[str] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class ArtifactInput:
     """Content to store with a completed task."""
 

@@ -46,6 +46,11 @@ def insert_task(conn: Connection, values: Mapping[str, Any]) -> None:
     _P_INSERT.execute(conn, values)
 
 
+def insert_tasks(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert many tasks in one driver call, in the given order (parents first)."""
+    _P_INSERT.executemany(conn, rows)
+
+
 def get(conn: Connection, task_id: str) -> dict[str, Any] | None:
     return _P_GET.one(conn, {"task_id": task_id})
 
@@ -57,14 +62,20 @@ def get_many(conn: Connection, ids: Iterable[str]) -> list[RowMapping]:
     return list(conn.execute(select(tasks).where(tasks.c.id.in_(wanted))).mappings())
 
 
+_EXISTING = PerDialect(
+    lambda dialect: select(tasks.c.id).where(
+        tasks.c.session_id == bindparam("session_id"), in_list(tasks.c.id, "ids", dialect)
+    ),
+    lists=["ids"],
+)
+
+
 def existing_ids(conn: Connection, session_id: str, ids: Iterable[str]) -> set[str]:
+    """Those of ``ids`` that are tasks of the session."""
     wanted = list(ids)
     if not wanted:
         return set()
-    rows = conn.execute(
-        select(tasks.c.id).where(tasks.c.session_id == session_id, tasks.c.id.in_(wanted))
-    )
-    return {r[0] for r in rows}
+    return {r[0] for r in _EXISTING.tuples(conn, {"session_id": session_id, "ids": wanted})}
 
 
 def set_values(conn: Connection, task_id: str, values: Mapping[str, Any]) -> None:
@@ -99,9 +110,12 @@ def delete_many(conn: Connection, ids: Sequence[str]) -> None:
 
 # -- dependencies ---------------------------------------------------------
 def add_dependencies(conn: Connection, task_id: str, depends_on: Iterable[str]) -> None:
-    rows = [{"task_id": task_id, "depends_on_id": d} for d in depends_on]
-    if rows:
-        conn.execute(insert(deps), rows)
+    add_edges(conn, [(task_id, d) for d in depends_on])
+
+
+def add_edges(conn: Connection, edges: Sequence[tuple[str, str]]) -> None:
+    """Insert (task, depends_on) edges in one driver call."""
+    _P_ADD_EDGE.executemany(conn, [{"task_id": t, "depends_on_id": d} for t, d in edges])
 
 
 def replace_dependencies(conn: Connection, task_id: str, depends_on: Iterable[str]) -> None:
@@ -174,6 +188,9 @@ def children(conn: Connection, parent_id: str) -> list[RowMapping]:
 
 
 _P_GET = Prepared(_GET)
+_P_ADD_EDGE = Prepared(
+    insert(deps).values(task_id=bindparam("task_id"), depends_on_id=bindparam("depends_on_id"))
+)
 _P_INSERT = Prepared(_INSERT)
 _P_DEP_IDS = Prepared(_DEP_IDS)
 _P_DEP_STATES = Prepared(_DEP_STATES)
