@@ -5,7 +5,14 @@
 ``execute_task`` (a lease, renewed by the run's :class:`Heartbeat` while the
 executor runs), the step's executor, then ``complete_task`` with its
 ``result.json`` and documents, or ``fail_task`` with the reason (and the
-failing report as an event).
+failing report as an event). A runner that goes on with the next ready step
+itself (``claim_ahead``: the release runner, not ``castoff worker``, whose
+steps go to whichever slot is free) claims that step in the same transaction
+as it completes this one (``complete_and_claim``) — unless it is an agent's
+step or the tag, which waits for its checks and its question — so stepping
+costs one store transaction per step, not two. A run that stops before using
+such a claim gives the step back (pending again); a killed run's claim is
+reclaimed like any dead holder's.
 
 A run the caller stops — an MCP client cancels ``release_prepare``, its
 progress callback raises, or Ctrl-C — is not a failure of the step: the step
@@ -132,9 +139,12 @@ class StepRunner:
     heartbeat: Heartbeat | None = None
     rollback_skip_recorded: bool = False
     head: str | None = None  # HEAD as the runner checked it right before the tag step
+    claim_ahead: bool = False  # claim the step that runs next when completing one
+    _claimed: dict[str, Task] = field(default_factory=dict)  # claimed with the previous step
 
     def step(self, task: Task, steps: list[Task]) -> StepRun:
-        """Run one step: execute_task → executor → complete_task (or fail_task)."""
+        """Run one step: execute_task (unless claimed with the previous one) → executor →
+        complete_task / complete_and_claim (or fail_task)."""
         from castoff.orchestrator.models import ArtifactInput
 
         orch, key = self.orch, graph.step_key(task)
@@ -155,10 +165,15 @@ class StepRunner:
         try:
             say(done, task.title)
         except BaseException:
+            if self._claimed.pop(task.id, None) is not None:  # claimed with the last step
+                return StepRun(
+                    self._put_back(task, CANCELLED_BY_CLIENT), cancelled=CANCELLED_BY_CLIENT
+                )
             return StepRun(task, cancelled=CANCELLED_BY_CLIENT)  # nothing was claimed yet
         crash_point(key, "before")
         started = time.perf_counter()
-        orch.execute_task(task.id, worker=self.worker, lease_seconds=LEASE_SECONDS)
+        if self._claimed.pop(task.id, None) is None:
+            orch.execute_task(task.id, worker=self.worker, lease_seconds=LEASE_SECONDS)
         known = {graph.step_key(t) for t in steps if t.status == "completed"}
         if not known <= self.results.keys():  # a new runner (castoff worker): read them in
             self.results.update(graph.step_results(orch, steps))
@@ -207,27 +222,47 @@ class StepRunner:
             return StepRun(self._put_back(task, CANCELLED_BY_CLIENT), cancelled=CANCELLED_BY_CLIENT)
         crash_point(key, "after")
         documents = [ArtifactInput(n, content, kind) for n, content, kind in result.documents]
-        completed = orch.complete_task(
-            task.id,
-            result.summary,
-            artifacts=[
-                ArtifactInput(
-                    graph.RESULT_NAME,
-                    graph.result_document(result.data, dict(result.refs)),
-                    "analysis",
-                ),
-                *documents,
-            ],
-            next_action=result.next_action,
-            worker=self.worker,
-        )
+        outputs = [
+            ArtifactInput(
+                graph.RESULT_NAME, graph.result_document(result.data, dict(result.refs)), "analysis"
+            ),
+            *documents,
+        ]
+        following = _runs_next(task, steps) if self.claim_ahead else None
+        if following is None:
+            completed = orch.complete_task(
+                task.id,
+                result.summary,
+                artifacts=outputs,
+                next_action=result.next_action,
+                worker=self.worker,
+            )
+        else:
+            completed, claimed = orch.complete_and_claim(
+                task.id,
+                result.summary,
+                next_task_id=following.id,
+                artifacts=outputs,
+                next_action=result.next_action,
+                worker=self.worker,
+                lease_seconds=LEASE_SECONDS,
+            )
+            if claimed is not None:
+                self._claimed[following.id] = following
         self.timings[task.id] = round(time.perf_counter() - started, 3)
         self.results[key] = json.loads(json.dumps(result.data, default=str))
         try:
             say(done + 1, task.title)
         except BaseException:
+            self.give_back()
             return StepRun(completed, cancelled=CANCELLED_BY_CLIENT)
         return StepRun(completed)
+
+    def give_back(self) -> None:
+        """Put back the step claimed ahead that will not run now (the run stops)."""
+        for task in list(self._claimed.values()):
+            self._put_back(task, CANCELLED_BY_CLIENT)
+        self._claimed.clear()
 
     def _put_back(self, task: Task, reason: str) -> Task:
         """The caller stopped the run: the step goes back to pending, its lease released."""
@@ -249,8 +284,33 @@ def _fail(
     return orch.fail_task(task.id, message, worker=worker)
 
 
+def _runs_next(task: Task, steps: list[Task]) -> Task | None:
+    """The step the run goes on with once ``task`` is completed, if it can be claimed now.
+
+    The first ready step (as the runner picks it), unless it is left to an agent or
+    is the tag (which waits for its checks and, without --yes, a question), or a
+    test asked to be killed right before its claim (``CASTOFF_CRASH_AT=<step>:before``).
+    """
+    from dataclasses import replace
+
+    from castoff.orchestrator.models import TaskStatus
+
+    after = [replace(t, status=TaskStatus.COMPLETED) if t.id == task.id else t for t in steps]
+    ready = graph.ready_steps(after)
+    if not ready:
+        return None
+    following = ready[0]
+    key = graph.step_key(following)
+    if graph.is_agent_step(following) or key == "tag" or _crash_armed(key, "before"):
+        return None
+    return following
+
+
+def _crash_armed(step: str, where: str) -> bool:
+    return os.environ.get(CRASH_ENV) == f"{step}:{where}"
+
+
 def crash_point(step: str, where: str) -> None:
     """Test hook: ``CASTOFF_CRASH_AT=<step>:<where>`` kills this process right here."""
-    wanted = os.environ.get(CRASH_ENV)
-    if wanted and wanted == f"{step}:{where}":
+    if _crash_armed(step, where):
         os.kill(os.getpid(), signal.SIGKILL)

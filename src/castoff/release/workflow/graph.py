@@ -37,12 +37,13 @@ REOPENED_EVENT = "release.step_reopened"
 
 
 def plan_release(orch: Orchestrator, plan: ReleasePlan) -> tuple[Task, list[Task]]:
-    """Plan the root task "Release <tag>" and one subtask per step, with dependencies;
-    the root and the steps, in step order."""
+    """Plan the root task "Release <tag>" and one subtask per step, with dependencies, in
+    one transaction (``plan_tasks``); the root and the steps, in step order."""
+    from castoff.orchestrator.models import TaskSpec
     from castoff.serialize import to_data
 
-    orch.initialize_session()
-    root_task = orch.plan_task(
+    root = TaskSpec(
+        ROOT_KIND,
         f"Release {plan.tag}",
         description=f"Prepare release {plan.version} ({plan.current or 'first release'} → "
         f"{plan.version}) as one resumable graph.",
@@ -51,24 +52,24 @@ def plan_release(orch: Orchestrator, plan: ReleasePlan) -> tuple[Task, list[Task
         complexity="complex",
         context={"kind": ROOT_KIND, "plan": to_data(plan)},
     )
-    ids: dict[str, str] = {}
-    steps: list[Task] = []
-    for spec in release_steps(push=plan.push, announce=plan.announce, agent=plan.agent):
-        task = orch.plan_task(
+    steps = [
+        TaskSpec(
+            spec.key,
             spec.title,
             description=spec.description,
             task_type=spec.task_type,
             specialist_type=spec.specialist,
-            parent_task_id=root_task.id,
+            parent=ROOT_KIND,
             complexity="moderate",
-            dependencies=[ids[d] for d in spec.depends_on],
+            dependencies=list(spec.depends_on),
             context={"kind": STEP_KIND, "step": spec.key, "agent": spec.agent},
         )
-        ids[spec.key] = task.id
-        steps.append(task)
+        for spec in release_steps(push=plan.push, announce=plan.announce, agent=plan.agent)
+    ]
+    root_task, *step_tasks = orch.plan_tasks([root, *steps])
     if plan.skip_rollback_check:
         orch.record_event(root_task.id, SKIP_ROLLBACK_EVENT, {"tag": plan.tag})
-    return root_task, steps
+    return root_task, step_tasks
 
 
 def find_open_release(orch: Orchestrator, *, package: str | None = None) -> Task | None:

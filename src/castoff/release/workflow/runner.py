@@ -392,6 +392,7 @@ def _run(
         results=graph.step_results(orch, steps),
         rollback_skip_recorded=plan.skip_rollback_check
         and graph.skip_rollback_recorded(orch, release),
+        claim_ahead=True,  # this loop runs the next ready step itself
     )
     with Heartbeat(orch) as beat:
         run.heartbeat = beat
