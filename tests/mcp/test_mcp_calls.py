@@ -155,6 +155,29 @@ async def test_artifact_mime_type_matches_the_list(project: Path) -> None:
     assert read.contents[0].mime_type == unlisted.contents[0].mime_type == "text/markdown"
 
 
+async def test_mime_type_of_an_artifact_older_than_the_listed_ones(project: Path) -> None:
+    """An artifact with 250 newer ones (beyond any list) still reads as its name's type."""
+    from castoff.orchestrator.models import ArtifactInput
+    from castoff.orchestrator.service import Orchestrator
+
+    with Orchestrator.open(project, actor="test") as orch:
+        first = orch.plan_task("old")
+        orch.execute_task(first.id)
+        sha = (
+            orch.complete_task(first.id, "s", artifacts=[ArtifactInput("notes.md", "# Notes")])
+            .artifacts[0]
+            .sha256
+        )
+        later = orch.plan_task("later")
+        orch.execute_task(later.id)
+        orch.complete_task(
+            later.id, "s", artifacts=[ArtifactInput(f"n{i}.txt", str(i)) for i in range(250)]
+        )
+    async with stdio_session(project) as session:
+        read = await session.read_resource(f"castoff://artifacts/{sha}")
+    assert read.contents[0].mime_type == "text/markdown"
+
+
 async def test_prompt_for_unknown_task_says_why(project: Path) -> None:
     """A role prompt for an unknown task id is a protocol error naming the task."""
     async with stdio_session(project) as session:

@@ -390,3 +390,59 @@ def test_complete_and_claim_refused_completion_writes_nothing(orch: Orchestrator
         orch.complete_and_claim(a.id, "ok", next_task_id=b.id, worker="bob")
     assert orch.get_task(a.id).status == "in_progress"
     assert orch.get_task(b.id).status == "pending"
+
+
+def test_artifacts_small_and_large_and_older_files_read_back(orch: Orchestrator) -> None:
+    """A small artifact (in the table), a large one (a file on SQLite) and one an older
+    castoff kept as a file all read back by sha256; find_artifact names each."""
+    from castoff.store.artifacts import INLINE_LIMIT, sha256_of
+
+    a = orch.plan_task("a")
+    orch.execute_task(a.id)
+    large = b"x" * (INLINE_LIMIT + 10)
+    done = orch.complete_task(
+        a.id,
+        "ok",
+        artifacts=[ArtifactInput("small.md", "small"), ArtifactInput("big.bin", large)],
+    )
+    small_sha, large_sha = (x.sha256 for x in done.artifacts)
+    assert orch.read_artifact(small_sha) == b"small"
+    assert orch.read_artifact(large_sha) == large
+    assert orch.find_artifact(large_sha).name == "big.bin"
+    if orch.blobs.directory is not None:  # SQLite: content of an older castoff is a file
+        old = b"written by castoff before 0003"
+        sha = sha256_of(old)
+        path = orch.blobs.path_for(sha)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(old)
+        b = orch.plan_task("b")
+        from castoff.store import artifacts as artifact_store
+
+        now = orch.now()
+        orch.db.write(
+            lambda conn: artifact_store.insert_artifacts(
+                conn,
+                [
+                    {
+                        "task_id": b.id,
+                        "session_id": orch.session_id,
+                        "name": "old.md",
+                        "path": None,
+                        "artifact_type": "documentation",
+                        "sha256": sha,
+                        "size": len(old),
+                        "created_at": now,
+                    }
+                ],
+            )
+        )
+        assert orch.read_artifact(sha) == old
+        assert orch.find_artifact(sha).name == "old.md"
+        found = orch.maintenance_coordinator("validate_structure", validation_level="full")
+        assert found.findings == []
+
+
+def test_find_artifact_of_another_session_is_not_found(orch: Orchestrator) -> None:
+    """find_artifact looks only at this session's artifacts."""
+    with pytest.raises(NotFound):
+        orch.find_artifact("0" * 64)

@@ -1,4 +1,4 @@
-"""Content-addressed artifact storage: files for SQLite, a table for PostgreSQL."""
+"""Content-addressed artifact storage: a table (and files for large content on SQLite)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from castoff.errors import NotFound
-from castoff.store.artifacts import BlobStore, sha256_of
+from castoff.store.artifacts import INLINE_LIMIT, BlobStore, sha256_of
 from castoff.store.database import Database
 from castoff.store.migrate import ensure_schema
 
@@ -45,15 +45,41 @@ def test_unknown_sha_is_not_found(store: tuple[Database, BlobStore]) -> None:
         db.read(lambda c: blobs.get(c, "f" * 64))
 
 
-def test_sqlite_files_live_under_artifacts_dir(tmp_path: Path) -> None:
-    """SQLite content is a file at artifacts/<sha[:2]>/<sha>, no temp files left."""
+def test_sqlite_small_content_lives_in_the_table_large_in_files(tmp_path: Path) -> None:
+    """Up to 64 KiB: a blobs row, no file at all. Larger: a file at
+    artifacts/<sha[:2]>/<sha>, no temp files left. Both read back by sha256."""
     db = Database.open(f"sqlite:///{tmp_path / 'castoff.db'}")
     ensure_schema(db)
     blobs = BlobStore(tmp_path / "artifacts")
-    sha = db.write(lambda c: blobs.put(c, b"content"))
-    target = tmp_path / "artifacts" / sha[:2] / sha
-    assert target.read_bytes() == b"content"
-    assert [p.name for p in target.parent.iterdir()] == [sha]
+    small, large = b"s" * INLINE_LIMIT, b"L" * (INLINE_LIMIT + 1)
+    small_sha = db.write(lambda c: blobs.put(c, small))
+    large_sha = db.write(lambda c: blobs.put(c, large))
+    assert not (tmp_path / "artifacts" / small_sha[:2]).exists()
+    target = tmp_path / "artifacts" / large_sha[:2] / large_sha
+    assert target.read_bytes() == large
+    assert [p.name for p in target.parent.iterdir()] == [large_sha]
+    assert db.read(lambda c: (blobs.get(c, small_sha), blobs.get(c, large_sha))) == (small, large)
+    assert db.read(blobs.unreferenced) == sorted([small_sha, large_sha])
+    db.write(lambda c: blobs.remove(c, [small_sha, large_sha]))
+    assert not target.exists()
+    assert not db.read(lambda c: blobs.exists(c, small_sha) or blobs.exists(c, large_sha))
+    db.close()
+
+
+def test_content_stored_as_a_file_by_an_older_castoff_still_reads(tmp_path: Path) -> None:
+    """A small artifact kept as a file (every artifact was, before content went into the
+    table) is found, read, listed as stored content and removable."""
+    db = Database.open(f"sqlite:///{tmp_path / 'castoff.db'}")
+    ensure_schema(db)
+    blobs = BlobStore(tmp_path / "artifacts")
+    sha = sha256_of(b"old")
+    old = tmp_path / "artifacts" / sha[:2] / sha
+    old.parent.mkdir(parents=True)
+    old.write_bytes(b"old")
+    assert db.read(lambda c: (blobs.exists(c, sha), blobs.get(c, sha))) == (True, b"old")
+    assert db.read(blobs.unreferenced) == [sha]
+    db.write(lambda c: blobs.remove(c, [sha]))
+    assert not old.exists()
     db.close()
 
 

@@ -132,13 +132,16 @@ class CastoffServer(MCPServer[Runtime]):
         return [ReadResourceContents(c.content, mime or _binary(c), c.meta) for c in contents]
 
     def _artifact_mime(self, sha256: str) -> str | None:
-        """The MIME type from the artifact's name, when it is among the recent ones."""
+        """The MIME type from the artifact's name (looked up by sha256, however old)."""
+        from castoff.errors import CastoffError
+
         if self.runtime.base is None:
             return None
-        for artifact in self.runtime.base.list_artifacts(limit=200):
-            if artifact.sha256 == sha256:
-                return self._mimes.setdefault(sha256, _mime(artifact.name))
-        return None
+        try:
+            artifact = self.runtime.base.find_artifact(sha256)
+        except CastoffError:
+            return None
+        return self._mimes.setdefault(sha256, _mime(artifact.name))
 
     async def run_stdio_async(self) -> None:
         """Serve over stdio, reading and writing the pipes on the event loop when it can."""

@@ -364,10 +364,22 @@ class ExecutionOperations(OrchestratorCore):
         """The content of an artifact of this session, by its sha256."""
 
         def work(conn: Connection) -> bytes:
+            known, content = artifact_store.content_of(conn, sha256, session_id=self.session_id)
+            if not known:
+                raise NotFound(f"no artifact with sha256 {sha256}")
+            return content if content is not None else self.blobs.read_file(sha256)
+
+        return self.db.read(work)
+
+    def find_artifact(self, sha256: str) -> Artifact:
+        """The newest artifact of this session whose content has this sha256 (its name,
+        type and task), or NotFound — an indexed lookup, however many artifacts there are."""
+
+        def work(conn: Connection) -> Artifact:
             row = artifact_store.by_sha(conn, sha256, session_id=self.session_id)
             if row is None:
                 raise NotFound(f"no artifact with sha256 {sha256}")
-            return self.blobs.get(conn, sha256)
+            return rows.artifact(row)
 
         return self.db.read(work)
 

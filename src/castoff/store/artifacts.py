@@ -1,9 +1,14 @@
 """Artifact rows and their content, addressed by sha256.
 
-Content lives once per sha256: as files under ``<state dir>/artifacts/<sha[:2]>/<sha>``
-for SQLite (written atomically: temp file then ``os.replace``), or in the
-``blobs`` table for PostgreSQL, so every worker sees it. :class:`BlobStore`
-hides which.
+Content lives once per sha256. In the ``blobs`` table, written in the same
+transaction as the artifact rows that refer to it: always on PostgreSQL (so
+every worker sees it), and on SQLite for content up to :data:`INLINE_LIMIT`
+(64 KiB; a release's notes, reports and results) — one row instead of a file
+created, written and renamed per artifact. Larger content on SQLite is a file
+under ``<state dir>/artifacts/<sha[:2]>/<sha>`` (written atomically: temp file
+then ``os.replace``), as every artifact was before castoff 0003; reading looks
+in the table first, then for the file, so older stores read as they did.
+:class:`BlobStore` hides which.
 """
 
 from __future__ import annotations
@@ -16,42 +21,67 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, delete, insert, select
+from sqlalchemy.sql import ClauseElement
 
 from castoff.errors import NotFound, StoreError
 from castoff.store.prepared import PerDialect, Prepared, in_list
 from castoff.store.schema import artifacts, blobs, utcnow
+
+#: SQLite keeps content up to this size in the ``blobs`` table, larger content in files.
+INLINE_LIMIT = 64 * 1024
 
 
 def sha256_of(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+def _put_blob(dialect: str) -> ClauseElement:
+    values = {
+        c.name: bindparam(c.name, type_=c.type) for c in blobs.c
+    }  # sha256, content, size, created_at
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert  # PostgreSQL only
+
+        return pg_insert(blobs).values(values).on_conflict_do_nothing(index_elements=["sha256"])
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(blobs).values(values).on_conflict_do_nothing(index_elements=["sha256"])
+
+
+_PUT_BLOB = PerDialect(_put_blob)
+_GET_BLOB = Prepared(select(blobs.c.content).where(blobs.c.sha256 == bindparam("sha")))
+
+
 class BlobStore:
-    """Content storage: files beside the SQLite database, or the ``blobs`` table."""
+    """Content storage: the ``blobs`` table, and for large content on SQLite, files."""
 
     def __init__(self, directory: Path | None) -> None:
-        self.directory = directory
+        self.directory = directory  # None: every content in the table (PostgreSQL)
+        self._folders: set[Path] = set()  # made already: no mkdir/stat per write
 
     def path_for(self, sha: str) -> Path:
         assert self.directory is not None
         return self.directory / sha[:2] / sha
 
     def put(self, conn: Connection, content: bytes) -> str:
-        """Store ``content`` (once per sha256); return its sha256."""
+        """Store ``content`` (once per sha256) in ``conn``'s transaction; its sha256."""
         sha = sha256_of(content)
-        if self.directory is None:
-            from sqlalchemy.dialects.postgresql import insert as pg_insert  # PostgreSQL only
-
-            stmt = pg_insert(blobs).values(
-                sha256=sha, content=content, size=len(content), created_at=utcnow()
-            )
-            conn.execute(stmt.on_conflict_do_nothing(index_elements=["sha256"]))
+        if self.directory is None or len(content) <= INLINE_LIMIT:
+            row = {"sha256": sha, "content": content, "size": len(content), "created_at": utcnow()}
+            _PUT_BLOB.execute(conn, row)
             return sha
         target = self.path_for(sha)
         if target.exists():
             return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        if target.parent not in self._folders:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(target.parent)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
+        except FileNotFoundError:  # the folder was removed meanwhile
+            self._folders.discard(target.parent)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-")
         try:
             # Atomic (write + rename): never half-visible. No fsync: durability
             # matches the database's (WAL, synchronous=NORMAL) — a killed process
@@ -65,42 +95,38 @@ class BlobStore:
         return sha
 
     def get(self, conn: Connection, sha: str) -> bytes:
-        if self.directory is None:
-            content = conn.execute(
-                select(blobs.c.content).where(blobs.c.sha256 == sha)
-            ).scalar_one_or_none()
-            if content is None:
-                raise NotFound(f"no artifact content with sha256 {sha}")
-            return bytes(content)
-        try:
-            return self.path_for(sha).read_bytes()
-        except FileNotFoundError as exc:
-            raise NotFound(f"no artifact content with sha256 {sha}") from exc
+        found = _GET_BLOB.one(conn, {"sha": sha})
+        if found is not None:
+            return bytes(found["content"])
+        return self.read_file(sha)
+
+    def read_file(self, sha: str) -> bytes:
+        """Content kept as a file (large, or stored before content went into the table)."""
+        if self.directory is not None:
+            try:
+                return self.path_for(sha).read_bytes()
+            except FileNotFoundError:
+                pass
+        raise NotFound(f"no artifact content with sha256 {sha}")
 
     def exists(self, conn: Connection, sha: str) -> bool:
-        if self.directory is None:
-            found = conn.execute(select(blobs.c.sha256).where(blobs.c.sha256 == sha)).first()
-            return found is not None
-        return self.path_for(sha).is_file()
+        if _GET_BLOB.one(conn, {"sha": sha}) is not None:
+            return True
+        return self.directory is not None and self.path_for(sha).is_file()
 
     def unreferenced(self, conn: Connection) -> list[str]:
         """Stored contents no artifact row points to."""
         used = {r[0] for r in conn.execute(select(artifacts.c.sha256).distinct())}
-        if self.directory is None:
-            stored = {r[0] for r in conn.execute(select(blobs.c.sha256))}
-        else:
-            stored = (
-                {p.name for p in self.directory.glob("??/*") if not p.name.startswith(".")}
-                if self.directory.is_dir()
-                else set()
-            )
+        stored = {r[0] for r in conn.execute(select(blobs.c.sha256))}
+        if self.directory is not None and self.directory.is_dir():
+            stored |= {p.name for p in self.directory.glob("??/*") if not p.name.startswith(".")}
         return sorted(stored - used)
 
     def remove(self, conn: Connection, shas: Sequence[str]) -> None:
         if not shas:
             return
+        conn.execute(delete(blobs).where(blobs.c.sha256.in_(list(shas))))
         if self.directory is None:
-            conn.execute(delete(blobs).where(blobs.c.sha256.in_(list(shas))))
             return
         for sha in shas:
             self.path_for(sha).unlink(missing_ok=True)
@@ -150,10 +176,32 @@ def recent(
     return list(conn.execute(stmt.order_by(artifacts.c.id.desc()).limit(limit)).mappings())
 
 
-def by_sha(conn: Connection, sha: str, *, session_id: str) -> RowMapping | None:
-    """One artifact row of ``session_id`` with content ``sha``, or None."""
-    stmt = select(artifacts).where(artifacts.c.sha256 == sha, artifacts.c.session_id == session_id)
-    return conn.execute(stmt.limit(1)).mappings().first()
+_BY_SHA = Prepared(
+    select(artifacts)
+    .where(artifacts.c.sha256 == bindparam("sha"), artifacts.c.session_id == bindparam("sid"))
+    .order_by(artifacts.c.id.desc())
+    .limit(1)
+)
+_CONTENT = Prepared(
+    select(artifacts.c.id, blobs.c.content)
+    .select_from(artifacts.outerjoin(blobs, blobs.c.sha256 == artifacts.c.sha256))
+    .where(artifacts.c.sha256 == bindparam("sha"), artifacts.c.session_id == bindparam("sid"))
+    .limit(1)
+)
+
+
+def by_sha(conn: Connection, sha: str, *, session_id: str) -> dict[str, Any] | None:
+    """The newest artifact row of ``session_id`` with content ``sha``, or None (indexed)."""
+    return _BY_SHA.one(conn, {"sha": sha, "sid": session_id})
+
+
+def content_of(conn: Connection, sha: str, *, session_id: str) -> tuple[bool, bytes | None]:
+    """(is ``sha`` an artifact of the session, its content if the table holds it): one query."""
+    found = _CONTENT.one(conn, {"sha": sha, "sid": session_id})
+    if found is None:
+        return False, None
+    content = found["content"]
+    return True, None if content is None else bytes(content)
 
 
 def delete_for_tasks(conn: Connection, task_ids: Sequence[str]) -> int:

@@ -193,6 +193,14 @@ class PerDialect:
             values[key] = json.dumps(list(values[key])) if name == "sqlite" else list(values[key])
         return found, values
 
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        prepared, values = self._for(conn, params)
+        return prepared.execute(conn, values)
+
+    def one(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        prepared, values = self._for(conn, params)
+        return prepared.one(conn, values)
+
     def all(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
         prepared, values = self._for(conn, params)
         return prepared.all(conn, values)
