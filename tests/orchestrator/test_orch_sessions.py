@@ -252,3 +252,25 @@ def test_find_root_refuses_a_missing_start(tmp_path: Path) -> None:
     (tmp_path / ".castoff").mkdir()
     with pytest.raises(UsageError, match="does not exist"):
         workspace.find_root(tmp_path / "typo")
+
+
+def test_opening_an_existing_session_is_one_read_transaction(
+    db_url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Revision check, session lookup and expired-lease count share one read; nothing
+    is written when nothing needs it."""
+    from castoff.store.database import Database
+
+    with Orchestrator.open(workdir, database_url=db_url, actor="test") as orch:
+        orch.plan_task("a")
+    calls: list[str] = []
+    real = Database._run
+
+    def counted(self: Database, work: object, *, write: bool) -> object:
+        calls.append("write" if write else "read")
+        return real(self, work, write=write)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Database, "_run", counted)
+    with Orchestrator.open(workdir, database_url=db_url, actor="test") as orch:
+        assert calls == ["read"]
+        assert orch.get_status().total == 1

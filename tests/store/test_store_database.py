@@ -169,3 +169,20 @@ def test_dropped_postgres_connection_is_retried(pg_url: str) -> None:
         assert _count(store) == 2
     finally:
         store.close()
+
+
+def test_close_checkpoints_sqlite_off_the_callers_path(tmp_path: Path) -> None:
+    """close() returns at once; a thread closes the connections, which checkpoints the
+    WAL into the database file and removes it; the data is there either way."""
+    url = f"sqlite:///{tmp_path / 'castoff.db'}"
+    db = Database.open(url)
+    ensure_schema(db)
+    db.write(lambda c: c.execute(insert(sessions), [_session_row("s1")]))
+    assert (tmp_path / "castoff.db-wal").exists()
+    db.close()
+    for thread in threading.enumerate():
+        if thread.name == "castoff-store-close":
+            thread.join(timeout=10)
+    assert not (tmp_path / "castoff.db-wal").exists()
+    with sqlite3.connect(tmp_path / "castoff.db") as raw:
+        assert raw.execute("SELECT id FROM sessions").fetchall() == [("s1",)]

@@ -26,7 +26,6 @@ from castoff.orchestrator.maintenance import MaintenanceOperations
 from castoff.orchestrator.sessions import SessionOperations
 from castoff.orchestrator.tasks import TaskOperations
 from castoff.store.database import Database, store_exists
-from castoff.store.migrate import ensure_schema
 
 
 class Orchestrator(
@@ -64,9 +63,8 @@ class Orchestrator(
             raise no_session(root)
         db = Database.open(url)
         try:
-            ensure_schema(db)
             orch = cls(db, root, actor=actor, process_bound=process_bound, create=create)
-            orch.startup_reclaimed = orch.recover()
+            orch.startup_reclaimed = orch.start()
         except BaseException:
             db.close()
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -22,6 +23,7 @@ from castoff.store import leases as lease_store
 from castoff.store import queries as query_store
 from castoff.store import sessions as session_store
 from castoff.store import tasks as task_store
+from castoff.store.migrate import HEAD, ensure_schema, revision_in
 
 BRIEF_LIMIT = 20
 RECENT_LIMIT = 10
@@ -155,16 +157,41 @@ class SessionOperations(OrchestratorCore):
         return result
 
     # -- recovery ------------------------------------------------------------------
-    def recover(self) -> list[str]:
-        """Reclaim the current session's expired leases (done on open); the task ids.
+    def start(self) -> list[str]:
+        """What opening does; the task ids whose expired leases it reclaimed.
 
-        Opened with ``create=False``, a directory without a session has nothing to recover.
+        One read transaction checks the schema revision, finds the working
+        directory's session and counts its expired leases. Only what needs it
+        writes: a store that is behind is migrated (``ensure_schema``), a missing
+        session is made (unless opened with ``create=False``), a session from
+        before hosts were recorded gets this host, and expired leases go back
+        to pending (with their events).
         """
-        sid = self.session_id if self.create else self.find_session_id()
-        if sid is None:
-            return []
+        key = str(self.working_directory)
         now = self.now()
-        if not self.db.read(lambda conn: lease_store.count_expired(conn, sid, now)):
+
+        def look(conn: Connection) -> tuple[str | None, dict[str, Any] | None, int]:
+            revision = revision_in(conn)
+            if revision != HEAD:
+                return revision, None, 0
+            row = session_store.by_directory(conn, key)
+            expired = 0 if row is None else lease_store.count_expired(conn, row["id"], now)
+            return revision, row, expired
+
+        revision, row, expired = self.db.read(look)
+        if revision != HEAD:
+            ensure_schema(self.db)  # migrates, or refuses a store of a newer castoff
+            revision, row, expired = self.db.read(look)
+        self._looked_up = True
+        if row is None:
+            if not self.create:
+                return []
+            sid = self.session_id  # made now
+        else:
+            sid = self._session_id = str(row["id"])
+            if row["host"] is None and self.create:  # made before sessions recorded their host
+                self.db.write(lambda conn: session_store.set_values(conn, sid, {"host": self.host}))
+        if not expired:
             return []
         return self.db.write(lambda conn: self._reclaim(conn, sid, reason="start"))
 

@@ -182,12 +182,22 @@ class Database:
         return cls(url=url, engine=acquire_engine(url))
 
     def close(self) -> None:
-        """Close this store's connections and release its engine."""
+        """Close this store's connections and release its engine.
+
+        Closing the last connection to a SQLite database in WAL mode checkpoints
+        it: the WAL is synced, copied into the database file, which is synced, and
+        removed — milliseconds of fsync. Nothing about the data depends on when
+        that finishes (every transaction is already committed), so SQLite
+        connections are closed by a thread of their own, off the caller's path;
+        the interpreter waits for it at exit, so the checkpoint still completes.
+        """
         with self._conns_lock:
             conns, self._conns = list(self._conns.values()), {}
-        for conn in conns:
-            conn.close()
         self._local = threading.local()
+        if self._persistent and conns:
+            threading.Thread(target=_close_all, args=(conns,), name="castoff-store-close").start()
+        else:
+            _close_all(conns)
         release_engine(self.url)
 
     @property
@@ -232,10 +242,30 @@ class Database:
             except DBAPIError:  # pragma: no cover - the connection is already gone
                 conn.invalidate()
 
+    def _connect(self, attempt: int) -> Connection | None:
+        """This thread's (SQLite) or a pooled (PostgreSQL) connection; None: try again.
+
+        A store that cannot be reached is a StoreError saying so at once (a
+        busy SQLite file, e.g. being switched to WAL by another process, is
+        retried like a busy transaction).
+        """
+        try:
+            return self._connection() if self._persistent else self.engine.connect()
+        except DBAPIError as exc:
+            if self._persistent and is_transient(exc) and attempt < RETRIES:
+                return None
+            raise StoreError(
+                f"cannot connect to the store at {self.safe_url}: {reason(exc)}"
+            ) from exc
+
     def _run(self, work: Callable[[Connection], T], *, write: bool) -> T:
         delay = 0.01
         for attempt in range(1, RETRIES + 1):
-            conn = self._connection() if self._persistent else self.engine.connect()
+            conn = self._connect(attempt)
+            if conn is None:
+                time.sleep(delay * (1 + random.random()))
+                delay = min(delay * 2, 1.0)
+                continue
             if conn.in_transaction():
                 raise StoreError("nested store transactions are not supported")
             try:
@@ -267,6 +297,20 @@ class Database:
             self._drop_connection()
         else:
             conn.invalidate()
+
+
+def _close_all(conns: list[Connection]) -> None:
+    for conn in conns:
+        try:
+            conn.close()
+        except DBAPIError:  # pragma: no cover - already gone (e.g. its folder was removed)
+            conn.invalidate()
+
+
+def reason(exc: DBAPIError) -> str:
+    """The driver's message, on one line."""
+    message = str(exc.orig if exc.orig is not None else exc).strip()
+    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def _first_line(exc: DBAPIError) -> str:

@@ -16,12 +16,13 @@ import fcntl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from castoff.errors import ConfigError, StoreError
-from castoff.store.database import Database
+from castoff.store.database import Database, reason
 
 #: Every revision this castoff knows, oldest first (``migrations/versions``).
 REVISIONS = ("0001", "0002", "0003")
@@ -29,12 +30,6 @@ HEAD = REVISIONS[-1]
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x0CA5_70FF
 _UNDEFINED_TABLE = "42P01"
-
-
-def reason(exc: DBAPIError) -> str:
-    """The driver's message, on one line."""
-    message = str(exc.orig if exc.orig is not None else exc).strip()
-    return "; ".join(line.strip() for line in message.splitlines() if line.strip())
 
 
 def _connect(db: Database) -> Connection:
@@ -63,6 +58,28 @@ def current_revision(db: Database) -> str | None:
             if _missing_table(exc):
                 return None
             raise StoreError(f"cannot read the store at {db.safe_url}: {reason(exc)}") from exc
+    return None if row is None else str(row[0])
+
+
+def revision_in(conn: Connection) -> str | None:
+    """The revision recorded in the store, read in ``conn``'s transaction (None: empty).
+
+    Never fails on an empty store, so the transaction goes on (a failed statement
+    would end it on PostgreSQL): ``Orchestrator.open`` reads the revision, the
+    session and its expired leases in one transaction. Run on the driver's
+    cursor: it is part of every command's start-up.
+    """
+    driver: Any = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        exists = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+    else:
+        exists = "SELECT 1 WHERE to_regclass('alembic_version') IS NOT NULL"
+    read = "SELECT version_num FROM alembic_version"
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        row = driver.execute(read).fetchone() if driver.execute(exists).fetchone() else None
+    except dbapi.Error as exc:  # as SQLAlchemy would raise it (Database retries or reports it)
+        raise DBAPIError.instance(read, (), exc, dbapi.Error, dialect=conn.dialect) from exc
     return None if row is None else str(row[0])
 
 

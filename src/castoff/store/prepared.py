@@ -174,6 +174,11 @@ def in_list(column: ColumnElement[Any], name: str, dialect: str) -> ColumnElemen
     return column == any_(bindparam(name, type_=ARRAY(column.type)))
 
 
+def list_value(values: Sequence[Any], dialect: str) -> Any:
+    """A list as :func:`in_list` binds it: JSON text for SQLite, the list for PostgreSQL."""
+    return json.dumps(list(values)) if dialect == "sqlite" else list(values)
+
+
 class PerDialect:
     """A statement whose SQL differs per dialect (see :func:`in_list`): built and
     prepared once per dialect; ``lists`` names the parameters that are lists."""
@@ -190,7 +195,7 @@ class PerDialect:
             found = self._prepared[name] = Prepared(self._build(name))
         values = dict(params)
         for key in self._lists:
-            values[key] = json.dumps(list(values[key])) if name == "sqlite" else list(values[key])
+            values[key] = list_value(values[key], name)
         return found, values
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:

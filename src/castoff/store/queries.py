@@ -14,11 +14,10 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, RowMapping, bindparam, exists, func, or_, select
-from sqlalchemy.sql import Select
 from sqlalchemy.sql.elements import BindParameter, ColumnElement
 
 from castoff.store import counters
-from castoff.store.prepared import Prepared
+from castoff.store.prepared import Prepared, in_list, list_value
 from castoff.store.schema import UTCDateTime, tasks
 from castoff.store.schema import task_dependencies as deps
 from castoff.store.tasks import descendants
@@ -42,7 +41,7 @@ class TaskQuery:
 
 
 _LIST_FILTERS = ("status", "task_type", "specialist_type", "complexity")
-_COUNTED = frozenset({"status", "status[]"})  # query shapes whose total task_counts has
+_COUNTED = frozenset({"status", "status_list"})  # query shapes whose total task_counts has
 _BRIEF = (
     tasks.c.id,
     tasks.c.title,
@@ -54,23 +53,21 @@ _BRIEF = (
 
 
 @lru_cache(maxsize=256)
-def _query_statements(
-    shape: frozenset[str],
-) -> tuple[Select[Any] | Prepared, Select[Any] | Prepared]:
-    """The page and count statements for one shape of filters.
+def _query_statements(shape: frozenset[str], dialect: str) -> tuple[Prepared, Prepared]:
+    """The page and count statements for one shape of filters, prepared for ``dialect``.
 
     A list filter with one value is an equality (``name`` in ``shape``), with
-    several an expanding ``IN`` (``name[]``); shapes without ``IN`` lists run as
-    :class:`Prepared` statements.
+    several a list bound as one parameter (``name_list``, see :func:`in_list`), so
+    every shape compiles once and runs as a :class:`Prepared` statement.
     """
     cond: list[ColumnElement[bool]] = [tasks.c.session_id == bindparam("session_id")]
     for name in _LIST_FILTERS:
         if name in shape:
             cond.append(tasks.c[name] == bindparam(name))
-        elif f"{name}[]" in shape:
-            cond.append(tasks.c[name].in_(bindparam(f"{name}[]", expanding=True)))
+        elif f"{name}_list" in shape:
+            cond.append(in_list(tasks.c[name], f"{name}_list", dialect))
     if "ids" in shape:
-        cond.append(tasks.c.id.in_(bindparam("ids", expanding=True)))
+        cond.append(in_list(tasks.c.id, "ids", dialect))
     if "parent_task_id" in shape:
         cond.append(tasks.c.parent_task_id == bindparam("parent_task_id"))
     if "search_text" in shape:
@@ -95,8 +92,6 @@ def _query_statements(
         .offset(bindparam("offset"))
     )
     count = select(func.count()).select_from(tasks).where(*cond)
-    if any(name.endswith("[]") for name in shape) or "ids" in shape:
-        return page, count
     return Prepared(page), Prepared(count)
 
 
@@ -107,7 +102,7 @@ def _params(conn: Connection, q: TaskQuery) -> dict[str, Any]:
         if len(values) == 1:
             params[name] = values[0]
         elif values:
-            params[f"{name}[]"] = values
+            params[f"{name}_list"] = values
     ids = list(q.ids)
     if q.parent_task_id is not None:
         if q.include_children:
@@ -137,22 +132,20 @@ def query(
     """One page of matching tasks (oldest first) and the total number of matches."""
     params = _params(conn, q)
     shape = frozenset(params) - {"session_id"}
-    page, count = _query_statements(shape)
-    page_params = params | {"limit": limit, "offset": offset}
-    if isinstance(page, Prepared):
-        rows = page.all(conn, page_params)
-    else:
-        rows = [dict(r) for r in conn.execute(page, page_params).mappings()]
+    dialect = conn.dialect.name
+    page, count = _query_statements(shape, dialect)
+    for name in shape:
+        if name.endswith("_list") or name == "ids":
+            params[name] = list_value(params[name], dialect)
+    rows = page.all(conn, params | {"limit": limit, "offset": offset})
     if offset == 0 and len(rows) < limit:
         total = len(rows)
     elif shape <= _COUNTED:  # by status alone (or not at all): the counters know the total
         counted = counters.read(conn, q.session_id)
         wanted = q.status or counted.keys()
         total = sum(counted.get(s, 0) for s in set(wanted))
-    elif isinstance(count, Prepared):
-        total = int(count.tuples(conn, params)[0][0])
     else:
-        total = int(conn.execute(count, params).scalar_one())
+        total = int(count.tuples(conn, params)[0][0])
     return rows, total
 
 
