@@ -132,9 +132,16 @@ class BlobStore:
             self.path_for(sha).unlink(missing_ok=True)
 
 
+_INSERT = Prepared(
+    insert(artifacts).values(
+        {c.name: bindparam(c.name, type_=c.type) for c in artifacts.c if c.name != "id"}
+    )
+)
+
+
 def insert_artifacts(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(artifacts), [dict(r) for r in rows])
+    """Insert artifact rows (every column but ``id``) in one driver call."""
+    _INSERT.executemany(conn, rows)
 
 
 _FOR_TASKS = PerDialect(

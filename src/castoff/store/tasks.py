@@ -177,17 +177,20 @@ def descendants(conn: Connection, task_id: str) -> list[str]:
     return [r[0] for r in conn.execute(select(tree.c.id))]
 
 
-def children(conn: Connection, parent_id: str) -> list[RowMapping]:
-    return list(
-        conn.execute(
-            select(tasks)
-            .where(tasks.c.parent_task_id == parent_id)
-            .order_by(tasks.c.created_at, tasks.c.id)
-        ).mappings()
-    )
+_CHILDREN = (
+    select(tasks)
+    .where(tasks.c.parent_task_id == bindparam("parent_id"))
+    .order_by(tasks.c.created_at, tasks.c.id)
+)
+
+
+def children(conn: Connection, parent_id: str) -> list[dict[str, Any]]:
+    """The direct subtasks of a task, oldest first."""
+    return _P_CHILDREN.all(conn, {"parent_id": parent_id})
 
 
 _P_GET = Prepared(_GET)
+_P_CHILDREN = Prepared(_CHILDREN)
 _P_ADD_EDGE = Prepared(
     insert(deps).values(task_id=bindparam("task_id"), depends_on_id=bindparam("depends_on_id"))
 )
