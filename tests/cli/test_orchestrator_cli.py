@@ -375,3 +375,31 @@ TYPER_RUN = (
     "    args=sys.argv[1:], prog_name='castoff', standalone_mode=False\n"
     ")\n"
 )
+
+
+def test_user_text_prints_verbatim_not_as_rich_markup(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A title like "[bold]x[/] [rollback]", an artifact type in brackets and a working
+    directory are printed as they are (Rich markup would eat every [word])."""
+    monkeypatch.setenv("COLUMNS", "200")  # tables keep each title on one line
+    title = "[bold]x[/] [rollback]"
+    planned = cli("plan-task", title)
+    assert title in planned.stdout
+    task_id = cli("query-tasks", "--json")["tasks"][0]["id"]
+    assert title in cli("query-tasks").stdout
+    assert title in cli("get-status").stdout
+    cli("execute-task", task_id)
+    (tmp_path / "notes.md").write_text("# notes\n")
+    done = cli(
+        "complete-task",
+        task_id,
+        "--summary",
+        "done [fast]",
+        "--file-paths",
+        "notes.md",
+        "--artifact-type",
+        "documentation",
+    )
+    assert "notes.md [documentation]" in done.stdout
+    assert "done [fast]" in done.stdout

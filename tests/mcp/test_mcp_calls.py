@@ -178,6 +178,31 @@ async def test_mime_type_of_an_artifact_older_than_the_listed_ones(project: Path
     assert read.contents[0].mime_type == "text/markdown"
 
 
+async def test_cleanup_sessions_of_all_hosts(project: Path, tmp_path: Path) -> None:
+    """Another machine's stale session is skipped, unless all_hosts is given (as --all-hosts)."""
+    from sqlalchemy import update
+
+    from castoff.orchestrator.service import Orchestrator
+    from castoff.store.schema import sessions
+
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    with Orchestrator.open(project, actor="test") as orch:
+        sid = orch.initialize_session(gone).id
+        orch.db.write(
+            lambda c: c.execute(update(sessions).where(sessions.c.id == sid).values(host="ci-7"))
+        )
+    gone.rmdir()
+    async with stdio_session(project, "--tools", "all") as session:
+        args = {"dry_run": True}
+        mine = ok(await session.call_tool("orchestrator_cleanup_sessions", args))
+        every = ok(
+            await session.call_tool("orchestrator_cleanup_sessions", args | {"all_hosts": True})
+        )
+    assert ([s["id"] for s in mine["skipped"]], mine["sessions"]) == ([sid], [])
+    assert ([s["id"] for s in every["sessions"]], every["skipped"]) == ([sid], [])
+
+
 async def test_prompt_for_unknown_task_says_why(project: Path) -> None:
     """A role prompt for an unknown task id is a protocol error naming the task."""
     async with stdio_session(project) as session:

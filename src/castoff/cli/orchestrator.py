@@ -140,7 +140,7 @@ def initialize_session(
         session,
         as_json=as_json,
         human=lambda con: con.print(
-            f"session {session.id} ({session.name}) at {session.working_directory}"
+            views.esc(f"session {session.id} ({session.name}) at {session.working_directory}")
         ),
     )
 
@@ -262,7 +262,11 @@ def plan_task(
             context=_context(context),
             dependencies=dependencies or [],
         )
-    emit(task, as_json=as_json, human=lambda con: con.print(f"planned {task.id}: {task.title}"))
+    emit(
+        task,
+        as_json=as_json,
+        human=lambda con: con.print(views.esc(f"planned {task.id}: {task.title}")),
+    )
 
 
 @_command("update-task")

@@ -321,6 +321,9 @@ def cleanup_sessions(
     state: State,
     *,
     dry_run: Annotated[bool, _d("Only list what would be removed.")] = True,
+    all_hosts: Annotated[
+        bool, _d("Also other machines' sessions whose directory is not on this one.")
+    ] = False,
 ) -> m.CleanupResult:
-    """Remove sessions whose working directory no longer exists."""
-    return state.orchestrator.cleanup_sessions(dry_run=dry_run)
+    """Remove sessions whose working directory no longer exists (this host's, or all)."""
+    return state.orchestrator.cleanup_sessions(dry_run=dry_run, all_hosts=all_hosts)
