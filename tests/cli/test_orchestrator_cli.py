@@ -403,3 +403,18 @@ def test_user_text_prints_verbatim_not_as_rich_markup(
     )
     assert "notes.md [documentation]" in done.stdout
     assert "done [fast]" in done.stdout
+
+
+def test_read_artifact_prints_stored_content(cli: Any) -> None:
+    """read-artifact prints the content (kept in the store, not a file) and, with --json,
+    the Artifact and its text; an unknown sha256 is exit 2."""
+    task = cli("plan-task", "a", "--json")
+    cli("execute-task", task["id"])
+    done = cli(
+        "complete-task", task["id"], "--summary", "s", "--detailed-work", "notes [x]", "--json"
+    )
+    sha = done["artifacts"][0]["sha256"]
+    assert cli("read-artifact", sha).stdout == "notes [x]"
+    shown = cli("read-artifact", sha, "--json")
+    assert (shown["artifact"]["name"], shown["content"]) == ("detailed_work.md", "notes [x]")
+    assert "no artifact with sha256" in cli("read-artifact", "0" * 64, expect=2).stderr

@@ -602,6 +602,40 @@ def events(
     emit(found, as_json=as_json, human=lambda con: views.show_events(con, found))
 
 
+@_command("read-artifact")
+def read_artifact(
+    sha256: Annotated[str, typer.Argument(help="The sha256 of the content.", show_default=False)],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write it to this file instead of stdout."),
+    ] = None,
+    working_directory: WorkdirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """An artifact's content, by its sha256.
+
+    With --json: the Artifact and its text (``content_base64`` when it is not UTF-8).
+    """
+    import sys
+
+    with _open(working_directory) as orch:
+        content = orch.read_artifact(sha256)
+        artifact = orch.find_artifact(sha256) if as_json else None
+    if output is not None:
+        output.write_bytes(content)
+    if as_json:
+        try:
+            text: dict[str, Any] = {"content": content.decode("utf-8")}
+        except UnicodeDecodeError:
+            import base64
+
+            text = {"content_base64": base64.b64encode(content).decode("ascii")}
+        emit({"artifact": artifact} | text, as_json=True, human=lambda _con: None)
+    elif output is None:
+        sys.stdout.buffer.write(content)
+        sys.stdout.flush()
+
+
 def register(app: typer.Typer, command: str | None = None) -> None:
     """Add `castoff orchestrator` to ``app``: every command, or only ``command``.
 
