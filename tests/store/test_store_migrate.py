@@ -112,6 +112,42 @@ def test_upgrade_from_0001_keeps_sessions(db_url: str) -> None:
         db.close()
 
 
+def test_upgrade_from_0003_adds_an_empty_records_table(db_url: str) -> None:
+    """0004 adds ``records`` and backfills nothing; the sessions stay, and records work."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import text
+
+    from castoff.store import records
+    from castoff.store.schema import utcnow
+
+    db = Database.open(db_url)
+    try:
+        with db.engine.connect() as conn:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0003")
+            conn.execute(
+                text(
+                    "INSERT INTO sessions (id, working_directory, name, status, created_at, "
+                    "updated_at, host) VALUES ('s0', '/old', 'old', 'active', :t, :t, 'vm')"
+                ),
+                {"t": "2024-01-01 00:00:00"},
+            )
+            conn.commit()
+        assert ensure_schema(db) == HEAD
+        version = db.write(
+            lambda conn: records.put(conn, "s0", "k", {"a": 1}, expect=None, at=utcnow())
+        )
+        assert version == 1
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM records")).scalar() == 1
+            assert conn.execute(text("SELECT id FROM sessions")).scalar() == "s0"
+    finally:
+        db.close()
+
+
 def _set_revision(db: Database, revision: str) -> None:
     from sqlalchemy import text
 

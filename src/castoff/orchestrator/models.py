@@ -203,6 +203,17 @@ class Event:
 
 
 @dataclass(frozen=True, slots=True)
+class Record:
+    """A keyed document of a session; ``version`` goes up by one per write (compare-and-set)."""
+
+    key: str
+    version: int
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Role:
     """A specialist role: how to carry out a task of its type, and what to hand back."""
 

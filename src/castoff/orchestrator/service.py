@@ -23,6 +23,7 @@ from castoff.orchestrator.core import no_session
 from castoff.orchestrator.execution import ExecutionOperations
 from castoff.orchestrator.health import HealthOperations
 from castoff.orchestrator.maintenance import MaintenanceOperations
+from castoff.orchestrator.records import RecordOperations
 from castoff.orchestrator.sessions import SessionOperations
 from castoff.orchestrator.tasks import TaskOperations
 from castoff.store.database import Database, store_exists
@@ -34,8 +35,9 @@ class Orchestrator(
     TaskOperations,
     ExecutionOperations,
     HealthOperations,
+    RecordOperations,
 ):
-    """Sessions, tasks, leases, artifacts, events, health and maintenance."""
+    """Sessions, tasks, leases, artifacts, events, records, locks, health and maintenance."""
 
     @classmethod
     def open(

@@ -25,7 +25,7 @@ from castoff.errors import ConfigError, StoreError
 from castoff.store.database import Database, reason
 
 #: Every revision this castoff knows, oldest first (``migrations/versions``).
-REVISIONS = ("0001", "0002", "0003")
+REVISIONS = ("0001", "0002", "0003", "0004")
 HEAD = REVISIONS[-1]
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_LOCK_KEY = 0x0CA5_70FF

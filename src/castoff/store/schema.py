@@ -198,6 +198,19 @@ blobs = Table(
     Column("created_at", UTCDateTime, nullable=False),
 )
 
+# Small keyed documents of a session, written by compare-and-set (``version`` goes up by
+# one per write; a writer names the version it read), e.g. the announcement ledger.
+records = Table(
+    "records",
+    metadata,
+    Column("session_id", ID, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("data", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
 events = Table(
     "events",
     metadata,
