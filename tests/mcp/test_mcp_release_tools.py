@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
 from mcp_helpers import stdio_session
+
+from castoff.orchestrator.service import Orchestrator
 
 pytestmark = pytest.mark.anyio
 
@@ -77,6 +82,50 @@ async def test_rollback_and_announce_tools(released: Path, repo: Any) -> None:
     assert run["status"] == "dry_run"
     assert drafts["version"] == "0.2.0"
     assert sent.is_error or sent.structured_content["dry_run"] is True
+
+
+async def test_announce_send_records_in_the_store(
+    released: Path, repo: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """announce_send (yes) delivers once through the store's ledger, shared with the CLI."""
+    hits: list[str] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setenv("ANNOUNCE_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/in")
+        repo.commit("chore: announce", {"castoff.toml": '[announce]\nchannels = ["webhook"]\n'})
+        repo.tag("v0.2.0")
+        async with stdio_session(released, "--tools", "release") as session:
+            first = ok(await session.call_tool("announce_send", {"yes": True}))
+            again = ok(await session.call_tool("announce_send", {"yes": True}))
+        cli = subprocess.run(
+            [sys.executable, "-m", "castoff", "announce", "send", "--yes", "--json"],
+            cwd=released, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert [r["status"] for r in first["results"]] == ["sent"]
+    assert [r["status"] for r in again["results"]] == ["already_sent"]
+    assert cli.returncode == 0, cli.stderr
+    assert json.loads(cli.stdout)["results"][0]["status"] == "already_sent"
+    assert hits == ["/in"]
+    with Orchestrator.open(released, actor="test", create=False) as orch:
+        logged = [
+            (e.kind, e.actor) for e in reversed(orch.events()) if e.kind.startswith("announce")
+        ]
+    assert logged == [("announce.sending", "mcp"), ("announce.sent", "mcp")]
 
 
 async def test_progress_is_reported(released: Path, repo: Any) -> None:

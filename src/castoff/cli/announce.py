@@ -177,7 +177,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Deliver the announcement (dry run unless --yes); exit 1 if any channel failed."""
         from castoff.cli.output import emit
-        from castoff.release.announce.service import announce_send
+        from castoff.release.workflow.deliveries import announce_send
 
         report = announce_send(
             _root(workdir),

@@ -336,11 +336,17 @@ def announce_send(
 ) -> SendReport:
     """Send the announcement of a tagged release to its channels. A dry run unless yes;
     a channel already sent is not sent twice (unless forced)."""
-    from castoff.release.announce.service import announce_send as send
+    from castoff.release.workflow.deliveries import announce_send as send
 
     root, _config = _project(state)
     return send(
-        root, channels=channel, confirm=yes, force=force_channel or (), tag=tag, package=package
+        root,
+        channels=channel,
+        confirm=yes,
+        force=force_channel or (),
+        tag=tag,
+        package=package,
+        actor="mcp",
     )
 
 

@@ -1,10 +1,11 @@
-"""Fixtures of the announce tests: sample notes, settings, loopback HTTP and SMTP sinks."""
+"""Fixtures of the announce tests: sample notes, settings, loopback HTTP and SMTP sinks,
+and delivery through the store ledger of a working directory's session (embedded SQLite)."""
 
 from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -13,8 +14,13 @@ from typing import Any
 
 import pytest
 
+from castoff.orchestrator.service import Orchestrator
+from castoff.release.announce.delivery import SendReport
+from castoff.release.announce.ledger import Delivery, delivery_key
+from castoff.release.announce.service import send_notes
 from castoff.release.announce.settings import AnnounceSettings
 from castoff.release.model import Change, Group, Person, Reference, ReleaseNotes
+from castoff.release.workflow.deliveries import EVENT_PREFIX, StoreLedger, record_key
 
 ALICE = Person("Alice Doe", "1234+alice@users.noreply.github.com")
 BOB = Person("Bob Builder", "bob@example.com")
@@ -71,6 +77,41 @@ def make_settings(root: Path, **overrides: Any) -> AnnounceSettings:
     }
     values.update(overrides)
     return AnnounceSettings(**values)
+
+
+def send(
+    notes: ReleaseNotes,
+    settings: AnnounceSettings,
+    root: Path,
+    channels: Sequence[str],
+    *,
+    confirm: bool,
+    force: Collection[str] = (),
+) -> SendReport:
+    """Deliver through the store ledger of ``root``'s session, as castoff does."""
+    with Orchestrator.open(root, actor="test") as orch:
+        ledger = StoreLedger(orch, notes.tag or "unreleased")
+        return send_notes(notes, settings, channels, ledger=ledger, confirm=confirm, force=force)
+
+
+def entry(root: Path, channel: str, tag: str = "v1.2.0") -> Delivery | None:
+    """What the store ledger of ``root`` says about ``channel``."""
+    with Orchestrator.open(root, actor="test") as orch:
+        return StoreLedger(orch, tag).get(channel)
+
+
+def record_intent(root: Path, channel: str, tag: str = "v1.2.0") -> None:
+    """An intent with no result: what a process killed mid-delivery leaves behind."""
+    with Orchestrator.open(root, actor="test") as orch:
+        StoreLedger(orch, tag).record_intent(channel, delivery_key(tag, channel))
+
+
+def stored_text(root: Path, tag: str = "v1.2.0") -> str:
+    """Everything the store keeps about the deliveries of ``tag``: record and events, as JSON."""
+    with Orchestrator.open(root, actor="test") as orch:
+        record = orch.get_record(record_key(tag))
+        events = [e.data for e in orch.events(limit=1000) if e.kind.startswith(EVENT_PREFIX)]
+    return json.dumps({"record": record.data if record else None, "events": events})
 
 
 @pytest.fixture
@@ -152,6 +193,47 @@ def http_sink() -> Iterator[Callable[[Handler], HttpSink]]:
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+TOKEN = "ghp_TESTTOKEN0123456789"
+
+
+class FakeGitHub:
+    """Enough of the GitHub releases API: tags, releases by tag, release creation."""
+
+    def __init__(
+        self, *, tags: tuple[str, ...] = ("v1.2.0",), lose_first_answer: bool = False
+    ) -> None:
+        self.tags = set(tags)
+        self.releases: dict[str, dict[str, Any]] = {}
+        self.lose_first_answer = lose_first_answer
+
+    def __call__(self, req: Recorded) -> tuple[int, Any]:
+        if req.headers.get("Authorization") != f"Bearer {TOKEN}":
+            return 401, {"message": "Bad credentials"}
+        prefix = "/repos/acme/widget"
+        if req.method == "GET" and req.path.startswith(f"{prefix}/git/ref/tags/"):
+            tag = req.path.rsplit("/", 1)[1]
+            return (200, {"ref": f"refs/tags/{tag}"}) if tag in self.tags else (404, {})
+        if req.method == "GET" and req.path.startswith(f"{prefix}/releases/tags/"):
+            tag = req.path.rsplit("/", 1)[1]
+            return (200, self.releases[tag]) if tag in self.releases else (404, {})
+        if req.method == "POST" and req.path == f"{prefix}/releases":
+            body = req.json()
+            assert set(body) == {"tag_name", "name", "body", "draft", "prerelease"}
+            if body["tag_name"] in self.releases:
+                return 422, {"message": "Validation Failed", "errors": [{"code": "already_exists"}]}
+            release = {
+                "id": 7,
+                "tag_name": body["tag_name"],
+                "html_url": f"https://gh.test/r/{body['tag_name']}",
+            }
+            self.releases[body["tag_name"]] = release
+            if self.lose_first_answer:
+                self.lose_first_answer = False
+                return 0, None
+            return 201, release
+        return 404, {}
 
 
 class _Collect:

@@ -77,7 +77,7 @@ def test_send_draft_only_channel_exits_2(project: Any, run_castoff: Run) -> None
 def test_send_without_yes_is_a_dry_run(
     project: Any, run_castoff: Run, http_sink: Callable[..., HttpSink]
 ) -> None:
-    """Without --yes nothing is posted; the plan is listed and the exit code is 0."""
+    """Without --yes nothing is posted or recorded (no store is created); exit code 0."""
     sink = http_sink(lambda req: (200, b"ok"))
     project.tag("v0.2.0")
     _config(project, '[announce]\nchannels = ["slack"]\n')
@@ -88,6 +88,7 @@ def test_send_without_yes_is_a_dry_run(
     assert "would_send" in out.stdout
     assert "dry run" in out.stdout
     assert sink.requests == []
+    assert not (project.path / ".castoff" / "castoff.db").exists()
 
 
 def test_send_yes_delivers_once(

@@ -9,51 +9,22 @@ from typing import Any
 
 import pytest
 
-from castoff.release.announce.ledger import FileLedger, delivery_key
-from castoff.release.announce.service import send_notes
+from castoff.release.announce.ledger import delivery_key
 from castoff.release.model import ReleaseNotes
-from conftest import HttpSink, Recorded, make_settings, sample_notes
+from conftest import (
+    TOKEN,
+    FakeGitHub,
+    HttpSink,
+    Recorded,
+    entry,
+    make_settings,
+    record_intent,
+    sample_notes,
+    send,
+    stored_text,
+)
 
-TOKEN = "ghp_TESTTOKEN0123456789"
 SinkFactory = Callable[[Callable[[Recorded], tuple[int, Any]]], HttpSink]
-
-
-class FakeGitHub:
-    """Enough of the GitHub releases API: tags, releases by tag, release creation."""
-
-    def __init__(
-        self, *, tags: tuple[str, ...] = ("v1.2.0",), lose_first_answer: bool = False
-    ) -> None:
-        self.tags = set(tags)
-        self.releases: dict[str, dict[str, Any]] = {}
-        self.lose_first_answer = lose_first_answer
-
-    def __call__(self, req: Recorded) -> tuple[int, Any]:
-        if req.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return 401, {"message": "Bad credentials"}
-        prefix = "/repos/acme/widget"
-        if req.method == "GET" and req.path.startswith(f"{prefix}/git/ref/tags/"):
-            tag = req.path.rsplit("/", 1)[1]
-            return (200, {"ref": f"refs/tags/{tag}"}) if tag in self.tags else (404, {})
-        if req.method == "GET" and req.path.startswith(f"{prefix}/releases/tags/"):
-            tag = req.path.rsplit("/", 1)[1]
-            return (200, self.releases[tag]) if tag in self.releases else (404, {})
-        if req.method == "POST" and req.path == f"{prefix}/releases":
-            body = req.json()
-            assert set(body) == {"tag_name", "name", "body", "draft", "prerelease"}
-            if body["tag_name"] in self.releases:
-                return 422, {"message": "Validation Failed", "errors": [{"code": "already_exists"}]}
-            release = {
-                "id": 7,
-                "tag_name": body["tag_name"],
-                "html_url": f"https://gh.test/r/{body['tag_name']}",
-            }
-            self.releases[body["tag_name"]] = release
-            if self.lose_first_answer:
-                self.lose_first_answer = False
-                return 0, None
-            return 201, release
-        return 404, {}
 
 
 def _github_settings(tmp_path: Path, sink: HttpSink, **more: Any) -> Any:
@@ -72,7 +43,7 @@ def test_github_release_created_with_payload_and_auth(
     """The release is created once, with the body, the tag and the bearer token."""
     api = FakeGitHub()
     sink = http_sink(api)
-    report = send_notes(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
+    report = send(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
     assert report.ok, report
     (result,) = report.results
     assert (result.status, result.url) == ("sent", "https://gh.test/r/v1.2.0")
@@ -88,9 +59,9 @@ def test_github_rerun_sends_nothing(
     """A second run finds the ledger says sent and makes no request at all."""
     sink = http_sink(FakeGitHub())
     settings = _github_settings(tmp_path, sink)
-    send_notes(notes, settings, tmp_path, ["github"], confirm=True)
+    send(notes, settings, tmp_path, ["github"], confirm=True)
     before = len(sink.requests)
-    report = send_notes(notes, settings, tmp_path, ["github"], confirm=True)
+    report = send(notes, settings, tmp_path, ["github"], confirm=True)
     assert report.results[0].status == "already_sent"
     assert len(sink.requests) == before
 
@@ -102,11 +73,11 @@ def test_github_crash_after_send_is_resolved_by_lookup(
     api = FakeGitHub()
     api.releases["v1.2.0"] = {"id": 7, "tag_name": "v1.2.0", "html_url": "https://gh.test/r/v1.2.0"}
     sink = http_sink(api)
-    FileLedger(tmp_path, "v1.2.0").record_intent("github", delivery_key("v1.2.0", "github"))
-    report = send_notes(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
+    record_intent(tmp_path, "github")
+    report = send(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
     assert report.results[0].status == "sent"
     assert sink.calls("POST") == []
-    assert FileLedger(tmp_path, "v1.2.0").get("github").status == "sent"  # type: ignore[union-attr]
+    assert entry(tmp_path, "github").status == "sent"  # type: ignore[union-attr]
 
 
 def test_github_lost_answer_is_not_created_twice(
@@ -114,7 +85,7 @@ def test_github_lost_answer_is_not_created_twice(
 ) -> None:
     """The create answer is lost; the retry looks the release up and does not POST again."""
     sink = http_sink(FakeGitHub(lose_first_answer=True))
-    report = send_notes(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
+    report = send(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
     assert report.results[0].status == "sent"
     assert len(sink.calls("POST")) == 1
 
@@ -124,7 +95,7 @@ def test_github_missing_remote_tag_fails_clearly(
 ) -> None:
     """A tag not pushed yet fails the channel and creates nothing."""
     sink = http_sink(FakeGitHub(tags=()))
-    report = send_notes(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
+    report = send(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
     assert report.results[0].status == "failed"
     assert "push it first" in report.results[0].detail
     assert sink.calls("POST") == []
@@ -133,20 +104,15 @@ def test_github_missing_remote_tag_fails_clearly(
 def test_bad_token_fails_without_leaking_it(
     tmp_path: Path, http_sink: SinkFactory, notes: ReleaseNotes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A 401 fails the channel; the token appears in neither report nor ledger."""
+    """A 401 fails the channel; the token appears in neither report nor store."""
     monkeypatch.setenv("TEST_GH_TOKEN", "ghp_WRONGTOKEN987654")
     sink = http_sink(FakeGitHub())
-    report = send_notes(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
+    report = send(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
     assert not report.ok
     assert "401" in report.results[0].detail
-    ledger_text = (
-        FileLedger(tmp_path, "v1.2.0").path.read_text()
-        if FileLedger(tmp_path, "v1.2.0").path.exists()
-        else ""
-    )
-    assert (
-        "ghp_WRONGTOKEN987654" not in json.dumps([r.detail for r in report.results]) + ledger_text
-    )
+    assert "401" in stored_text(tmp_path)
+    assert "ghp_WRONGTOKEN987654" not in json.dumps([r.detail for r in report.results])
+    assert "ghp_WRONGTOKEN987654" not in stored_text(tmp_path)
 
 
 def _webhook_settings(tmp_path: Path, **tables: Any) -> Any:
@@ -160,7 +126,7 @@ def test_webhook_retries_5xx_then_delivers_with_one_key(
     answers = iter([(503, {}), (503, {}), (200, b"ok")])
     sink = http_sink(lambda req: next(answers))
     monkeypatch.setenv("SLACK_WEBHOOK_URL", f"{sink.url}/services/T0/B0/SECRET")
-    report = send_notes(notes, _webhook_settings(tmp_path), tmp_path, ["slack"], confirm=True)
+    report = send(notes, _webhook_settings(tmp_path), tmp_path, ["slack"], confirm=True)
     assert report.results[0].status == "sent"
     keys = {r.headers["Idempotency-Key"] for r in sink.requests}
     assert keys == {delivery_key("v1.2.0", "slack")}
@@ -176,14 +142,14 @@ def test_webhook_4xx_fails_but_other_channels_deliver(
     good = http_sink(lambda req: (204, b""))
     monkeypatch.setenv("SLACK_WEBHOOK_URL", f"{bad.url}/hook")
     monkeypatch.setenv("MATTERMOST_WEBHOOK_URL", f"{good.url}/hooks/abc")
-    report = send_notes(
+    report = send(
         notes, _webhook_settings(tmp_path), tmp_path, ["slack", "mattermost"], confirm=True
     )
     statuses = {r.channel: r.status for r in report.results}
     assert statuses == {"slack": "failed", "mattermost": "sent"}
     assert "HTTP 400" in report.results[0].detail
     assert not report.ok
-    assert FileLedger(tmp_path, "v1.2.0").get("slack").status == "failed"  # type: ignore[union-attr]
+    assert entry(tmp_path, "slack").status == "failed"  # type: ignore[union-attr]
 
 
 def test_failed_channel_is_retried_on_rerun(
@@ -194,13 +160,8 @@ def test_failed_channel_is_retried_on_rerun(
     sink = http_sink(lambda req: next(answers))
     monkeypatch.setenv("ANNOUNCE_WEBHOOK_URL", f"{sink.url}/in")
     settings = _webhook_settings(tmp_path)
-    assert (
-        send_notes(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status
-        == "failed"
-    )
-    assert (
-        send_notes(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status == "sent"
-    )
+    assert send(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status == "failed"
+    assert send(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status == "sent"
 
 
 def test_missing_env_var_fails_that_channel_only(
@@ -210,15 +171,13 @@ def test_missing_env_var_fails_that_channel_only(
     good = http_sink(lambda req: (200, {"id": "991"}))
     monkeypatch.delenv("SLACK_WEBHOOK_URL", raising=False)
     monkeypatch.setenv("DISCORD_WEBHOOK_URL", f"{good.url}/api/webhooks/1/tok")
-    report = send_notes(
-        notes, _webhook_settings(tmp_path), tmp_path, ["slack", "discord"], confirm=True
-    )
+    report = send(notes, _webhook_settings(tmp_path), tmp_path, ["slack", "discord"], confirm=True)
     slack, discord = report.results
     assert slack.status == "failed"
     assert "SLACK_WEBHOOK_URL is not set" in slack.detail
     assert (discord.status, discord.remote_id) == ("sent", "991")
     assert good.requests[0].path.endswith("?wait=true")
-    assert FileLedger(tmp_path, "v1.2.0").get("slack") is None
+    assert entry(tmp_path, "slack") is None
 
 
 @pytest.mark.parametrize(
@@ -233,7 +192,7 @@ def test_bad_webhook_url_fails_without_echoing_it(
 ) -> None:
     """A malformed or plain-http non-loopback URL fails clearly and is never shown."""
     monkeypatch.setenv("TEAMS_WEBHOOK_URL", url)
-    report = send_notes(notes, _webhook_settings(tmp_path), tmp_path, ["teams"], confirm=True)
+    report = send(notes, _webhook_settings(tmp_path), tmp_path, ["teams"], confirm=True)
     assert report.results[0].status == "failed"
     assert message in report.results[0].detail
     assert "SECRET9" not in report.results[0].detail
@@ -245,8 +204,8 @@ def test_webhook_crash_between_send_and_record_is_not_resent(
     """An intent without a result: the rerun reports unknown and posts nothing."""
     sink = http_sink(lambda req: (200, b"ok"))
     monkeypatch.setenv("SLACK_WEBHOOK_URL", f"{sink.url}/hook")
-    FileLedger(tmp_path, "v1.2.0").record_intent("slack", delivery_key("v1.2.0", "slack"))
-    report = send_notes(notes, _webhook_settings(tmp_path), tmp_path, ["slack"], confirm=True)
+    record_intent(tmp_path, "slack")
+    report = send(notes, _webhook_settings(tmp_path), tmp_path, ["slack"], confirm=True)
     assert report.results[0].status == "unknown"
     assert "--force-channel slack" in report.results[0].detail
     assert sink.requests == []
@@ -258,8 +217,8 @@ def test_force_channel_resends_an_unknown_delivery(
     """--force-channel resends a channel the ledger is unsure about."""
     sink = http_sink(lambda req: (200, b"ok"))
     monkeypatch.setenv("SLACK_WEBHOOK_URL", f"{sink.url}/hook")
-    FileLedger(tmp_path, "v1.2.0").record_intent("slack", delivery_key("v1.2.0", "slack"))
-    report = send_notes(
+    record_intent(tmp_path, "slack")
+    report = send(
         notes, _webhook_settings(tmp_path), tmp_path, ["slack"], confirm=True, force=["slack"]
     )
     assert report.results[0].status == "sent"
@@ -273,49 +232,42 @@ def test_webhook_lost_answer_is_unknown_and_not_retried(
     sink = http_sink(lambda req: (0, None))
     monkeypatch.setenv("ANNOUNCE_WEBHOOK_URL", f"{sink.url}/in")
     settings = _webhook_settings(tmp_path)
-    assert (
-        send_notes(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status
-        == "unknown"
-    )
-    assert (
-        send_notes(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status
-        == "unknown"
-    )
+    assert send(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status == "unknown"
+    assert send(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status == "unknown"
     assert len(sink.requests) == 1
 
 
 def test_secret_echoed_by_a_channel_is_redacted(
     tmp_path: Path, http_sink: SinkFactory, notes: ReleaseNotes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A 4xx body quoting the webhook URL is redacted in the report and the ledger."""
+    """A 4xx body quoting the webhook URL is redacted in the report, the record and events."""
     secret_path = "/services/T0/B0/TOPSECRETVALUE"
     sink = http_sink(lambda req: (404, {"error": f"no hook at {sink.url}{secret_path}"}))
     monkeypatch.setenv("SLACK_WEBHOOK_URL", f"{sink.url}{secret_path}")
-    report = send_notes(notes, _webhook_settings(tmp_path), tmp_path, ["slack"], confirm=True)
+    report = send(notes, _webhook_settings(tmp_path), tmp_path, ["slack"], confirm=True)
     assert "TOPSECRETVALUE" not in report.results[0].detail
-    assert "TOPSECRETVALUE" not in FileLedger(tmp_path, "v1.2.0").path.read_text()
+    assert "HTTP 404" in stored_text(tmp_path)
+    assert "TOPSECRETVALUE" not in stored_text(tmp_path)
 
 
 def test_dry_run_sends_and_records_nothing(
     tmp_path: Path, http_sink: SinkFactory, notes: ReleaseNotes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Without confirmation each channel says what it would do; no request, no ledger."""
+    """Without confirmation each channel says what it would do; no request, nothing recorded."""
     sink = http_sink(lambda req: (200, b"ok"))
     monkeypatch.setenv("SLACK_WEBHOOK_URL", f"{sink.url}/hook")
-    report = send_notes(
-        notes, _webhook_settings(tmp_path), tmp_path, ["slack", "social"], confirm=False
-    )
+    report = send(notes, _webhook_settings(tmp_path), tmp_path, ["slack", "social"], confirm=False)
     assert [r.status for r in report.results] == ["would_send", "skipped"]
     assert "$SLACK_WEBHOOK_URL" in report.results[0].detail
     assert sink.requests == []
-    assert not FileLedger(tmp_path, "v1.2.0").path.exists()
+    assert stored_text(tmp_path) == '{"record": null, "events": []}'
 
 
 def test_prerelease_is_flagged_on_github(tmp_path: Path, http_sink: SinkFactory) -> None:
     """A prerelease version creates a GitHub prerelease."""
     sink = http_sink(FakeGitHub(tags=("v2.0.0-rc.1",)))
     notes = sample_notes(version="2.0.0-rc.1", tag="v2.0.0-rc.1")
-    send_notes(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
+    send(notes, _github_settings(tmp_path, sink), tmp_path, ["github"], confirm=True)
     assert sink.calls("POST")[0].json()["prerelease"] is True
 
 
@@ -341,7 +293,7 @@ def test_gitlab_release_created_with_private_token(
     monkeypatch.setenv("GITLAB_TOKEN", "glpat-SECRET1234")
     table = {"api_url": f"{sink.url}/api/v4", "repo": "group/sub/widget"}
     settings = make_settings(tmp_path, tables={"gitlab": table})
-    report = send_notes(notes, settings, tmp_path, ["gitlab"], confirm=True)
+    report = send(notes, settings, tmp_path, ["gitlab"], confirm=True)
     assert (report.results[0].status, report.results[0].url) == ("sent", "https://gl.test/r/v1.2.0")
     assert len(sink.calls("POST")) == 1
 
@@ -364,7 +316,7 @@ def test_gitea_existing_release_is_left_unchanged(
     monkeypatch.setenv("GITEA_TOKEN", "gitea-SECRET1234")
     table = {"api_url": f"{sink.url}/api/v1"}
     settings = make_settings(tmp_path, tables={"gitea": table})
-    report = send_notes(notes, settings, tmp_path, ["gitea"], confirm=True)  # repo from repo_url
+    report = send(notes, settings, tmp_path, ["gitea"], confirm=True)  # repo from repo_url
     assert report.results[0].status == "sent"
     assert "already existed" in report.results[0].detail
     assert sink.calls("POST") == []
@@ -375,6 +327,6 @@ def test_gitea_needs_an_api_url(
 ) -> None:
     """Gitea has no default host: a missing api_url fails the channel clearly."""
     monkeypatch.setenv("GITEA_TOKEN", "gitea-SECRET1234")
-    report = send_notes(notes, make_settings(tmp_path), tmp_path, ["gitea"], confirm=False)
+    report = send(notes, make_settings(tmp_path), tmp_path, ["gitea"], confirm=False)
     assert report.results[0].status == "failed"
     assert "api_url" in report.results[0].detail

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from castoff.release.announce.ledger import FileLedger, delivery_key
-from castoff.release.announce.service import send_notes
+from castoff.release.announce.ledger import delivery_key
 from castoff.release.model import ReleaseNotes
-from conftest import SmtpSink, make_settings
+from conftest import SmtpSink, make_settings, record_intent, send
 
 
 def _settings(tmp_path: Path, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch, **email: Any) -> Any:
@@ -37,7 +36,7 @@ def test_email_is_delivered_as_multipart(
     tmp_path: Path, smtp_sink: SmtpSink, notes: ReleaseNotes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One message with subject, a deterministic Message-ID, plain text and HTML parts."""
-    report = send_notes(
+    report = send(
         notes, _settings(tmp_path, smtp_sink, monkeypatch), tmp_path, ["email"], confirm=True
     )
     assert report.ok, report
@@ -58,8 +57,8 @@ def test_email_rerun_sends_nothing(
 ) -> None:
     """A rerun after delivery sends no second message."""
     settings = _settings(tmp_path, smtp_sink, monkeypatch)
-    send_notes(notes, settings, tmp_path, ["email"], confirm=True)
-    report = send_notes(notes, settings, tmp_path, ["email"], confirm=True)
+    send(notes, settings, tmp_path, ["email"], confirm=True)
+    report = send(notes, settings, tmp_path, ["email"], confirm=True)
     assert report.results[0].status == "already_sent"
     assert len(smtp_sink.messages) == 1
 
@@ -68,8 +67,8 @@ def test_email_crash_after_send_is_not_resent(
     tmp_path: Path, smtp_sink: SmtpSink, notes: ReleaseNotes, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Intent recorded, result lost: the rerun reports unknown and mails nothing."""
-    FileLedger(tmp_path, "v1.2.0").record_intent("email", delivery_key("v1.2.0", "email"))
-    report = send_notes(
+    record_intent(tmp_path, "email")
+    report = send(
         notes, _settings(tmp_path, smtp_sink, monkeypatch), tmp_path, ["email"], confirm=True
     )
     assert report.results[0].status == "unknown"
@@ -81,7 +80,7 @@ def test_starttls_is_required_by_default(
 ) -> None:
     """With the default starttls = true, a server without STARTTLS fails the channel, no mail."""
     settings = _settings(tmp_path, smtp_sink, monkeypatch, starttls=True)
-    report = send_notes(notes, settings, tmp_path, ["email"], confirm=True)
+    report = send(notes, settings, tmp_path, ["email"], confirm=True)
     assert report.results[0].status == "failed"
     assert "STARTTLS" in report.results[0].detail
     assert smtp_sink.messages == []
@@ -93,7 +92,7 @@ def test_plain_smtp_to_remote_host_is_refused(
     """starttls = false is allowed only for loopback hosts (or allow_insecure)."""
     settings = _settings(tmp_path, smtp_sink, monkeypatch)
     monkeypatch.setenv("TEST_SMTP_HOST", "mail.example.org")
-    report = send_notes(notes, settings, tmp_path, ["email"], confirm=True)
+    report = send(notes, settings, tmp_path, ["email"], confirm=True)
     assert report.results[0].status == "failed"
     assert "plain SMTP" in report.results[0].detail
 
@@ -104,6 +103,6 @@ def test_unreachable_smtp_server_fails_after_retries(
     """Connection refused on every attempt: failed (not unknown), nothing recorded as sent."""
     settings = _settings(tmp_path, smtp_sink, monkeypatch)
     monkeypatch.setenv("TEST_SMTP_PORT", "1")
-    report = send_notes(notes, settings, tmp_path, ["email"], confirm=True)
+    report = send(notes, settings, tmp_path, ["email"], confirm=True)
     assert report.results[0].status == "failed"
     assert "could not connect" in report.results[0].detail

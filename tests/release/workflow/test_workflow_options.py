@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import http.server
+import os
+import signal
 import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +18,7 @@ from workflow_sample import (
     TAG,
     assert_released_once,
     castoff_json,
+    events,
     git,
     prepare,
     release_tasks,
@@ -57,6 +62,7 @@ def test_push_without_a_remote_is_refused_before_anything_is_written(light_repo:
 class _Sink(http.server.ThreadingHTTPServer):
     hits: list[tuple[str, str]]
     failing: set[str]  # paths answered with HTTP 500
+    kill_on_post: int | None  # a process to SIGKILL once its request has arrived
 
 
 class _Hook(http.server.BaseHTTPRequestHandler):
@@ -65,6 +71,11 @@ class _Hook(http.server.BaseHTTPRequestHandler):
         self.rfile.read(length)
         assert isinstance(self.server, _Sink)
         self.server.hits.append((self.path, self.headers.get("Idempotency-Key", "")))
+        victim, self.server.kill_on_post = self.server.kill_on_post, None
+        if victim is not None:  # delivered; the sender dies before it can read the answer
+            os.kill(victim, signal.SIGKILL)
+            time.sleep(0.5)
+            return
         self.send_response(500 if self.path in self.server.failing else 200)
         self.end_headers()
         self.wfile.write(b"ok")
@@ -79,6 +90,7 @@ def sink() -> Iterator[_Sink]:
     server = _Sink(("127.0.0.1", 0), _Hook)
     server.hits = []
     server.failing = set()
+    server.kill_on_post = None
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -126,6 +138,51 @@ def test_announce_crash_after_sending_never_resends(light_repo: Path, sink: _Sin
     state = assert_released_once(light_repo, (*DEFAULT_STEPS, "announce_send"))
     assert "already" in (state.steps["announce_send"].summary or "")
     assert len(sink.hits) == 1
+
+
+def test_announce_killed_mid_delivery_is_not_resent_by_another_checkout(
+    light_repo: Path, sink: _Sink, db_url: str, tmp_path: Path
+) -> None:
+    """The run dies once the webhook has the request (intent recorded, no result); a clone
+    sharing the store (same path, so the same session) resumes: unknown, never resent."""
+    env = {**_slack_repo(light_repo, sink), "CASTOFF_DATABASE_URL": db_url}
+    command = [sys.executable, "-m", "castoff", "release", "prepare", "--announce", "--yes"]
+    run = subprocess.Popen(
+        [*command, "--json", "-C", str(light_repo)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    sink.kill_on_post = run.pid
+    assert run.wait(timeout=300) == -signal.SIGKILL
+    assert len(sink.hits) == 1
+    with Orchestrator.open(light_repo, database_url=db_url, actor="test") as orch:
+        record = orch.get_record(f"announce/{TAG}")
+    assert record is not None
+    assert record.data["channels"]["slack"]["status"] == "sending"
+
+    light_repo.rename(tmp_path / "machine-a")  # its own checkout, where another machine's is
+    subprocess.run(["git", "clone", "-q", str(tmp_path / "machine-a"), str(light_repo)], check=True)
+    stopped = resume(light_repo, "--yes", env=env)
+    assert stopped.code == 4, (stopped.data.get("message"), stopped.stderr)
+    assert "slack may have been delivered" in stopped.data["message"]
+    assert len(sink.hits) == 1  # never posted twice
+    forced = castoff_json(
+        "announce", "send", "--tag", TAG, "--force-channel", "slack", "--yes",
+        "-C", str(light_repo), env=env,
+    )  # fmt: skip
+    assert forced.code == 0, forced.stderr
+    assert len(sink.hits) == 2
+    done = resume(light_repo, "--yes", env=env)
+    assert done.code == 0, (done.data.get("message"), done.stderr)
+    state = assert_released_once(light_repo, (*DEFAULT_STEPS, "announce_send"), db_url)
+    assert "already" in (state.steps["announce_send"].summary or "")
+    assert len(sink.hits) == 2
+    kinds = [e.kind for e in events(light_repo, state.steps["announce_send"].id, db_url)]
+    assert [k for k in kinds if k.startswith("announce.")] == [
+        "announce.sending",
+        "announce.unknown",
+    ]  # the two runs of the step; the forced resend was `announce send`'s own
 
 
 def test_delivery_failure_after_the_tag_is_partial_and_resume_retries_it(

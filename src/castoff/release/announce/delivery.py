@@ -175,7 +175,8 @@ def _one(
         outcome = Outcome(FAILED, detail=redact(exc.message))
     except Exception as exc:  # unexpected: it may have gone out, and its text may hold a secret
         outcome = Outcome(UNKNOWN, detail=redact(f"{type(exc).__name__}: {exc}"))
-    outcome = Outcome(outcome.status, outcome.remote_id, outcome.url, redact(outcome.detail))
+    url = redact(outcome.url) if outcome.url else outcome.url
+    outcome = Outcome(outcome.status, outcome.remote_id, url, redact(outcome.detail))
     ledger.record_result(channel, outcome)
     detail = outcome.detail
     if outcome.status == UNKNOWN and channel in FORGES:

@@ -7,28 +7,31 @@ been delivered). A rerun skips ``sent`` channels and resolves ``sending`` /
 ``unknown`` ones safely (see ``delivery``).
 
 :class:`Ledger` is the narrow seam — ``get``, ``record_intent``,
-``record_result`` — so the record can later live in the orchestrator store;
-:class:`FileLedger` keeps it in ``<root>/.castoff/announce/<tag>.json``, written
-atomically (temp file, fsync, rename), with an exclusive lock per tag so two
-runs never send at once.
+``record_result``, and ``exclusive`` (no other sender of this release while
+held) — so the engine never knows where the record lives. castoff keeps it in
+the orchestrator store, shared by every checkout and worker using that store
+(``castoff.release.workflow.deliveries.StoreLedger``). :func:`intent` and
+:func:`result` compute an entry's next state for any ledger.
+
+Castoffs before the store ledger kept a JSON file per tag,
+``<root>/.castoff/announce/<tag>.json``; :func:`read_legacy` reads one so its
+history is carried over.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from castoff.errors import ConflictError, StoreError
-from castoff.workspace import ensure_state_dir, state_dir
+from castoff.errors import StoreError
+from castoff.workspace import state_dir
 
 SENDING, SENT, FAILED, UNKNOWN = "sending", "sent", "failed", "unknown"
 
@@ -63,8 +66,11 @@ class Delivery:
     detail: str = ""
 
 
+_FIELDS = frozenset(Delivery.__dataclass_fields__)
+
+
 class Ledger(Protocol):
-    """Where deliveries are recorded (file today; the orchestrator store later)."""
+    """Where the deliveries of one release are recorded."""
 
     def get(self, channel: str) -> Delivery | None: ...
 
@@ -72,95 +78,62 @@ class Ledger(Protocol):
 
     def record_result(self, channel: str, outcome: Outcome) -> Delivery: ...
 
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Be the only sender of this release while held; ConflictError (exit 3) if another is."""
+        ...
+
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class FileLedger:
-    """A JSON file per release tag under ``.castoff/announce/``."""
+def intent(previous: Delivery | None, channel: str, key: str) -> Delivery:
+    """The entry of a channel about to be sent (one more attempt than ``previous``)."""
+    return Delivery(
+        channel=channel,
+        key=key,
+        status=SENDING,
+        attempts=(previous.attempts + 1) if previous else 1,
+        started_at=_now(),
+    )
 
-    def __init__(self, root: Path, tag: str) -> None:
-        self.tag = tag
-        self.path = state_dir(root) / "announce" / f"{quote(tag, safe='')}.json"
 
-    def entries(self) -> dict[str, Delivery]:
-        """Every recorded channel of this release."""
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            raise StoreError(f"cannot read the announce ledger {self.path}: {exc}") from exc
-        return {name: Delivery(**entry) for name, entry in data.get("channels", {}).items()}
+def result(previous: Delivery | None, outcome: Outcome) -> Delivery:
+    """The entry once ``outcome`` is known; an intent must have been recorded first."""
+    if previous is None:
+        raise StoreError("a delivery result was recorded without an intent")
+    return replace(
+        previous,
+        status=outcome.status,
+        finished_at=_now(),
+        remote_id=outcome.remote_id,
+        url=outcome.url,
+        detail=outcome.detail,
+    )
 
-    def get(self, channel: str) -> Delivery | None:
-        return self.entries().get(channel)
 
-    def record_intent(self, channel: str, key: str) -> Delivery:
-        previous = self.get(channel)
-        entry = Delivery(
-            channel=channel,
-            key=key,
-            status=SENDING,
-            attempts=(previous.attempts + 1) if previous else 1,
-            started_at=_now(),
-        )
-        self._write(channel, entry)
-        return entry
+def entry_data(entry: Delivery) -> dict[str, Any]:
+    """``entry`` as JSON-ready data."""
+    return asdict(entry)
 
-    def record_result(self, channel: str, outcome: Outcome) -> Delivery:
-        previous = self.get(channel)
-        if previous is None:
-            raise StoreError(f"{channel}: a result was recorded without an intent")
-        entry = replace(
-            previous,
-            status=outcome.status,
-            finished_at=_now(),
-            remote_id=outcome.remote_id,
-            url=outcome.url,
-            detail=outcome.detail,
-        )
-        self._write(channel, entry)
-        return entry
 
-    def _write(self, channel: str, entry: Delivery) -> None:
-        entries = {name: asdict(d) for name, d in self.entries().items()}
-        entries[channel] = asdict(entry)
-        data: dict[str, Any] = {"tag": self.tag, "channels": entries}
-        ensure_state_dir(self.path.parent.parent)
-        self.path.parent.mkdir(exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        try:
-            with tmp.open("w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=2, sort_keys=True)
-                fh.write("\n")
-                fh.flush()
-                os.fsync(fh.fileno())
-            tmp.replace(self.path)
-            dir_fd = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
-        except OSError as exc:
-            raise StoreError(
-                f"cannot write the announce ledger {self.path}: {exc.strerror}"
-            ) from exc
+def entry_from(data: Mapping[str, Any]) -> Delivery:
+    """A :class:`Delivery` from its data (unknown keys ignored)."""
+    return Delivery(**{k: v for k, v in data.items() if k in _FIELDS})
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold this release's send lock; a concurrent holder is a ConflictError."""
-        ensure_state_dir(self.path.parent.parent)
-        self.path.parent.mkdir(exist_ok=True)
-        with self.path.with_suffix(".lock").open("a") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                raise ConflictError(
-                    f"another `castoff announce send` is delivering {self.tag} right now"
-                ) from exc
-            try:
-                yield
-            finally:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+def legacy_path(root: Path, tag: str) -> Path:
+    """Where castoffs before the store ledger recorded the deliveries of ``tag``."""
+    return state_dir(root) / "announce" / f"{quote(tag, safe='')}.json"
+
+
+def read_legacy(root: Path, tag: str) -> dict[str, Delivery]:
+    """The deliveries of ``tag`` an older castoff recorded in ``root`` (none: empty)."""
+    path = legacy_path(root, tag)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {name: entry_from(entry) for name, entry in data.get("channels", {}).items()}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise StoreError(f"cannot read the announce ledger {path}: {exc}") from exc

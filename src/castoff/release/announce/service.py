@@ -3,13 +3,15 @@
 - :func:`announce_draft` — notes for the release in question, drafts for the
   channels asked for, optionally written to a folder.
 - :func:`announce_send` — delivery of the configured channels; dry-run unless
-  ``confirm``; exactly-once per channel per release through the ledger.
+  ``confirm``; exactly-once per channel per release through the ledger the
+  caller supplies (castoff's is in the orchestrator store:
+  ``castoff.release.workflow.deliveries``, which the CLI and MCP call).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from castoff.errors import NotFound, UsageError
 from castoff.release import git
 from castoff.release.announce.delivery import SKIPPED, ChannelResult, SendReport, deliver
 from castoff.release.announce.drafts import Draft, draft_all
-from castoff.release.announce.ledger import FileLedger
+from castoff.release.announce.ledger import Ledger
 from castoff.release.announce.settings import (
     DRAFT_ONLY,
     AnnounceSettings,
@@ -132,9 +134,10 @@ def announce_send(
     tag: str | None = None,
     notes: ReleaseNotes | None = None,
     package: str | None = None,
+    ledger: Callable[[str], Ledger],
 ) -> SendReport:
     """Deliver ``channels`` (default: configured) for release ``tag`` (default: the latest;
-    of monorepo ``package``, its latest tag)."""
+    of monorepo ``package``, its latest tag), recording them in ``ledger(tag)``."""
     config = load_config(root)
     package = resolve_package(config, package, tag)
     settings = load_settings(config, package)
@@ -152,19 +155,22 @@ def announce_send(
     notes = notes or _send_notes(root, config, tag, package)
     if not notes.tag:
         raise UsageError("the release has no tag; pass --tag")
-    return send_notes(notes, settings, root, wanted, confirm=confirm, force=force)
+    return send_notes(
+        notes, settings, wanted, ledger=ledger(notes.tag), confirm=confirm, force=force
+    )
 
 
 def send_notes(
     notes: ReleaseNotes,
     settings: AnnounceSettings,
-    root: Path,
     channels: Sequence[str],
     *,
+    ledger: Ledger,
     confirm: bool,
     force: Collection[str] = (),
 ) -> SendReport:
-    """Deliver ``notes`` to ``channels`` using the file ledger under ``root``."""
+    """Deliver ``notes`` to ``channels``, recorded in ``ledger`` (held exclusively while
+    sending: a concurrent sender of the same release is a ConflictError, exit 3)."""
     tag = notes.tag or notes.version or "unreleased"
     deliverable = [c for c in channels if c not in DRAFT_ONLY]
     skipped = tuple(
@@ -175,10 +181,9 @@ def send_notes(
     if not deliverable:
         return SendReport(tag=tag, dry_run=not confirm, results=skipped)
     drafts = draft_all(notes, settings, deliverable)
-    ledger = FileLedger(root, tag)
     if not confirm:
         report = deliver(drafts, notes, settings, ledger, confirm=False, force=force)
     else:
-        with ledger.lock():
+        with ledger.exclusive():
             report = deliver(drafts, notes, settings, ledger, confirm=True, force=force)
     return dataclasses.replace(report, results=report.results + skipped)

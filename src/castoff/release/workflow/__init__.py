@@ -3,5 +3,7 @@
 - :mod:`.steps` — which tasks a release has and how they depend on each other;
 - :mod:`.executors` — one executor per step, wiring the pure engines in;
 - :mod:`.runner` — plan or resume the graph and run it through the orchestrator;
-- :mod:`.report` — the release report synthesized from the steps' results.
+- :mod:`.report` — the release report synthesized from the steps' results;
+- :mod:`.deliveries` — the announcement ledger in the store, for the delivery
+  step and for ``castoff announce send`` / MCP ``announce_send``.
 """

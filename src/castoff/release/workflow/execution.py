@@ -47,6 +47,7 @@ from castoff.release.workflow.executors import (
 if TYPE_CHECKING:
     from castoff.orchestrator.models import Task
     from castoff.orchestrator.service import Orchestrator
+    from castoff.release.announce.ledger import Ledger
 
 LEASE_SECONDS = 300
 HEARTBEAT_SECONDS = 60.0
@@ -186,6 +187,7 @@ class StepRunner:
             agent_work=graph.agent_work(orch, steps) if key == "highlights" else {},
             rollback_skip_recorded=self.rollback_skip_recorded,
             head=self.head if key == "tag" else None,
+            ledger=self._ledger(task) if key == "announce_send" else None,
         )
         beat = self.heartbeat
         if beat is not None:
@@ -257,6 +259,12 @@ class StepRunner:
             self.give_back()
             return StepRun(completed, cancelled=CANCELLED_BY_CLIENT)
         return StepRun(completed)
+
+    def _ledger(self, task: Task) -> Callable[[str], Ledger]:
+        """The delivery ledger of a tag, in the store; its events name the step."""
+        from castoff.release.workflow.deliveries import StoreLedger
+
+        return lambda tag: StoreLedger(self.orch, tag, task_id=task.id)
 
     def give_back(self) -> None:
         """Put back the step claimed ahead that will not run now (the run stops)."""

@@ -29,12 +29,15 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from castoff.config import Config
-from castoff.errors import CheckFailed, ConflictError
+from castoff.errors import CheckFailed, ConflictError, StoreError
 from castoff.release.tagging import NextVersion
 from castoff.serialize import to_data
+
+if TYPE_CHECKING:
+    from castoff.release.announce.ledger import Ledger
 
 Progress = Callable[[str], None]
 
@@ -97,6 +100,7 @@ class StepInput:
     agent_work: Mapping[str, str] = field(default_factory=dict)
     rollback_skip_recorded: bool = False
     head: str | None = None  # HEAD, when the caller has just read it
+    ledger: Callable[[str], Ledger] | None = None  # the delivery ledger of a tag (announce_send)
 
 
 @dataclass(frozen=True)
@@ -510,15 +514,21 @@ def run_push(inp: StepInput) -> StepResult:
 
 
 def run_announce_send(inp: StepInput) -> StepResult:
-    """Deliver the announcements (exactly once per channel, via the delivery ledger)."""
+    """Deliver the announcements (exactly once per channel, via the store's delivery ledger)."""
     from castoff.release.announce.service import send_notes
     from castoff.release.announce.settings import load_settings
 
     plan = inp.plan
+    if inp.ledger is None:
+        raise StoreError("the delivery step needs the store's delivery ledger")
     notes = dataclasses.replace(_notes(inp), tag=plan.tag)
     settings = load_settings(inp.config, plan.package)
     report = send_notes(
-        notes, settings, inp.root, list(settings.channels), confirm=not plan.dry_run
+        notes,
+        settings,
+        list(settings.channels),
+        ledger=inp.ledger(plan.tag),
+        confirm=not plan.dry_run,
     )
     data = to_data(report)
     failed = [r for r in report.results if r.status == "failed"]
