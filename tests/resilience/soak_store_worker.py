@@ -2,6 +2,8 @@
 
     python soak_store_worker.py ROOT DATABASE_URL SEED SECONDS LOG
 
+(DATABASE_URL empty: ROOT's embedded SQLite store.)
+
 Opens the Orchestrator on ROOT's session (``process_bound``, as ``castoff
 worker`` and the release runner do) and, until SECONDS have passed or it is
 SIGKILLed, does random operations on the session's tasks: plan (with parents
@@ -33,7 +35,7 @@ LEASES = (1, 2, 5, 30, 300)
 
 
 class Worker:
-    def __init__(self, root: Path, url: str, seed: str, log: Path) -> None:
+    def __init__(self, root: Path, url: str | None, seed: str, log: Path) -> None:
         self.root = root
         self.url = url
         self.rng = random.Random(seed)
@@ -182,7 +184,7 @@ class Worker:
 
 def main() -> None:
     root, url, seed, seconds, log = sys.argv[1:6]
-    Worker(Path(root), url, seed, Path(log)).run(float(seconds))
+    Worker(Path(root), url or None, seed, Path(log)).run(float(seconds))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """Store soak: worker processes hammer one session while the test SIGKILLs and restarts them.
 
+On PostgreSQL (the store for "many workers") and on the embedded SQLite store.
+
 K processes (``soak_store_worker.py``) each open the Orchestrator on the same
 session, process-bound like ``castoff worker``, and do random operations for
 T seconds: plan (with parents and dependencies), execute (leases of 1 s to
@@ -24,12 +26,15 @@ Then, with nothing running:
 
 Knobs (environment):
 
-``CASTOFF_SOAK_STORE_SECONDS``  how long the workers run (default 60)
+``CASTOFF_SOAK_STORE_SECONDS``  how long the workers run on PostgreSQL (default 60)
+``CASTOFF_SOAK_STORE_SQLITE_SECONDS``  and on SQLite (default 30)
 ``CASTOFF_SOAK_STORE_WORKERS``  how many run at once (default 4)
 ``CASTOFF_SOAK_STORE_KILL_EVERY``  mean seconds between two kills (default 1.5)
 ``CASTOFF_SOAK_SEED``  the seed (printed; set it to repeat the choices)
 
-About 1.5 minutes with the defaults on PostgreSQL (60 s of work, then the checks).
+With the defaults: about 1.2 minutes on PostgreSQL, 40 s on SQLite (the work, then the
+checks). On PostgreSQL, instances of the known bugs ``pg-lost-transition`` and
+``pg-validate-snapshot`` (soak_helpers.KNOWN_BUGS) make the test XFAIL, naming each.
 """
 
 from __future__ import annotations
@@ -63,20 +68,25 @@ from soak_helpers import (
 
 from castoff.orchestrator.service import Orchestrator
 
-SECONDS = knob("CASTOFF_SOAK_STORE_SECONDS", 60)
+SECONDS = {
+    "postgresql": knob("CASTOFF_SOAK_STORE_SECONDS", 60),
+    "sqlite": knob("CASTOFF_SOAK_STORE_SQLITE_SECONDS", 30),
+}
 WORKERS = count("CASTOFF_SOAK_STORE_WORKERS", 4)
 KILL_EVERY = knob("CASTOFF_SOAK_STORE_KILL_EVERY", 1.5)
 WORKER = Path(__file__).with_name("soak_store_worker.py")
 #: Operations that must have succeeded at least once for the soak to mean anything.
 ESSENTIAL = ("plan", "execute", "complete", "fail", "cancel", "update")
 
-pytestmark = [pytest.mark.soak, pytest.mark.timeout(int(SECONDS) + 900)]
+
+def _timeout(store: str) -> pytest.MarkDecorator:
+    return pytest.mark.timeout(int(SECONDS[store]) + 900)
 
 
 class Workers:
     """K worker processes in slots; a killed (or exited) one is replaced by a fresh one."""
 
-    def __init__(self, root: Path, url: str, logs: Path, deadline: float) -> None:
+    def __init__(self, root: Path, url: str | None, logs: Path, deadline: float) -> None:
         self.root, self.url, self.logs, self.deadline = root, url, logs, deadline
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
         self.generation: Counter[int] = Counter()
@@ -94,7 +104,7 @@ class Workers:
                     sys.executable,
                     str(WORKER),
                     str(self.root),
-                    self.url,
+                    self.url or "",
                     f"{SEED}:{name}",
                     f"{left:.2f}",
                     str(self.logs / f"{name}.jsonl"),
@@ -141,22 +151,33 @@ def _worker_logs(logs: Path) -> tuple[Counter[str], list[str]]:
     return counts, unexpected
 
 
-@pytest.mark.postgres
-def test_store_stays_consistent_while_workers_are_killed(pg_url: str, tmp_path: Path) -> None:
+@pytest.mark.soak
+@pytest.mark.parametrize(
+    "store",
+    [
+        pytest.param("postgresql", marks=[pytest.mark.postgres, _timeout("postgresql")]),
+        pytest.param("sqlite", marks=_timeout("sqlite")),
+    ],
+)
+def test_store_stays_consistent_while_workers_are_killed(
+    store: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     """K workers killed and restarted at random for T seconds: the store is consistent after."""
+    pg_url = request.getfixturevalue("pg_url") if store == "postgresql" else None
+    seconds = SECONDS[store]
     root = tmp_path / "project"
     root.mkdir()
     logs = tmp_path / "logs"
     logs.mkdir()
-    r = rng("store")
+    r = rng("store", store)
     say(
-        f"store soak on PostgreSQL: {WORKERS} workers for {SECONDS:g}s, a kill every "
+        f"store soak on {store}: {WORKERS} workers for {seconds:g}s, a kill every "
         f"~{KILL_EVERY:g}s; CASTOFF_SOAK_SEED={SEED} repeats these choices"
     )
     with Orchestrator.open(root, database_url=pg_url, actor="soak") as orch:
         for i in range(20):  # something to work on from the first second
             orch.plan_task(f"seed-{i}")
-    deadline = time.monotonic() + SECONDS
+    deadline = time.monotonic() + seconds
     workers = Workers(root, pg_url, logs, deadline)
     for slot in range(WORKERS):
         workers.start(slot)
@@ -181,28 +202,26 @@ def test_store_stays_consistent_while_workers_are_killed(pg_url: str, tmp_path: 
     counts, unexpected = _worker_logs(logs)
     ops = sum(counts.values())
     say(
-        f"{ops} operations ({ops / SECONDS:.0f}/s), {workers.kills} kills; "
+        f"{ops} operations ({ops / seconds:.0f}/s), {workers.kills} kills; "
         + ", ".join(f"{k} {n}" for k, n in sorted(counts.items()))
     )
 
-    verdict = Verdict(f"store soak, CASTOFF_SOAK_SEED={SEED}")
+    verdict = Verdict(f"store soak on {store}, CASTOFF_SOAK_SEED={SEED}")
+    postgres = store == "postgresql"  # where READ COMMITTED makes the known bugs possible
     verdict.check("unexpected errors in workers", unexpected)
     verdict.check("workers that exited by themselves", workers.exits)
+    snapshot = [m for kind, m in midway if postgres and kind in ACROSS_STATEMENTS]
     verdict.check(
-        "validate_structure errors while running",
-        [m for kind, m in midway if kind not in ACROSS_STATEMENTS],
+        "validate_structure errors while running", [m for _, m in midway if m not in snapshot]
     )
-    verdict.known_bug(
-        "pg-validate-snapshot", [m for kind, m in midway if kind in ACROSS_STATEMENTS]
-    )
-    findings = structure_findings(root, {"CASTOFF_DATABASE_URL": pg_url})
+    verdict.known_bug("pg-validate-snapshot", snapshot)
+    findings = structure_findings(root, {"CASTOFF_DATABASE_URL": pg_url} if pg_url else {})
     verdict.check("validate_structure errors", map(json.dumps, error_findings(findings)))
     with Orchestrator.open(root, database_url=pg_url, actor="soak-check") as orch:
         tasks = all_tasks(orch)
         verdict.check("status counters", counter_problems(orch, tasks))
-        other, lost = lost_transitions(
-            [*lease_problems(tasks), *transition_problems(tasks, all_events(orch))]
-        )
+        broken = [*lease_problems(tasks), *transition_problems(tasks, all_events(orch))]
+        other, lost = lost_transitions(broken) if postgres else (broken, [])
         verdict.check("leases and events", other)
         verdict.known_bug("pg-lost-transition", lost)
         running = [t.id for t in tasks if str(t.status) == "in_progress"]
@@ -218,8 +237,10 @@ def test_store_stays_consistent_while_workers_are_killed(pg_url: str, tmp_path: 
             ],
         )
         verdict.check("status counters after reclaiming", counter_problems(orch, after))
-        other, _ = lost_transitions(transition_problems(after, all_events(orch)))
-        verdict.check("events after reclaiming", other)
+        broken = transition_problems(after, all_events(orch))
+        verdict.check(
+            "events after reclaiming", lost_transitions(broken)[0] if postgres else broken
+        )
     verdict.check(
         "operations that never succeeded", [op for op in ESSENTIAL if counts[f"{op}.ok"] == 0]
     )
@@ -236,7 +257,7 @@ def test_store_stays_consistent_while_workers_are_killed(pg_url: str, tmp_path: 
 ACROSS_STATEMENTS = {"raised", "counter_drift", "foreign_dependency", "foreign_parent"}
 
 
-def _look(root: Path, url: str) -> list[tuple[str, str]]:
+def _look(root: Path, url: str | None) -> list[tuple[str, str]]:
     """What validate_structure reports as an error (or raises) while the workers run:
     (kind, message) pairs."""
     try:
