@@ -39,8 +39,9 @@ format: $(STAMP)
 bench: $(BENCH_STAMP) postgres
 	$(BIN)/python bench/run.py
 
+# The soaks (docs/testing.md): minutes of real processes killed at random; -s shows progress.
 soak: $(STAMP) postgres
-	$(BIN)/python -m pytest -m soak $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m soak -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build dist

@@ -198,17 +198,22 @@ def _prepare_iteration(
 
 
 def _where(it: Iteration, url: str | None) -> str:
-    """The step(s) in progress after a kill (or why none is)."""
+    """Where a kill landed: the step(s) in progress, or why none is."""
     try:
         with Orchestrator.open(it.repo, database_url=url, actor="soak-check", create=False) as orch:
-            running = orch.query_tasks(status=["in_progress"], limit=50).tasks
-            total = orch.query_tasks(limit=1).total
-    except Exception:  # no store or session yet
+            tasks = orch.query_tasks(limit=100).tasks
+    except Exception:  # no store or no session yet
         return "before planning"
-    if total == 0:
+    if not tasks:
         return "before planning"
-    steps = [str(t.context.get("step")) for t in running if isinstance(t.context, dict)]
-    steps = [s for s in steps if s != "None"]
+    if all(str(t.status) == "completed" for t in tasks):
+        return "after the last step"
+    running = [t for t in tasks if str(t.status) == "in_progress"]
+    steps = [
+        str(t.context["step"])
+        for t in running
+        if isinstance(t.context, dict) and t.context.get("step")
+    ]
     return ",".join(steps) or "between steps"
 
 
