@@ -4,13 +4,15 @@ Each iteration takes a fresh copy of the light sample repository and runs the
 real ``castoff release prepare --yes --json`` in a subprocess, in one of four
 variants (plain, ``--push`` to a local bare origin, ``--announce`` to a
 webhook sink on 127.0.0.1, both). The process is SIGKILLed at a random moment
-anywhere in the run (uniform over 1.2 × the variant's measured duration, so
-some runs finish first); in some iterations the first ``release resume`` is
-killed too. Then ``release resume --yes`` runs until the release is done, the
-way a maintainer would: ``release prepare`` again when the kill came before
-anything was planned, and, for a webhook whose answer was lost, the documented
-``castoff announce send --force-channel`` only after checking the sink got
-nothing. Then:
+of its run: one in five while it starts (before its graph is planned), the
+others uniformly between the planning and 1.15 × the end of a whole run of
+that variant (measured first, so some runs finish before the kill). In some
+iterations the first ``release resume`` is killed too, the same way. Then
+``release resume --yes`` runs until the release is done, the way a maintainer
+would: ``release prepare`` again when the kill came before anything was
+planned, and, for a webhook whose answer was lost, the documented ``castoff
+announce send --force-channel`` only after checking the sink got nothing.
+Then:
 
 - one release commit, one tag on it (and on origin, with the branch, for
   ``--push``), one CHANGELOG section, a clean tree, one worktree, every step
@@ -27,8 +29,8 @@ nothing. Then:
 
 Knobs (environment):
 
-``CASTOFF_SOAK_RELEASE_SQLITE``  iterations on SQLite (default 40, about 5 min)
-``CASTOFF_SOAK_RELEASE_POSTGRES``  iterations on PostgreSQL (default 15, about 2.5 min)
+``CASTOFF_SOAK_RELEASE_SQLITE``  iterations on SQLite (default 50, about 3 min)
+``CASTOFF_SOAK_RELEASE_POSTGRES``  iterations on PostgreSQL (default 20, about 1.5 min)
 ``CASTOFF_SOAK_RELEASE_KILL_RESUME``  share of iterations whose first resume is killed too (0.3)
 ``CASTOFF_SOAK_SINK_DELAY``  the sink answers after up to this many seconds (0.3),
   which widens the window in which a delivery arrives and its answer is lost
@@ -47,6 +49,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -71,8 +74,8 @@ from workflow_sample import DEFAULT_STEPS, TAG, assert_released_once, git, relea
 from castoff.orchestrator.service import Orchestrator
 
 ITERATIONS = {
-    "sqlite": count("CASTOFF_SOAK_RELEASE_SQLITE", 40),
-    "postgresql": count("CASTOFF_SOAK_RELEASE_POSTGRES", 15),
+    "sqlite": count("CASTOFF_SOAK_RELEASE_SQLITE", 50),
+    "postgresql": count("CASTOFF_SOAK_RELEASE_POSTGRES", 20),
 }
 FIRST = count("CASTOFF_SOAK_FIRST", 0)
 KILL_RESUME = knob("CASTOFF_SOAK_RELEASE_KILL_RESUME", 0.3)
@@ -281,13 +284,27 @@ def _check(it: Iteration, outcome: str, url: str | None, sink: Sink) -> None:
     assert git(it.repo, "worktree", "list", "--porcelain").count("worktree ") == 1
 
 
-def _durations(
-    templates: dict[str, Path], tmp: Path, url: str | None, sink: Sink
-) -> dict[str, float]:
-    """Each variant released once without a kill: how long a whole run takes."""
+@dataclass(frozen=True)
+class Span:
+    """A whole run of one variant: when its graph was planned, when it ended (seconds)."""
+
+    planned: float
+    total: float
+
+    def kill_delay(self, r: random.Random) -> float:
+        """One run in five is killed while it starts (imports, config, version: before any
+        task exists); the others anywhere after the graph is planned, some after the end."""
+        if r.random() < 0.2:
+            return r.uniform(0, self.planned)
+        return r.uniform(self.planned, 1.15 * self.total)
+
+
+def _spans(templates: dict[str, Path], tmp: Path, url: str | None, sink: Sink) -> dict[str, Span]:
+    """Each variant released once without a kill: when it planned its graph, when it ended."""
     spans = {}
     for n, variant in enumerate(VARIANTS):
         it = _prepare_iteration(-1 - n, variant, templates[variant], tmp, url, sink)
+        started = datetime.now(UTC)
         run = run_killed(
             castoff_cmd("release", "prepare", "--yes", "--json", *it.flags, "-C", str(it.repo)),
             None,
@@ -295,7 +312,9 @@ def _durations(
         )
         assert run.returncode == 0, (variant, run.stdout[-1500:], run.stderr[-1500:])
         _check(it, "released", url, sink)
-        spans[variant] = run.elapsed
+        with Orchestrator.open(it.repo, database_url=url, actor="soak-check") as orch:
+            planned = min(e.created_at for e in all_events(orch) if e.kind == "task.planned")
+        spans[variant] = Span((planned - started).total_seconds(), run.elapsed)
     return spans
 
 
@@ -314,11 +333,11 @@ def test_release_killed_at_random_moments_is_released_exactly_once(
     url = request.getfixturevalue("pg_url") if store == "postgresql" else None
     iterations = range(FIRST, FIRST + ITERATIONS[store])
     templates = _templates(light_template, tmp_path / "templates")
-    spans = _durations(templates, tmp_path, url, sink)
+    spans = _spans(templates, tmp_path, url, sink)
     say(
         f"release soak on {store}: iterations {iterations.start}..{iterations.stop - 1}; "
         f"CASTOFF_SOAK_SEED={SEED} repeats these choices; whole runs take "
-        + ", ".join(f"{v} {s:.1f}s" for v, s in spans.items())
+        + ", ".join(f"{v} {s.total:.1f}s (planned at {s.planned:.1f}s)" for v, s in spans.items())
     )
     verdict = Verdict(f"release soak on {store}, CASTOFF_SOAK_SEED={SEED}")
     where: Counter[str] = Counter()
@@ -327,8 +346,8 @@ def test_release_killed_at_random_moments_is_released_exactly_once(
         r = rng("release", store, number)
         variant = r.choice(list(VARIANTS))
         it = _prepare_iteration(number, variant, templates[variant], tmp_path, url, sink)
-        delay = r.uniform(0, 1.2 * spans[variant])
-        resume_delay = r.uniform(0, spans[variant]) if r.random() < KILL_RESUME else None
+        delay = spans[variant].kill_delay(r)
+        resume_delay = spans[variant].kill_delay(r) if r.random() < KILL_RESUME else None
         repro = (
             f"iteration {number} (CASTOFF_SOAK_SEED={SEED} CASTOFF_SOAK_FIRST={number} "
             f"CASTOFF_SOAK_RELEASE_{store.upper()}=1): {variant}, prepare killed at {delay:.2f}s"
