@@ -23,9 +23,9 @@ wait for the old lease to expire). Afterwards:
 
 Knobs (environment):
 
-``CASTOFF_SOAK_MCP_SQLITE``  cycles on the embedded SQLite store (default 600, about 1.3 min;
+``CASTOFF_SOAK_MCP_SQLITE``  cycles on the embedded SQLite store (default 600, about 1.7 min;
   cycles are quicker there, so it takes more of them for as many kills)
-``CASTOFF_SOAK_MCP_POSTGRES``  cycles on PostgreSQL (default 200, about 1.5 min)
+``CASTOFF_SOAK_MCP_POSTGRES``  cycles on PostgreSQL (default 200, about 1 min)
 ``CASTOFF_SOAK_MCP_KILL_WITHIN``  a server is killed within this many seconds of its
   first answer (default 0.3: a few cycles per server)
 ``CASTOFF_SOAK_SEED``  the seed (printed)

@@ -29,7 +29,7 @@ Then:
 
 Knobs (environment):
 
-``CASTOFF_SOAK_RELEASE_SQLITE``  iterations on SQLite (default 50, about 3 min)
+``CASTOFF_SOAK_RELEASE_SQLITE``  iterations on SQLite (default 50, about 3.5 min)
 ``CASTOFF_SOAK_RELEASE_POSTGRES``  iterations on PostgreSQL (default 20, about 1.5 min)
 ``CASTOFF_SOAK_RELEASE_KILL_RESUME``  share of iterations whose first resume is killed too (0.3)
 ``CASTOFF_SOAK_SINK_DELAY``  the sink answers after up to this many seconds (0.3),

@@ -32,7 +32,7 @@ Knobs (environment):
 ``CASTOFF_SOAK_STORE_KILL_EVERY``  mean seconds between two kills (default 1.5)
 ``CASTOFF_SOAK_SEED``  the seed (printed; set it to repeat the choices)
 
-With the defaults: about 1.2 minutes on PostgreSQL, 40 s on SQLite (the work, then the
+With the defaults: about 1 minute on PostgreSQL, 35 s on SQLite (the work, then the
 checks). On PostgreSQL, instances of the known bugs ``pg-lost-transition`` and
 ``pg-validate-snapshot`` (soak_helpers.KNOWN_BUGS) make the test XFAIL, naming each.
 """
