@@ -130,3 +130,88 @@ def test_graph_lock_does_not_hold_up_other_writes(
         assert elapsed < 1.5, elapsed
         assert two.get_task(c.id).dependencies == [b]
         assert one.get_task(a).dependencies == [b]
+
+
+def test_a_status_change_never_overwrites_a_concurrent_completion(
+    pair: tuple[Orchestrator, Orchestrator], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reopening a task while its holder completes it: one of the two wins, never both.
+
+    The reopen checks the transition, pauses, then writes; the completion
+    comes in the pause. Without the row lock PostgreSQL let the reopen write
+    `pending (from in_progress)` over the committed completion, and the task
+    was completed a second time later.
+    """
+    from castoff.errors import CastoffError
+    from castoff.orchestrator import lifecycle
+    from castoff.orchestrator.models import TaskStatus
+
+    monkeypatch.setattr(lifecycle, "check_transition", _slowed(lifecycle.check_transition))
+    one, two = pair
+    task = one.plan_task("t").id
+    one.execute_task(task, worker="w")
+    refused: list[Exception] = []
+
+    def reopen() -> None:
+        try:
+            one.update_task(task, status="pending", force=True)
+        except CastoffError as exc:
+            refused.append(exc)
+
+    def complete() -> None:
+        time.sleep(PAUSE_S / 3)  # inside the reopen's pause
+        try:
+            two.complete_task(task, "done", worker="w")
+        except CastoffError as exc:
+            refused.append(exc)
+
+    threads = [threading.Thread(target=reopen), threading.Thread(target=complete)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    final = one.get_task(task).status
+    kinds = [e.kind for e in one.events(task_id=task, limit=20)]
+    assert len(refused) == 1, refused
+    if final == TaskStatus.PENDING:
+        assert "task.completed" not in kinds
+    else:
+        assert final == TaskStatus.COMPLETED
+        assert kinds.count("task.completed") == 1
+        assert "task.pending" not in kinds
+
+
+def test_validate_structure_sees_one_moment_while_tasks_are_planned(
+    pair: tuple[Orchestrator, Orchestrator],
+) -> None:
+    """validate_structure during a stream of plans reports no phantom errors (nor crashes).
+
+    It reads tasks, edges and counters in several statements; on PostgreSQL
+    each statement used to see another moment (KeyError, false counter drift).
+    """
+    one, two = pair
+    stop = threading.Event()
+    problems: list[object] = []
+
+    def plan() -> None:
+        previous: list[str] = []
+        while not stop.is_set():
+            previous = [one.plan_task("next", dependencies=previous[-1:]).id]
+
+    def check() -> None:
+        deadline = time.monotonic() + 2.0
+        try:
+            while time.monotonic() < deadline:
+                report = two.maintenance_coordinator("validate_structure")
+                problems.extend(f for f in report.findings if f.severity == "error")
+        except Exception as exc:
+            problems.append(exc)
+        finally:
+            stop.set()
+
+    threads = [threading.Thread(target=plan), threading.Thread(target=check)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert problems == []

@@ -192,9 +192,13 @@ class OrchestratorCore:
         return rows.session(self.session_row(conn, session_id))
 
     # -- tasks ------------------------------------------------------------------
-    def task_row(self, conn: Connection, task_id: str) -> Mapping[Any, Any]:
-        """The task ``task_id`` of the current session, or NotFound."""
-        row = task_store.get(conn, task_id)
+    def task_row(self, conn: Connection, task_id: str, *, lock: bool = False) -> Mapping[Any, Any]:
+        """The task ``task_id`` of the current session, or NotFound.
+
+        ``lock``: read it for a status change (locked until the transaction
+        ends, see :func:`castoff.store.tasks.get_locked`).
+        """
+        row = task_store.get_locked(conn, task_id) if lock else task_store.get(conn, task_id)
         if row is None or row["session_id"] != self.session_id:
             raise NotFound(f"no task with id {task_id} in this session", task_id=task_id)
         return row

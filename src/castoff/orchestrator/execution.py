@@ -337,7 +337,7 @@ class ExecutionOperations(OrchestratorCore):
         who = self.worker_name(worker)
 
         def work(conn: Connection) -> Task:
-            row = self.task_row(conn, task_id)
+            row = self.task_row(conn, task_id, lock=True)
             status = TaskStatus(row["status"])
             lifecycle.check_transition(task_id, status, TaskStatus.FAILED)
             now = self.now()

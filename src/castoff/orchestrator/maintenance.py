@@ -137,10 +137,15 @@ class MaintenanceOperations(SessionOperations):
                 findings.append(
                     Finding("expired_lease", task_id, "lease expired; back to pending", fixed=True)
                 )
-            while orphans := query_store.with_closed_parent(conn, sid, OPEN, CLOSED_PARENT):
+            while found := query_store.with_closed_parent(conn, sid, OPEN, CLOSED_PARENT):
+                # Locked and checked again: one completed meanwhile is not cancelled.
+                locked = task_store.get_many_locked(conn, found)
+                orphans = {r["id"]: r["status"] for r in locked if r["status"] in OPEN}
+                if not orphans:
+                    break
                 task_store.set_many(
                     conn,
-                    orphans,
+                    list(orphans),
                     {
                         "status": TaskStatus.CANCELLED.value,
                         "lease_owner": None,
@@ -148,7 +153,7 @@ class MaintenanceOperations(SessionOperations):
                         "updated_at": now,
                     },
                 )
-                for task_id in orphans:
+                for task_id, was in orphans.items():
                     self.event(
                         conn,
                         "task.cancelled",
@@ -156,6 +161,7 @@ class MaintenanceOperations(SessionOperations):
                         session_id=sid,
                         at=now,
                         reason="parent is closed (scan_cleanup)",
+                        **{"from": was},
                     )
                     findings.append(
                         Finding("orphaned_task", task_id, "parent is closed; cancelled", fixed=True)

@@ -22,7 +22,6 @@ from castoff.store import events as event_store
 from castoff.store import leases as lease_store
 from castoff.store import queries as query_store
 from castoff.store import sessions as session_store
-from castoff.store import tasks as task_store
 from castoff.store.migrate import HEAD, ensure_schema, revision_in
 
 BRIEF_LIMIT = 20
@@ -234,20 +233,19 @@ class SessionOperations(OrchestratorCore):
 
         def work(conn: Connection) -> list[str]:
             running = query_store.briefs_by_status(conn, sid, "in_progress", limit=1000)
-            dead = [r["id"] for r in running if _holder_is_dead(r["lease_owner"], self.host)]
-            if not dead:
+            holders = {
+                r["id"]: r["lease_owner"]
+                for r in running
+                if _holder_is_dead(r["lease_owner"], self.host)
+            }
+            if not holders:
                 return []
             now = self.now()
-            task_store.set_many(
-                conn,
-                dead,
-                {
-                    "status": "pending",
-                    "lease_owner": None,
-                    "lease_expires_at": None,
-                    "updated_at": now,
-                },
-            )
+            # Only what is still held by the dead holder: a task claimed or finished
+            # by someone else since the look-up above is left as it is.
+            dead = lease_store.reclaim_held(conn, holders, now)
+            if not dead:
+                return []
             for task_id in dead:
                 self.event(
                     conn,

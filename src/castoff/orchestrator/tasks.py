@@ -283,7 +283,7 @@ class TaskOperations(OrchestratorCore):
             if parent_task_id is not None or deps is not None:
                 # Checks and writes of the graph run one session at a time (no races).
                 session_store.lock_graph(conn, self.session_id)
-            row = self.task_row(conn, task_id)
+            row = self.task_row(conn, task_id, lock=True)
             now = self.now()
             if parent_task_id is not None:
                 changes["parent_task_id"] = self._checked_parent(conn, task_id, parent_task_id)
@@ -340,9 +340,9 @@ class TaskOperations(OrchestratorCore):
         """Cancel a task and its open subtasks; drop their artifacts unless ``preserve_work``."""
 
         def work(conn: Connection) -> CancelResult:
-            row = self.task_row(conn, task_id)
+            row = self.task_row(conn, task_id, lock=True)
             lifecycle.check_transition(task_id, TaskStatus(row["status"]), TaskStatus.CANCELLED)
-            below = task_store.get_many(conn, task_store.descendants(conn, task_id))
+            below = task_store.get_many_locked(conn, task_store.descendants(conn, task_id))
             open_below = [r for r in below if lifecycle.is_open(TaskStatus(r["status"]))]
             touched = [row, *open_below]
             ids = [r["id"] for r in touched]
@@ -386,8 +386,8 @@ class TaskOperations(OrchestratorCore):
         """
 
         def work(conn: Connection) -> DeleteResult:
-            row = self.task_row(conn, task_id)
-            below = task_store.get_many(conn, task_store.descendants(conn, task_id))
+            row = self.task_row(conn, task_id, lock=True)
+            below = task_store.get_many_locked(conn, task_store.descendants(conn, task_id))
             subtree = [row, *below]
             ids = {r["id"] for r in subtree}
             dependents = sorted({d for i in ids for d in task_store.dependents_of(conn, i)} - ids)

@@ -144,6 +144,8 @@ def release_engine(url: str) -> None:
             _engines[url] = (engine, refs - 1)
 
 
+#: The first statement of every PostgreSQL read transaction (see Database.read).
+SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 TRANSIENT_SQLSTATES = ("08", "40", "53", "57P", "55P03")
 
 
@@ -219,7 +221,12 @@ class Database:
         return self._run(work, write=True)
 
     def read(self, work: Callable[[Connection], T]) -> T:
-        """Run ``work`` in one read transaction (a consistent snapshot)."""
+        """Run ``work`` in one read-only transaction that sees one consistent snapshot.
+
+        SQLite's transactions are snapshots already; on PostgreSQL the
+        transaction is REPEATABLE READ (READ ONLY), so every statement of
+        ``work`` sees the same committed state.
+        """
         return self._run(work, write=False)
 
     def _connection(self) -> Connection:
@@ -275,6 +282,10 @@ class Database:
                         # transaction ourselves, taking the write lock up front for writes.
                         driver = conn.connection.driver_connection
                         driver.execute("BEGIN IMMEDIATE" if write else "BEGIN")  # type: ignore[union-attr]
+                    elif not write:
+                        # PostgreSQL's default (READ COMMITTED) gives each statement its own
+                        # snapshot; a read of several statements must see one moment.
+                        conn.exec_driver_sql(SNAPSHOT)
                     return work(conn)
             except CastoffError:
                 raise

@@ -6,6 +6,7 @@ never both win a task; the hot ones run as :class:`Prepared` statements.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -140,6 +141,28 @@ def reclaim_expired(conn: Connection, session_id: str | None, now: datetime) -> 
         .returning(tasks.c.id)
     )
     return sorted(r[0] for r in rows)
+
+
+def reclaim_held(
+    conn: Connection, holders: Mapping[str, str], now: datetime
+) -> list[str]:
+    """Put back to pending the tasks of ``holders`` (task id -> lease owner) still in
+    progress under that owner; their ids. A task claimed, completed or taken over
+    since the caller looked is left alone."""
+    reclaimed = []
+    for task_id, owner in holders.items():
+        rows = conn.execute(
+            update(tasks)
+            .where(
+                tasks.c.id == task_id,
+                tasks.c.status == "in_progress",
+                tasks.c.lease_owner == owner,
+            )
+            .values(status="pending", lease_owner=None, lease_expires_at=None, updated_at=now)
+            .returning(tasks.c.id)
+        )
+        reclaimed += [r[0] for r in rows]
+    return sorted(reclaimed)
 
 
 def count_expired(conn: Connection, session_id: str, now: datetime) -> int:

@@ -55,6 +55,27 @@ def get(conn: Connection, task_id: str) -> dict[str, Any] | None:
     return _P_GET.one(conn, {"task_id": task_id})
 
 
+def get_locked(conn: Connection, task_id: str) -> dict[str, Any] | None:
+    """``get`` for a status change: the row locked until the transaction ends.
+
+    On PostgreSQL ``SELECT … FOR UPDATE``: a concurrent claim, completion or
+    cancellation of this task waits for this transaction, and this read sees
+    the latest committed status (READ COMMITTED re-reads a row after the lock
+    wait), so a transition is never written over a status it did not check.
+    SQLite takes the database's write lock at BEGIN IMMEDIATE already.
+    """
+    return _P_GET_LOCKED.one(conn, {"task_id": task_id})
+
+
+def get_many_locked(conn: Connection, ids: Iterable[str]) -> list[RowMapping]:
+    """``get_many`` with the rows locked (in id order, so lockers never deadlock)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    query = select(tasks).where(tasks.c.id.in_(wanted)).order_by(tasks.c.id).with_for_update()
+    return list(conn.execute(query).mappings())
+
+
 def get_many(conn: Connection, ids: Iterable[str]) -> list[RowMapping]:
     wanted = list(ids)
     if not wanted:
@@ -190,6 +211,7 @@ def children(conn: Connection, parent_id: str) -> list[dict[str, Any]]:
 
 
 _P_GET = Prepared(_GET)
+_P_GET_LOCKED = Prepared(_GET.with_for_update())
 _P_CHILDREN = Prepared(_CHILDREN)
 _P_ADD_EDGE = Prepared(
     insert(deps).values(task_id=bindparam("task_id"), depends_on_id=bindparam("depends_on_id"))
