@@ -375,3 +375,31 @@ async def test_latest_release_report(project: Path) -> None:
         )
         read = await session.read_resource("castoff://reports/latest")
     assert read.contents[0].text == "# Release 1.0\n"  # type: ignore[union-attr]
+
+
+async def test_two_servers_on_one_project_hold_leases_apart(project: Path) -> None:
+    """Two stdio servers (two windows of one client) each have their own lease holder.
+
+    Numbered per process, both used to be `mcp:<client>#1@<host>`: the second
+    one's execute_task renewed the first one's lease and could complete its task.
+    """
+    async with (
+        stdio_session(project) as first,
+        stdio_session(project) as second,
+    ):
+        task = ok(await first.call_tool("orchestrator_plan_task", {"title": "mine"}))
+        claimed = ok(await first.call_tool("orchestrator_execute_task", {"task_id": task["id"]}))
+        refused = await second.call_tool("orchestrator_execute_task", {"task_id": task["id"]})
+        assert refused.is_error
+        assert "leased by" in refused.content[0].text  # type: ignore[union-attr]
+        stolen = await second.call_tool(
+            "orchestrator_complete_task", {"task_id": task["id"], "summary": "not mine"}
+        )
+        assert stolen.is_error
+        done = ok(
+            await first.call_tool(
+                "orchestrator_complete_task", {"task_id": task["id"], "summary": "mine"}
+            )
+        )
+        assert done["status"] == "completed"
+        assert claimed["task"]["lease_owner"].startswith("mcp:")

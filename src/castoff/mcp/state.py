@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from castoff import processes
+
 if TYPE_CHECKING:
     from anyio.abc import TaskGroup
     from mcp.server.mcpserver import MCPServer
@@ -68,6 +70,9 @@ class Runtime:
 
         try:
             self.base = Orchestrator.open(self.root, actor=ACTOR)
+            # Claims of castoff processes of this host that died (a killed MCP server,
+            # release runner or worker) go back to pending at once, not at expiry.
+            self.base.reclaim_dead_workers()
             logger.info("castoff MCP server ready on %s", self.root)
         except Exception as exc:  # reported to every call that needs the store
             logger.error("the store of %s could not be opened: %s", self.root, exc)
@@ -98,7 +103,13 @@ class Runtime:
             base = self.require().orchestrator
             view = type(base)(base.db, base.working_directory, actor=ACTOR)
             number = next(self._numbers)
-            view.worker = f"{ACTOR}:{client or 'client'}#{number}@{socket.gethostname()}"
+            # Unique per server process and connection, and process-bound: a second
+            # server (another window of the same client) never shares it, and a killed
+            # server's claims are reclaimable at once (castoff.processes).
+            view.worker = (
+                f"{ACTOR}:{client or 'client'}#{number}:{processes.token()}"
+                f"@{socket.gethostname()}"
+            )
             view.initialize_session()
             state = State(self.root, view)
             self._views[connection] = state
