@@ -373,34 +373,15 @@ def error_findings(findings: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # -- the verdict ----------------------------------------------------------------------
 
-STRICT = os.environ.get("CASTOFF_SOAK_STRICT", "").strip() not in ("", "0")
-
-#: castoff bugs these soaks found, reported and not fixed yet (docs/testing.md). A soak
-#: whose only broken invariants are instances of these ends as XFAIL naming them and
-#: every instance; ``CASTOFF_SOAK_STRICT=1`` makes it fail instead. Drop an entry once
-#: its bug is fixed, and the soak guards the fix.
-KNOWN_BUGS = {
-    "pg-lost-transition": (
-        "PostgreSQL: update_task, cancel_task, fail_task and reclaim_dead_workers read the "
-        "task's status, then write the new one unconditionally (READ COMMITTED, no row "
-        "lock), so a claim or completion committed in between is overwritten: a completed "
-        "task goes back to pending and is completed again, or becomes cancelled or failed; "
-        "a claimed task is archived with its lease kept"
-    ),
-    "pg-validate-snapshot": (
-        "PostgreSQL: validate_structure reads the tree, the dependency edges and the "
-        "counters in separate statements (READ COMMITTED, no snapshot): while tasks are "
-        "planned it raises KeyError or reports counter_drift that is not there"
-    ),
-}
-
 
 def lost_transitions(problems: Iterable[Problem]) -> tuple[list[Problem], list[Problem]]:
     """(other problems, problems of tasks whose history shows a lost transition).
 
-    A ``stale_from`` event is the mark of ``pg-lost-transition``: an operation
-    wrote its change over a status it had not seen. Everything else wrong with
-    such a task (completed twice, a lease kept) follows from it.
+    A ``stale_from`` event is the mark of a lost transition: an operation wrote
+    its change over a status it had not seen (what the store soak found on
+    PostgreSQL before status changes locked their row). Everything else wrong
+    with such a task (completed twice, a lease kept) follows from it, so the
+    failure report lists those tasks apart, under that name.
     """
     problems = list(problems)
     marked = {p.task_id for p in problems if p.kind == "stale_from"}
@@ -411,27 +392,20 @@ def lost_transitions(problems: Iterable[Problem]) -> tuple[list[Problem], list[P
 
 
 class Verdict:
-    """The broken invariants of one soak, told apart from the known bugs'."""
+    """The broken invariants of one soak: any of them fails it, each instance listed."""
 
     def __init__(self, context: str) -> None:
         self.context = context
         self.failures: dict[str, list[str]] = {}
-        self.known: dict[str, list[str]] = {}
 
     def check(self, invariant: str, broken: Iterable[object]) -> None:
         found = [str(b) for b in broken]
         if found:
             self.failures.setdefault(invariant, []).extend(found)
 
-    def known_bug(self, bug: str, instances: Iterable[object]) -> None:
-        assert bug in KNOWN_BUGS, bug
-        found = [str(i) for i in instances]
-        if found:
-            self.known.setdefault(bug, []).extend(found)
-
-    def _report(self, sections: dict[str, list[str]], limit: int = 12) -> str:
+    def _report(self, limit: int = 12) -> str:
         lines = []
-        for name, items in sections.items():
+        for name, items in self.failures.items():
             lines.append(f"{name} ({len(items)}):")
             lines += [f"  {i}" for i in items[:limit]]
             if len(items) > limit:
@@ -439,16 +413,6 @@ class Verdict:
         return "\n".join(lines)
 
     def conclude(self) -> None:
-        """Fail on any broken invariant; XFAIL when all are known bugs; else pass."""
-        known = {f"known bug {k}: {KNOWN_BUGS[k]}": v for k, v in self.known.items()}
+        """Fail on any broken invariant (every one listed); else pass."""
         if self.failures:
-            pytest.fail(
-                f"{self.context}\n{self._report(self.failures)}\n{self._report(known)}",
-                pytrace=False,
-            )
-        if known:
-            message = f"{self.context}\n{self._report(known, limit=5)}"
-            if STRICT:
-                pytest.fail(message + "\n(CASTOFF_SOAK_STRICT=1)", pytrace=False)
-            say(message)
-            pytest.xfail(message)
+            pytest.fail(f"{self.context}\n{self._report()}", pytrace=False)

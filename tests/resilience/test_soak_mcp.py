@@ -8,11 +8,14 @@ of its handshake, while it opens the store) and is then SIGKILLed, whatever it
 is doing; the client starts a new one and carries on the way an agent would
 have to: it looks its cycle's task up (by its unique title) to learn what the
 killed server did with the call it never answered, re-sends a completion that
-was cut off (a naive retry, which must never complete a task twice), waits out
-a lease another connection held, and goes on. Half the restarts keep the
-client's name (the server's lease-holder name comes out the same, so the new
-connection may finish the old one's claim), half take a new one (it has to
-wait for the old lease to expire). Afterwards:
+was cut off (a naive retry, which must never complete a task twice), and goes
+on. A connection's lease holder is bound to its server process
+(``mcp:<client>#<n>:<pid>.<start>@<host>``), and a server reclaims the claims
+of dead ones when its store opens, so the task a killed server held is pending
+again before the next server answers anything: there is never a lease to wait
+out, and a refused claim or completion of the cycle's task fails the soak.
+Half the restarts keep the client's name, half take a new one (the holder
+differs either way). Afterwards:
 
 - exactly M tasks, each completed, each with one ``task.completed`` event;
   a successful ``complete_task`` answer at most once per task;
@@ -197,15 +200,15 @@ async def _drive(run: Run, s: ClientSession, cycle: Cycle) -> None:
                 s, "orchestrator_execute_task", {"task_id": task["id"], "lease_seconds": LEASE}
             )
             cycle.inflight = None
-            if result.is_error:
-                run.stats["execute refused"] += 1
+            assert not result.is_error, f"{cycle.title}: pending, execute refused: {_error(result)}"
             continue
         assert task["status"] == "in_progress", (cycle.title, task["status"], task.get("error"))
         result = await _complete(run, s, cycle)
-        if not result.is_error:
-            return
-        run.stats["waited for another connection's lease"] += 1
-        await anyio.sleep(0.25)
+        assert not result.is_error, (
+            f"{cycle.title}: in progress (held by {task.get('lease_owner')}), complete refused: "
+            f"{_error(result)} (a killed server's claim must be reclaimed when the next opens)"
+        )
+        return
 
 
 async def _serve_until_killed(run: Run, client: str, kill_at: float, early: bool) -> None:
