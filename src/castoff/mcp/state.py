@@ -107,8 +107,7 @@ class Runtime:
             # server (another window of the same client) never shares it, and a killed
             # server's claims are reclaimable at once (castoff.processes).
             view.worker = (
-                f"{ACTOR}:{client or 'client'}#{number}:{processes.token()}"
-                f"@{socket.gethostname()}"
+                f"{ACTOR}:{client or 'client'}#{number}:{processes.token()}@{socket.gethostname()}"
             )
             view.initialize_session()
             state = State(self.root, view)

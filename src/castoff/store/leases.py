@@ -143,9 +143,7 @@ def reclaim_expired(conn: Connection, session_id: str | None, now: datetime) -> 
     return sorted(r[0] for r in rows)
 
 
-def reclaim_held(
-    conn: Connection, holders: Mapping[str, str], now: datetime
-) -> list[str]:
+def reclaim_held(conn: Connection, holders: Mapping[str, str], now: datetime) -> list[str]:
     """Put back to pending the tasks of ``holders`` (task id -> lease owner) still in
     progress under that owner; their ids. A task claimed, completed or taken over
     since the caller looked is left alone."""
