@@ -128,6 +128,42 @@ async def test_announce_send_records_in_the_store(
     assert logged == [("announce.sending", "mcp"), ("announce.sent", "mcp")]
 
 
+async def test_announce_send_marks_an_uncertain_delivery_sent(released: Path, repo: Any) -> None:
+    """mark_sent: a dry run unless yes, then recorded in the client's name (mcp); nothing is
+    sent; combined with sending, or for a channel never sent, it is a tool error."""
+    from castoff.release.announce.ledger import delivery_key
+    from castoff.release.workflow.deliveries import StoreLedger
+
+    repo.commit("chore: announce", {"castoff.toml": '[announce]\nchannels = ["webhook"]\n'})
+    repo.tag("v0.2.0")
+    with Orchestrator.open(released, actor="test") as orch:  # a sender killed mid-send
+        StoreLedger(orch, "v0.2.0").record_intent("webhook", delivery_key("v0.2.0", "webhook"))
+    async with stdio_session(released, "--tools", "release") as session:
+        preview = ok(await session.call_tool("announce_send", {"mark_sent": ["webhook"]}))
+        mixed = await session.call_tool(
+            "announce_send", {"mark_sent": ["webhook"], "force_channel": ["webhook"], "yes": True}
+        )
+        never = await session.call_tool("announce_send", {"mark_sent": ["slack"], "yes": True})
+        marked = ok(
+            await session.call_tool("announce_send", {"mark_sent": ["webhook"], "yes": True})
+        )
+        again = await session.call_tool("announce_send", {"mark_sent": ["webhook"], "yes": True})
+    assert (preview["dry_run"], preview["results"][0]["status"]) == (True, "would_mark_sent")
+    assert mixed.is_error
+    assert "sends nothing" in str(mixed.content)
+    assert never.is_error
+    assert "no delivery of slack is recorded" in str(never.content)
+    assert (marked["dry_run"], marked["results"][0]["status"]) == (False, "marked_sent")
+    assert again.is_error
+    assert "already recorded as marked sent" in str(again.content)
+    with Orchestrator.open(released, actor="test", create=False) as orch:
+        entry = StoreLedger(orch, "v0.2.0").get("webhook")
+        logged = [e for e in orch.events() if e.kind == "announce.marked_sent"]
+    assert entry is not None
+    assert entry.status == "sent"
+    assert [(e.actor, e.data["by"].endswith(" (mcp)")) for e in logged] == [("mcp", True)]
+
+
 async def test_progress_is_reported(released: Path, repo: Any) -> None:
     """A long tool sends progress notifications when the client gives a progress token."""
     repo.tag("v0.2.0")

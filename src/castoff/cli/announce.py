@@ -51,6 +51,8 @@ _MARKS = {
     "skipped": "-",
     "failed": "✗",
     "unknown": "?",
+    "marked_sent": "✓",
+    "would_mark_sent": "·",
 }
 
 
@@ -100,10 +102,30 @@ def _print_report(report: SendReport, out: Console) -> None:
         out.print(
             f"{_MARKS.get(r.status, '?')} {r.channel}: {r.status} — {r.detail}{where}", markup=False
         )
-    if report.dry_run:
+    if report.dry_run and any(r.status == "would_mark_sent" for r in report.results):
+        out.print(
+            f"dry run for {report.tag}: nothing was recorded; rerun with --yes to record",
+            markup=False,
+        )
+    elif report.dry_run:
         out.print(
             f"dry run for {report.tag}: nothing was sent; rerun with --yes to send", markup=False
         )
+
+
+def _ask_to_mark(preview: SendReport, *, as_json: bool) -> bool:
+    """Show what --mark-sent would record and ask (on a terminal)."""
+    from castoff.cli.output import confirm, console
+
+    if not as_json:
+        out = console()
+        for r in preview.results:
+            out.print(f"{_MARKS['would_mark_sent']} {r.channel}: {r.detail}", markup=False)
+    names = ", ".join(r.channel for r in preview.results)
+    return confirm(
+        f"Record {names} of {preview.tag} as sent (you checked it arrived; nothing is sent)?",
+        assume_yes=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
@@ -170,23 +192,55 @@ def register(app: typer.Typer) -> None:
                 show_default=False,
             ),
         ] = None,
+        mark_sent: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--mark-sent",
+                metavar="CHANNEL",
+                help="Send nothing: record this channel, whose delivery is unknown, as sent "
+                "(you checked it arrived); in your name, as an event. Repeatable.",
+                show_default=False,
+            ),
+        ] = None,
         tag: TagOpt = None,
         package: PackageOpt = None,
         as_json: JsonOpt = False,
         workdir: WorkdirOpt = None,
     ) -> None:
-        """Deliver the announcement (dry run unless --yes); exit 1 if any channel failed."""
-        from castoff.cli.output import emit
+        """Deliver the announcement (dry run unless --yes); exit 1 if any channel failed.
+
+        With --mark-sent nothing is sent: a delivery recorded as unknown (the answer was
+        lost) that you checked did arrive is recorded as sent, in your name.
+        """
+        from castoff.cli.output import emit, interactive
         from castoff.release.workflow.deliveries import announce_send
 
-        report = announce_send(
-            _root(workdir),
-            channels=channel,
-            confirm=yes,
-            force=force_channel or (),
-            tag=tag,
-            package=package,
-        )
+        root = _root(workdir)
+
+        def run(confirm: bool) -> SendReport:
+            return announce_send(
+                root,
+                channels=channel,
+                confirm=confirm,
+                force=force_channel or (),
+                tag=tag,
+                package=package,
+                mark_sent=mark_sent or (),
+            )
+
+        if mark_sent and not yes and interactive():  # a write: --yes, or asked on a terminal
+            preview = run(False)
+            if not _ask_to_mark(preview, as_json=as_json):  # an answer, not a failure: exit 0
+                emit(
+                    _send_data(preview),
+                    as_json=as_json,
+                    human=lambda out: out.print(
+                        f"nothing recorded for {preview.tag}: declined", markup=False
+                    ),
+                )
+                return
+            yes = True
+        report = run(yes)
         emit(_send_data(report), as_json=as_json, human=lambda out: _print_report(report, out))
         if not report.ok:
             raise typer.Exit(1)

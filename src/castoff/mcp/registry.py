@@ -262,6 +262,8 @@ TOOLS: tuple[ToolSpec, ...] = (
         long=True,
     ),
     _spec("announce_draft", REL + "announce_draft", RELEASE, "Draft the announcement", **RO),
+    # Not destructive: a send adds a post, mark_sent turns an unknown delivery into a sent
+    # one (the record's event log keeps what it said); repeated, neither does more.
     _spec(
         "announce_send",
         REL + "announce_send",

@@ -331,11 +331,21 @@ def announce_send(
     force_channel: Annotated[
         list[Channel] | None, Field(description="Send these again even if already sent.")
     ] = None,
+    mark_sent: Annotated[
+        list[Channel] | None,
+        Field(
+            description="Send nothing: record these channels, whose delivery is unknown "
+            "(the answer was lost), as sent, once you checked they arrived. Alone: without "
+            "channel and force_channel."
+        ),
+    ] = None,
     tag: Annotated[str | None, Field(description="Release tag (default: the latest).")] = None,
     package: Package = None,
 ) -> SendReport:
     """Send the announcement of a tagged release to its channels. A dry run unless yes;
-    a channel already sent is not sent twice (unless forced)."""
+    a channel already sent is not sent twice (unless forced). A channel whose outcome is
+    unknown is resent only when forced, or recorded as sent with mark_sent (nothing sent;
+    only an unknown delivery can be marked)."""
     from castoff.release.workflow.deliveries import announce_send as send
 
     root, _config = _project(state)
@@ -346,6 +356,7 @@ def announce_send(
         force=force_channel or (),
         tag=tag,
         package=package,
+        mark_sent=mark_sent or (),
         actor="mcp",
     )
 

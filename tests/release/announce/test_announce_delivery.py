@@ -9,8 +9,12 @@ from typing import Any
 
 import pytest
 
+from castoff.errors import UsageError
+from castoff.orchestrator.service import Orchestrator
+from castoff.release.announce.delivery import mark_sent
 from castoff.release.announce.ledger import delivery_key
 from castoff.release.model import ReleaseNotes
+from castoff.release.workflow.deliveries import StoreLedger
 from conftest import (
     TOKEN,
     FakeGitHub,
@@ -235,6 +239,42 @@ def test_webhook_lost_answer_is_unknown_and_not_retried(
     assert send(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status == "unknown"
     assert send(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status == "unknown"
     assert len(sink.requests) == 1
+
+
+def test_unknown_delivery_marked_sent_is_never_sent_again(
+    tmp_path: Path, http_sink: SinkFactory, notes: ReleaseNotes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """unknown -> mark_sent (a dry run first records nothing) -> sends skip it as sent."""
+    sink = http_sink(lambda req: (0, None))  # the request arrives, the answer is lost
+    monkeypatch.setenv("ANNOUNCE_WEBHOOK_URL", f"{sink.url}/in")
+    settings = _webhook_settings(tmp_path)
+    assert send(notes, settings, tmp_path, ["webhook"], confirm=True).results[0].status == "unknown"
+    with Orchestrator.open(tmp_path, actor="test") as orch:
+        ledger = StoreLedger(orch, "v1.2.0")
+        preview = mark_sent("v1.2.0", ["webhook"], ledger, by="alice@box (cli)", confirm=False)
+        assert [r.status for r in preview.results] == ["would_mark_sent"]
+        assert preview.ok
+        assert ledger.get("webhook").status == "unknown"  # type: ignore[union-attr]
+        with ledger.exclusive():
+            done = mark_sent("v1.2.0", ["webhook"], ledger, by="alice@box (cli)", confirm=True)
+    assert [r.status for r in done.results] == ["marked_sent"]
+    assert done.ok
+    again = send(notes, settings, tmp_path, ["webhook"], confirm=True).results[0]
+    assert again.status == "already_sent"
+    assert again.detail.startswith("marked sent by alice@box (cli)")
+    assert len(sink.requests) == 1
+
+
+def test_marking_refuses_every_channel_if_one_cannot_be_marked(
+    tmp_path: Path, notes: ReleaseNotes
+) -> None:
+    """One channel uncertain, one never sent: refused (exit 2), neither recorded."""
+    record_intent(tmp_path, "slack")
+    with Orchestrator.open(tmp_path, actor="test") as orch:
+        ledger = StoreLedger(orch, "v1.2.0")
+        with pytest.raises(UsageError, match="no delivery of discord is recorded"):
+            mark_sent("v1.2.0", ["slack", "discord"], ledger, by="me", confirm=True)
+    assert entry(tmp_path, "slack").status == "sending"  # type: ignore[union-attr]
 
 
 def test_secret_echoed_by_a_channel_is_redacted(

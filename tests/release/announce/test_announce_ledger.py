@@ -9,17 +9,24 @@ from pathlib import Path
 
 import pytest
 
-from castoff.errors import ConflictError
+from castoff.errors import ConflictError, UsageError
 from castoff.orchestrator.service import Orchestrator
 from castoff.release.announce.ledger import (
+    FAILED,
     SENDING,
     SENT,
+    UNKNOWN,
     Outcome,
     delivery_key,
     legacy_path,
     read_legacy,
 )
-from castoff.release.workflow.deliveries import IMPORTED_EVENT, StoreLedger, record_key
+from castoff.release.workflow.deliveries import (
+    IMPORTED_EVENT,
+    MARKED_SENT_EVENT,
+    StoreLedger,
+    record_key,
+)
 
 
 @pytest.fixture
@@ -94,6 +101,58 @@ def test_intent_and_result_are_events(orch: Orchestrator) -> None:
         "url": "https://gh.test/r/v1",
         "version": 2,
     }
+
+
+@pytest.mark.parametrize("status", [UNKNOWN, SENDING])
+def test_an_uncertain_delivery_is_marked_sent_in_someones_name(
+    orch: Orchestrator, status: str
+) -> None:
+    """unknown or sending -> sent, marked_by, the key and attempts kept; an
+    announce.marked_sent event names who, when, and what the record said before."""
+    ledger = StoreLedger(orch, "v1")
+    key = delivery_key("v1", "slack")
+    ledger.record_intent("slack", key)
+    if status == UNKNOWN:
+        ledger.record_result("slack", Outcome(UNKNOWN, detail="read timeout"))
+    marked = ledger.record_marked_sent("slack", "alice@box (cli)")
+    assert (marked.status, marked.key, marked.attempts) == (SENT, key, 1)
+    assert marked.marked_by == "alice@box (cli)"
+    assert "marked sent by alice@box (cli)" in marked.detail
+    assert ledger.get("slack") == marked
+    event = orch.events(limit=1)[0]
+    assert event.kind == MARKED_SENT_EVENT
+    shown = ("tag", "channel", "status", "by", "marked_at", "was")
+    assert {k: event.data[k] for k in shown} == {
+        "tag": "v1",
+        "channel": "slack",
+        "status": SENT,
+        "by": "alice@box (cli)",
+        "marked_at": marked.finished_at,
+        "was": status,
+    }
+
+
+@pytest.mark.parametrize(
+    ("setup", "error", "message"),
+    [
+        ("absent", UsageError, "no delivery of slack is recorded for v1"),
+        (SENT, ConflictError, "already recorded as sent"),
+        (FAILED, ConflictError, "recorded as failed"),
+    ],
+)
+def test_only_an_uncertain_delivery_can_be_marked_sent(
+    orch: Orchestrator, setup: str, error: type[Exception], message: str
+) -> None:
+    """Nothing recorded (exit 2), sent or failed (exit 3): refused, the record unchanged."""
+    ledger = StoreLedger(orch, "v1")
+    if setup != "absent":
+        ledger.record_intent("slack", delivery_key("v1", "slack"))
+        ledger.record_result("slack", Outcome(setup, detail="HTTP 500"))
+    before = orch.get_record(record_key("v1"))
+    with pytest.raises(error, match=message):
+        ledger.record_marked_sent("slack", "alice@box (cli)")
+    assert orch.get_record(record_key("v1")) == before
+    assert not [e for e in orch.events() if e.kind == MARKED_SENT_EVENT]
 
 
 def test_urls_lose_credentials_and_queries(orch: Orchestrator) -> None:

@@ -271,3 +271,87 @@ def test_an_older_castoffs_ledger_file_is_honoured_and_imported(
     assert _record(project.path, db_url)["channels"]["webhook"]["status"] == "sent"
     imported = [data for kind, data in _events(project.path, db_url) if kind == "announce.imported"]
     assert [data["channels"] for data in imported] == [{"webhook": "sent"}]
+
+
+def test_a_lost_answer_checked_by_hand_is_marked_sent_and_never_resent(
+    project: Any, db_url: str, run_castoff: Run, http_sink: SinkFactory
+) -> None:
+    """unknown; --mark-sent without --yes (no terminal) is a dry run; with --yes the channel
+    is sent in the record, an announce.marked_sent event names who; sends skip it after."""
+    sink = http_sink(lambda req: (0, None))  # delivered; the answer is lost
+    env = {"CASTOFF_DATABASE_URL": db_url, "ANNOUNCE_WEBHOOK_URL": f"{sink.url}/in"}
+    lost = run_castoff("announce", "send", "--yes", "--json", cwd=project.path, env=env)
+    assert lost.returncode == 1, lost.stderr
+    assert _results(lost) == {"webhook": "unknown"}
+    assert "--mark-sent webhook" in lost.stdout
+    assert "--force-channel webhook" in lost.stdout
+
+    dry = run_castoff("announce", "send", "--mark-sent", "webhook", cwd=project.path, env=env)
+    assert dry.returncode == 0, dry.stderr
+    assert "nothing was recorded; rerun with --yes" in dry.stdout
+    assert _record(project.path, db_url)["channels"]["webhook"]["status"] == "unknown"
+
+    marked = run_castoff(
+        "announce", "send", "--mark-sent", "webhook", "--yes", "--json",
+        cwd=project.path, env=env,
+    )  # fmt: skip
+    assert marked.returncode == 0, marked.stderr
+    assert _results(marked) == {"webhook": "marked_sent"}
+    entry = _record(project.path, db_url)["channels"]["webhook"]
+    assert entry["status"] == "sent"
+    assert entry["marked_by"].endswith(" (cli)")
+    kind, data = _events(project.path, db_url)[-1]
+    assert kind == "announce.marked_sent"
+    assert (data["channel"], data["by"], data["was"]) == ("webhook", entry["marked_by"], "unknown")
+
+    again = run_castoff("announce", "send", "--yes", "--json", cwd=project.path, env=env)
+    assert again.returncode == 0, again.stderr
+    assert _results(again) == {"webhook": "already_sent"}
+    assert len(sink.requests) == 1
+    twice = run_castoff(
+        "announce", "send", "--mark-sent", "webhook", "--yes", cwd=project.path, env=env
+    )
+    assert twice.returncode == 3
+    assert "already recorded as marked sent by" in twice.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("--mark-sent", "webhook"), 2, "no delivery of webhook is recorded for v0.2.0"),
+        (("--mark-sent", "social"), 2, "social is draft-only"),
+        (("--mark-sent", "webhook", "--force-channel", "webhook"), 2, "sends nothing"),
+        (("--mark-sent", "webhook", "--channel", "webhook"), 2, "sends nothing"),
+        (("--mark-sent", "webhook", "--tag", "v9.9.9"), 2, "no tag v9.9.9"),
+    ],
+)
+def test_mark_sent_refusals(
+    project: Any,
+    db_url: str,
+    run_castoff: Run,
+    args: tuple[str, ...],
+    code: int,
+    message: str,
+) -> None:
+    """Nothing recorded, a draft-only channel, mixed with sending, an unknown tag: exit 2."""
+    env = {"CASTOFF_DATABASE_URL": db_url, "ANNOUNCE_WEBHOOK_URL": "http://127.0.0.1:9/in"}
+    out = run_castoff("announce", "send", *args, "--yes", cwd=project.path, env=env)
+    assert out.returncode == code, (out.stdout, out.stderr)
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_a_failed_delivery_cannot_be_marked_sent(
+    project: Any, db_url: str, run_castoff: Run, http_sink: SinkFactory
+) -> None:
+    """A channel that refused the delivery was surely not delivered: --mark-sent exits 3."""
+    sink = http_sink(lambda req: (400, {"error": "bad payload"}))
+    env = {"CASTOFF_DATABASE_URL": db_url, "ANNOUNCE_WEBHOOK_URL": f"{sink.url}/in"}
+    failed = run_castoff("announce", "send", "--yes", "--json", cwd=project.path, env=env)
+    assert _results(failed) == {"webhook": "failed"}
+    out = run_castoff(
+        "announce", "send", "--mark-sent", "webhook", "--yes", cwd=project.path, env=env
+    )
+    assert out.returncode == 3, (out.stdout, out.stderr)
+    assert "recorded as failed" in out.stderr
+    assert _record(project.path, db_url)["channels"]["webhook"]["status"] == "failed"

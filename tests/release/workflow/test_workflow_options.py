@@ -185,6 +185,56 @@ def test_announce_killed_mid_delivery_is_not_resent_by_another_checkout(
     ]  # the two runs of the step; the forced resend was `announce send`'s own
 
 
+def test_a_delivery_checked_by_hand_is_marked_sent_and_the_release_finishes(
+    light_repo: Path, sink: _Sink
+) -> None:
+    """Killed once the webhook has the request: resume is partial (exit 4) naming both ways
+    out; `announce send --mark-sent slack --yes` records it; resume releases, nothing resent."""
+    env = _slack_repo(light_repo, sink)
+    command = [sys.executable, "-m", "castoff", "release", "prepare", "--announce", "--yes"]
+    run = subprocess.Popen(
+        [*command, "--json", "-C", str(light_repo)],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    sink.kill_on_post = run.pid
+    assert run.wait(timeout=300) == -signal.SIGKILL
+    assert len(sink.hits) == 1
+
+    stopped = resume(light_repo, "--yes", env=env)
+    assert stopped.code == 4, (stopped.data.get("message"), stopped.stderr)
+    assert stopped.data["outcome"] == "partial"
+    message = stopped.data["message"]
+    assert "slack may have been delivered" in message
+    assert f"castoff announce send --tag {TAG} --mark-sent slack --yes" in message
+    assert f"castoff announce send --tag {TAG} --force-channel slack --yes" in message
+    assert "--mark-sent" in stopped.data["next_action"]
+    assert len(sink.hits) == 1
+
+    marked = castoff_json(
+        "announce", "send", "--tag", TAG, "--mark-sent", "slack", "--yes",
+        "-C", str(light_repo), env=env,
+    )  # fmt: skip
+    assert marked.code == 0, marked.stderr
+    assert [r["status"] for r in marked.data["results"]] == ["marked_sent"]
+    done = resume(light_repo, "--yes", env=env)
+    assert done.code == 0, (done.data.get("message"), done.stderr)
+    assert done.data["outcome"] == "released"
+    state = assert_released_once(light_repo, (*DEFAULT_STEPS, "announce_send"))
+    assert "slack: already_sent" in (state.steps["announce_send"].summary or "")
+    assert len(sink.hits) == 1
+    with Orchestrator.open(light_repo, actor="test") as orch:
+        logged = [e for e in reversed(orch.events(limit=1000)) if e.kind.startswith("announce.")]
+    step = state.steps["announce_send"].id
+    assert [(e.kind, e.task_id == step) for e in logged] == [
+        ("announce.sending", True),  # the killed run's step
+        ("announce.unknown", True),  # the resumed step found the intent
+        ("announce.marked_sent", False),  # `announce send --mark-sent`'s own
+    ]
+    assert logged[-1].data["by"].endswith(" (cli)")
+
+
 def test_delivery_failure_after_the_tag_is_partial_and_resume_retries_it(
     light_repo: Path, sink: _Sink
 ) -> None:

@@ -10,17 +10,23 @@ nothing / ``failed``       send
 ``sent``                   skip (``already_sent``)
 ``sending`` / ``unknown``  forges: look the release up by tag, create it
                            only if missing; webhooks and e-mail: report
-                           ``unknown`` — resend only with ``force``
+                           ``unknown`` — resend only with ``force``, or
+                           record as sent with :func:`mark_sent`
 =========================  ===============================================
 
 Without ``confirm`` nothing is sent or recorded: each channel reports what
 would happen (``would_send``), after the same configuration checks.
+
+:func:`mark_sent` is the other way out of ``unknown``: someone checked that the
+delivery did arrive, and says so; the channel is recorded as ``sent`` in their
+name, and nothing is sent (``marked_sent``; ``would_mark_sent`` without
+``confirm``).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -35,6 +41,7 @@ from castoff.release.announce.ledger import (
     Ledger,
     Outcome,
     delivery_key,
+    marked_sent,
 )
 from castoff.release.announce.redact import Redactor
 from castoff.release.announce.senders import DEFAULT_ENV, Delivery, resolve
@@ -43,7 +50,8 @@ from castoff.release.announce.transport import RetryPolicy, SendError
 from castoff.release.model import ReleaseNotes
 
 WOULD_SEND, ALREADY_SENT, SKIPPED = "would_send", "already_sent", "skipped"
-OK_STATUSES = frozenset({SENT, ALREADY_SENT, WOULD_SEND, SKIPPED})
+MARKED_SENT, WOULD_MARK_SENT = "marked_sent", "would_mark_sent"
+OK_STATUSES = frozenset({SENT, ALREADY_SENT, WOULD_SEND, SKIPPED, MARKED_SENT, WOULD_MARK_SENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +59,8 @@ class ChannelResult:
     """What happened to one channel in this run."""
 
     channel: str
-    status: str  # sent | already_sent | would_send | skipped | failed | unknown
+    # sent | already_sent | would_send | skipped | failed | unknown | marked_sent | would_mark_sent
+    status: str
     detail: str = ""
     remote_id: str | None = None
     url: str | None = None
@@ -145,17 +154,18 @@ def _one(
     previous = ledger.get(channel)
     if previous is not None and not forced:
         if previous.status == SENT:
+            how = f"marked sent by {previous.marked_by}" if previous.marked_by else "sent"
             return ChannelResult(
                 channel,
                 ALREADY_SENT,
-                f"sent {previous.finished_at or ''}".strip(),
+                f"{how} {previous.finished_at or ''}".strip(),
                 previous.remote_id,
                 previous.url,
             )
         if previous.status in (SENDING, UNKNOWN) and channel not in FORGES:
             detail = (
                 f"unknown: may have been delivered (attempt started {previous.started_at}); "
-                f"rerun with --force-channel {channel} to resend"
+                + _way_out(channel)
             )
             if confirm and previous.status == SENDING:
                 ledger.record_result(
@@ -182,8 +192,42 @@ def _one(
     if outcome.status == UNKNOWN and channel in FORGES:
         detail = f"unknown: the release may exist ({detail}); rerun to look it up by tag"
     elif outcome.status == UNKNOWN:
-        detail = (
-            f"unknown: may have been delivered ({detail}); "
-            f"rerun with --force-channel {channel} to resend"
-        )
+        detail = f"unknown: may have been delivered ({detail}); " + _way_out(channel)
     return ChannelResult(channel, outcome.status, detail, outcome.remote_id, outcome.url)
+
+
+def _way_out(channel: str) -> str:
+    return (
+        f"check: if it arrived, record it with --mark-sent {channel}; "
+        f"if not, resend with --force-channel {channel}"
+    )
+
+
+def mark_sent(
+    tag: str, channels: Sequence[str], ledger: Ledger, *, by: str, confirm: bool
+) -> SendReport:
+    """Record ``channels`` of release ``tag`` as sent on ``by``'s word; send nothing.
+
+    Every channel is checked before anything is recorded (only ``unknown`` and
+    ``sending`` deliveries can be marked: see ``ledger.marked_sent``), so a
+    refusal records none of them. Without ``confirm``: the same checks, nothing
+    recorded (``would_mark_sent``).
+    """
+    for channel in channels:
+        marked_sent(ledger.get(channel), channel, tag, by)
+    results = []
+    for channel in channels:
+        if confirm:
+            entry = ledger.record_marked_sent(channel, by)
+            results.append(ChannelResult(channel, MARKED_SENT, entry.detail))
+        else:
+            previous = ledger.get(channel)
+            was = previous.status if previous else "absent"
+            results.append(
+                ChannelResult(
+                    channel,
+                    WOULD_MARK_SENT,
+                    f"{was}: would be recorded as sent by {by}; nothing is sent",
+                )
+            )
+    return SendReport(tag=tag, dry_run=not confirm, results=tuple(results))

@@ -5,7 +5,9 @@
 - :func:`announce_send` — delivery of the configured channels; dry-run unless
   ``confirm``; exactly-once per channel per release through the ledger the
   caller supplies (castoff's is in the orchestrator store:
-  ``castoff.release.workflow.deliveries``, which the CLI and MCP call).
+  ``castoff.release.workflow.deliveries``, which the CLI and MCP call). With
+  ``mark_sent`` it sends nothing: it records those channels, whose delivery is
+  uncertain, as sent on the caller's word (``delivery.mark_sent``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from pathlib import Path
 from castoff.config import Config, load_config
 from castoff.errors import NotFound, UsageError
 from castoff.release import git
-from castoff.release.announce.delivery import SKIPPED, ChannelResult, SendReport, deliver
+from castoff.release.announce.delivery import (
+    SKIPPED,
+    ChannelResult,
+    SendReport,
+    deliver,
+    mark_sent,
+)
 from castoff.release.announce.drafts import Draft, draft_all
 from castoff.release.announce.ledger import Ledger
 from castoff.release.announce.settings import (
@@ -112,17 +120,22 @@ def announce_draft(
     return DraftResult(notes.version or "Unreleased", notes.tag, drafts, written)
 
 
+def _send_tag(root: Path, config: Config, tag: str | None, package: str | None) -> str:
+    """The tag of the release to send: ``tag``, else the one at HEAD, else the latest."""
+    if tag is not None:
+        return tag
+    tag_format = tag_format_of(config, package)
+    head = git.head_sha(root) if git.has_commits(root) else None
+    tags = git.list_tags(root, tag_format)
+    at_head = [t for t in tags if t.sha == head]
+    latest = at_head[-1] if at_head else git.latest_release_tag(root, tag_format)
+    if latest is None:
+        raise UsageError("no release tag to announce yet; tag it first (castoff version tag)")
+    return latest.name
+
+
 def _send_notes(root: Path, config: Config, tag: str | None, package: str | None) -> ReleaseNotes:
-    if tag is None:
-        tag_format = tag_format_of(config, package)
-        head = git.head_sha(root) if git.has_commits(root) else None
-        tags = git.list_tags(root, tag_format)
-        at_head = [t for t in tags if t.sha == head]
-        latest = at_head[-1] if at_head else git.latest_release_tag(root, tag_format)
-        if latest is None:
-            raise UsageError("no release tag to announce yet; tag it first (castoff version tag)")
-        tag = latest.name
-    return release_notes(root, config, tag=tag, package=package)
+    return release_notes(root, config, tag=_send_tag(root, config, tag, package), package=package)
 
 
 def announce_send(
@@ -135,11 +148,25 @@ def announce_send(
     notes: ReleaseNotes | None = None,
     package: str | None = None,
     ledger: Callable[[str], Ledger],
+    mark_sent: Sequence[str] = (),
+    by: str = "",
 ) -> SendReport:
     """Deliver ``channels`` (default: configured) for release ``tag`` (default: the latest;
-    of monorepo ``package``, its latest tag), recording them in ``ledger(tag)``."""
+    of monorepo ``package``, its latest tag), recording them in ``ledger(tag)``.
+
+    ``mark_sent``: send nothing; record these channels as sent in ``by``'s name
+    (each must be recorded ``unknown`` or ``sending``; see ``delivery.mark_sent``).
+    """
     config = load_config(root)
     package = resolve_package(config, package, tag)
+    if mark_sent:
+        if channels or force:
+            raise UsageError(
+                "--mark-sent records channels as sent and sends nothing: give it without "
+                "--channel and --force-channel"
+            )
+        release_tag = _send_tag(root, config, tag, package)
+        return _mark_sent(root, release_tag, mark_sent, ledger, by, confirm=confirm)
     settings = load_settings(config, package)
     wanted = [check_channel(c) for c in channels] if channels else list(settings.channels)
     for name in wanted:
@@ -158,6 +185,30 @@ def announce_send(
     return send_notes(
         notes, settings, wanted, ledger=ledger(notes.tag), confirm=confirm, force=force
     )
+
+
+def _mark_sent(
+    root: Path,
+    tag: str,
+    names: Sequence[str],
+    ledger: Callable[[str], Ledger],
+    by: str,
+    *,
+    confirm: bool,
+) -> SendReport:
+    if not by:
+        raise UsageError("--mark-sent needs the name to record the channels in")
+    wanted = list(dict.fromkeys(check_channel(c) for c in names))
+    for name in wanted:
+        if name in DRAFT_ONLY:
+            raise UsageError(f"--mark-sent {name}: {name} is draft-only, castoff never sends it")
+    if git.tag_sha(root, tag) is None:
+        raise NotFound(f"no tag {tag} in this repository")
+    found = ledger(tag)
+    if not confirm:
+        return mark_sent(tag, wanted, found, by=by, confirm=False)
+    with found.exclusive():  # no sender of this release is at work: `sending` means it died
+        return mark_sent(tag, wanted, found, by=by, confirm=True)
 
 
 def send_notes(

@@ -13,7 +13,9 @@ another is never sent twice: the second finds the first's ``sending`` intent.
   ``announce.sending`` (the intent), ``announce.sent`` / ``announce.failed`` /
   ``announce.unknown`` (the result: channel, status, remote id and URL, detail —
   all redacted by the delivery engine, and URLs stripped of credentials and
-  queries here again), ``announce.imported`` (an older castoff's file carried over).
+  queries here again), ``announce.marked_sent`` (an uncertain delivery someone
+  checked and recorded as sent: who, when, and what the record said before),
+  ``announce.imported`` (an older castoff's file carried over).
 - :meth:`StoreLedger.exclusive` holds the session's lock ``announce/<tag>``
   (an advisory lock on PostgreSQL, across machines; a ``flock`` on SQLite) for
   the whole send: a second sender of the same release exits 3.
@@ -28,6 +30,9 @@ nothing of the orchestrator; this module is where the two meet.
 
 from __future__ import annotations
 
+import getpass
+import os
+import socket
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
@@ -43,6 +48,7 @@ from castoff.release.announce.ledger import (
     entry_from,
     intent,
     legacy_path,
+    marked_sent,
     read_legacy,
     result,
 )
@@ -55,6 +61,7 @@ if TYPE_CHECKING:
 RECORD_PREFIX = "announce/"
 EVENT_PREFIX = "announce."
 IMPORTED_EVENT = EVENT_PREFIX + "imported"
+MARKED_SENT_EVENT = EVENT_PREFIX + "marked_sent"
 
 
 def record_key(tag: str) -> str:
@@ -113,6 +120,29 @@ class StoreLedger:
         )
         return entry
 
+    def record_marked_sent(self, channel: str, by: str) -> Delivery:
+        entries, version = self._current()
+        previous = entries.get(channel)
+        entry = marked_sent(previous, channel, self.tag, by)
+        assert previous is not None  # marked_sent refuses a channel with no entry
+        self._put(
+            entries,
+            entry,
+            version,
+            {
+                "tag": self.tag,
+                "channel": channel,
+                "status": entry.status,
+                "attempt": entry.attempts,
+                "by": by,
+                "marked_at": entry.finished_at,
+                "was": previous.status,
+                "was_detail": self._clean(previous.detail),
+            },
+            event=MARKED_SENT_EVENT,
+        )
+        return entry
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Be the only sender of this release (every process and machine on this store);
@@ -168,13 +198,15 @@ class StoreLedger:
         entry: Delivery,
         version: int | None,
         shown: dict[str, Any],
+        *,
+        event: str | None = None,
     ) -> None:
         try:
             self.orch.put_record(
                 self.key,
                 self._data({**entries, entry.channel: entry}),
                 expect=version,
-                event=EVENT_PREFIX + entry.status,
+                event=event or EVENT_PREFIX + entry.status,
                 event_data=shown,
                 task_id=self.task_id,
             )
@@ -208,6 +240,9 @@ class _NoStoreYet:
     def record_result(self, channel: str, outcome: Outcome) -> Delivery:  # noqa: ARG002
         raise StoreError(f"{channel}: a dry run records nothing")
 
+    def record_marked_sent(self, channel: str, by: str) -> Delivery:  # noqa: ARG002
+        raise StoreError(f"{channel}: a dry run records nothing")
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         raise StoreError("a dry run sends nothing")
@@ -222,11 +257,16 @@ def announce_send(
     force: Collection[str] = (),
     tag: str | None = None,
     package: str | None = None,
+    mark_sent: Sequence[str] = (),
     actor: str = "cli",
     database_url: str | None = None,
 ) -> SendReport:
     """``castoff announce send`` / MCP ``announce_send``: the announce service, with the
-    ledger of ``root``'s session in the store (a dry run creates no store or session)."""
+    ledger of ``root``'s session in the store (a dry run creates no store or session).
+
+    ``mark_sent`` channels are recorded as sent in the name of this process's user,
+    host and ``actor`` (:func:`marked_by`); nothing is sent.
+    """
     from castoff.orchestrator.service import Orchestrator
     from castoff.release.announce import service
 
@@ -250,4 +290,15 @@ def announce_send(
             tag=tag,
             package=package,
             ledger=ledger,
+            mark_sent=mark_sent,
+            by=marked_by(actor) if mark_sent else "",
         )
+
+
+def marked_by(actor: str) -> str:
+    """Who records a delivery as sent by hand: ``<user>@<host> (<actor>)``."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        user = f"uid {os.getuid()}"
+    return f"{user}@{socket.gethostname()} ({actor})"

@@ -513,6 +513,10 @@ def run_push(inp: StepInput) -> StepResult:
     return StepResult(f"pushed {plan.tag} to {s.remote}", {"remote": s.remote, "tag": plan.tag})
 
 
+#: What the delivery step's error says of a channel whose outcome is unknown.
+MAYBE_DELIVERED = "may have been delivered"
+
+
 def run_announce_send(inp: StepInput) -> StepResult:
     """Deliver the announcements (exactly once per channel, via the store's delivery ledger)."""
     from castoff.release.announce.service import send_notes
@@ -543,10 +547,13 @@ def run_announce_send(inp: StepInput) -> StepResult:
             )
         if unknown:
             names = ", ".join(r.channel for r in unknown)
+            mark = " ".join(f"--mark-sent {r.channel}" for r in unknown)
             force = " ".join(f"--force-channel {r.channel}" for r in unknown)
             parts.append(
-                f"{names} may have been delivered (the answer was lost); check, and resend "
-                f"only if it was not: `castoff announce send --tag {plan.tag} {force} --yes`"
+                f"{names} {MAYBE_DELIVERED} (the answer was lost); check: if it arrived, "
+                f"record it with `castoff announce send --tag {plan.tag} {mark} --yes`, if not, "
+                f"resend it with `castoff announce send --tag {plan.tag} {force} --yes`; then "
+                "`castoff release resume --yes` finishes the release"
             )
         raise StepFailed("; ".join(parts), StepResult("failed", data))
     return StepResult(

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from castoff.errors import CastoffError, CheckFailed
 from castoff.release.workflow import graph
-from castoff.release.workflow.executors import ReleasePlan
+from castoff.release.workflow.executors import MAYBE_DELIVERED, ReleasePlan
 
 if TYPE_CHECKING:
     from castoff.orchestrator.models import Task
@@ -173,11 +173,16 @@ def describe(
     if tagged and not plan.dry_run and after_tag and (stopped in (None, "failed")):
         # the release is out; only a push or a delivery after the tag is missing
         what = "; ".join(_after_tag_failure(s) for s in after_tag)
+        unsure = any(MAYBE_DELIVERED in (s.error or "") for s in after_tag)
         return make(
             "partial",
             f"tagged {plan.tag}; {what} {done}",
             4,
-            "fix the cause, then `castoff release resume` retries only what failed",
+            "check whether each channel that may have been delivered got it, record it "
+            "(`castoff announce send --mark-sent C --yes`) or resend it (`--force-channel C`), "
+            "then `castoff release resume --yes`"
+            if unsure
+            else "fix the cause, then `castoff release resume` retries only what failed",
         )
     if stopped == "failed" and error is not None:
         code = error.exit_code if error.exit_code != 4 else 1
