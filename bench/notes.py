@@ -19,6 +19,7 @@ Usage: ``python bench/notes.py [N ...]`` (default 10000 100000).
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import subprocess
@@ -159,7 +160,11 @@ def bench(n: int) -> dict[str, Result | None]:
 
 
 def main() -> int:
-    sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000]
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument(
+        "sizes", nargs="*", type=int, help="commits per repository (default: 10000 100000)"
+    )
+    sizes = parser.parse_args().sizes or [10_000, 100_000]
     print(f"bench/notes.py: best of {REPEAT} runs; {os.cpu_count()} CPUs")
     table = {n: bench(n) for n in sizes}
     castoff = [(n, r["castoff"]) for n, r in table.items() if r.get("castoff")]
