@@ -22,7 +22,9 @@ from castoff.errors import UsageError
 from castoff.orchestrator.core import no_session
 from castoff.orchestrator.execution import ExecutionOperations
 from castoff.orchestrator.health import HealthOperations
+from castoff.orchestrator.history import EventOperations
 from castoff.orchestrator.maintenance import MaintenanceOperations
+from castoff.orchestrator.planning import PlanningOperations
 from castoff.orchestrator.records import RecordOperations
 from castoff.orchestrator.sessions import SessionOperations
 from castoff.orchestrator.tasks import TaskOperations
@@ -32,7 +34,9 @@ from castoff.store.database import Database, store_exists
 class Orchestrator(
     MaintenanceOperations,
     SessionOperations,
+    PlanningOperations,
     TaskOperations,
+    EventOperations,
     ExecutionOperations,
     HealthOperations,
     RecordOperations,
