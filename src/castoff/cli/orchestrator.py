@@ -12,16 +12,23 @@ Only ``initialize-session`` and ``plan-task`` create a store or a session; every
 other command refuses a directory without one ("no castoff session in DIR",
 exit 2), and ``list-sessions`` / ``cleanup-sessions`` report nothing.
 
-Start-up: typer is imported only in :func:`register`, which registers just the
-command a run names; :func:`fast_path` runs the read-only status commands
-without typer at all. The orchestrator and Rich are imported inside the commands.
+This module has the command table, the helpers the commands share, and the
+session and status commands; the task commands are in
+:mod:`castoff.cli.orchestrator_tasks`, health, maintenance, events and artifacts
+in :mod:`castoff.cli.orchestrator_store`.
+
+Start-up: typer is imported only in :func:`register`, which registers (and
+imports the module of) just the command a run names; :func:`fast_path` runs the
+read-only status commands without typer at all. The orchestrator and Rich are
+imported inside the commands.
 """
 
 from __future__ import annotations
 
-import json
+import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -34,23 +41,40 @@ if TYPE_CHECKING:
     from castoff.cli.options import DryRunOpt, JsonOpt, WorkdirOpt
     from castoff.orchestrator.service import Orchestrator
 
-    TaskIdArg = str | None
-    TaskIdOpt = str | None
-    ParentOpt = str | None
-    WorkerOpt = str | None
-
 HELP = "The task orchestrator: sessions, tasks, leases, artifacts, health."
-_COMMANDS: dict[str, Callable[..., None]] = {}
+_TASKS = "castoff.cli.orchestrator_tasks"
+_STORE = "castoff.cli.orchestrator_store"
+
+#: Every command, in ``castoff orchestrator --help`` order → its module, where it is
+#: the function of the same name with underscores (``plan-task`` → ``plan_task``).
+_COMMANDS: dict[str, str] = {
+    "initialize-session": __name__,
+    "list-sessions": __name__,
+    "resume-session": __name__,
+    "session-status": __name__,
+    "cleanup-sessions": __name__,
+    "plan-task": _TASKS,
+    "update-task": _TASKS,
+    "delete-task": _TASKS,
+    "cancel-task": _TASKS,
+    "query-tasks": _TASKS,
+    "execute-task": _TASKS,
+    "complete-task": _TASKS,
+    "fail-task": _TASKS,
+    "synthesize-results": _TASKS,
+    "get-status": __name__,
+    "health-check": _STORE,
+    "maintenance-coordinator": _STORE,
+    "restart-status": __name__,
+    "events": _STORE,
+    "read-artifact": _STORE,
+}
 
 
-def _command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Record a command; :func:`register` adds the ones a run needs."""
-
-    def add(fn: Callable[..., None]) -> Callable[..., None]:
-        _COMMANDS[name] = fn
-        return fn
-
-    return add
+def _function(name: str) -> Callable[..., None]:
+    """Command ``name``'s function (importing its module)."""
+    function: Callable[..., None] = getattr(import_module(_COMMANDS[name]), name.replace("-", "_"))
+    return function
 
 
 def _option_types() -> dict[str, Any]:
@@ -85,13 +109,7 @@ def _option_types() -> dict[str, Any]:
     }
 
 
-def _one(ctx: typer.Context, positional: str | None, option: str | None, flag: str) -> str:
-    from castoff.cli.options import positional_or_option
-
-    return positional_or_option(ctx, positional, option, flag)
-
-
-def _open(
+def open_orchestrator(
     working_directory: Path | None, *, create: bool = False
 ) -> AbstractContextManager[Orchestrator]:
     """The orchestrator of the session found from ``working_directory``.
@@ -116,25 +134,14 @@ def _has_store(working_directory: Path | None) -> bool:
     return store_exists(workspace.database_url(workspace.find_root(working_directory)))
 
 
-def _context(value: str | None) -> dict[str, Any] | str | None:
-    if value is None:
-        return None
-    try:
-        parsed = json.loads(value)
-    except ValueError:
-        return value
-    return parsed if isinstance(parsed, dict) else value
-
-
 # -- sessions ---------------------------------------------------------------------
-@_command("initialize-session")
 def initialize_session(
     working_directory: WorkdirOpt = None,
     name: Annotated[str | None, typer.Option(help="A name for the session.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Start (or reopen) the session of the working directory."""
-    with _open(working_directory, create=True) as orch:
+    with open_orchestrator(working_directory, create=True) as orch:
         session = orch.initialize_session(orch.working_directory, name=name)
     emit(
         session,
@@ -145,19 +152,17 @@ def initialize_session(
     )
 
 
-@_command("list-sessions")
 def list_sessions(working_directory: WorkdirOpt = None, as_json: JsonOpt = False) -> None:
     """Every session in the store (none when the directory has no store)."""
     from castoff.orchestrator.models import Session
 
     sessions: list[Session] = []
     if _has_store(working_directory):
-        with _open(working_directory) as orch:
+        with open_orchestrator(working_directory) as orch:
             sessions = orch.list_sessions()
     emit(sessions, as_json=as_json, human=lambda con: views.show_sessions(con, sessions))
 
 
-@_command("resume-session")
 def resume_session(
     session_id: Annotated[
         str | None,
@@ -167,12 +172,11 @@ def resume_session(
     as_json: JsonOpt = False,
 ) -> None:
     """Resume a session: reclaim its expired leases and show its status."""
-    with _open(working_directory) as orch:
+    with open_orchestrator(working_directory) as orch:
         status = orch.resume_session(session_id)
     emit(status, as_json=as_json, human=lambda con: views.show_status(con, status))
 
 
-@_command("session-status")
 def session_status(
     session_id: Annotated[
         str | None, typer.Option("--session-id", help="Session (default: this directory's).")
@@ -181,12 +185,11 @@ def session_status(
     as_json: JsonOpt = False,
 ) -> None:
     """The status of a session."""
-    with _open(working_directory) as orch:
+    with open_orchestrator(working_directory) as orch:
         status = orch.session_status(session_id)
     emit(status, as_json=as_json, human=lambda con: views.show_status(con, status))
 
 
-@_command("cleanup-sessions")
 def cleanup_sessions(
     dry_run: DryRunOpt = False,
     all_hosts: Annotated[
@@ -204,324 +207,12 @@ def cleanup_sessions(
 
     result = CleanupResult(dry_run=dry_run, sessions=[], removed=0)
     if _has_store(working_directory):
-        with _open(working_directory) as orch:
+        with open_orchestrator(working_directory) as orch:
             result = orch.cleanup_sessions(dry_run=dry_run, all_hosts=all_hosts)
     emit(result, as_json=as_json, human=lambda con: views.show_cleanup(con, result))
 
 
-# -- tasks ------------------------------------------------------------------------
-@_command("plan-task")
-def plan_task(
-    ctx: typer.Context,
-    title_arg: Annotated[
-        str | None,
-        typer.Argument(
-            help="What the task is (or --title).", show_default=False, metavar="[TITLE]"
-        ),
-    ] = None,
-    *,
-    title: Annotated[
-        str | None, typer.Option("--title", help="What the task is.", show_default=False)
-    ] = None,
-    description: Annotated[str, typer.Option(help="Details.")] = "",
-    task_type: Annotated[
-        str, typer.Option("--task-type", help="standard, breakdown, milestone, …")
-    ] = "standard",
-    parent_task_id: ParentOpt = None,
-    complexity: Annotated[
-        str, typer.Option(help="trivial, simple, moderate, complex, very_complex")
-    ] = "moderate",
-    specialist_type: Annotated[
-        str, typer.Option("--specialist-type", help="coder, tester, release_notes, …")
-    ] = "generic",
-    estimated_effort: Annotated[
-        str | None, typer.Option("--estimated-effort", help="e.g. 2h")
-    ] = None,
-    due_date: Annotated[
-        str | None, typer.Option("--due-date", help="ISO 8601 date or datetime")
-    ] = None,
-    context: Annotated[str | None, typer.Option(help="Text, or a JSON object.")] = None,
-    dependencies: Annotated[
-        list[str] | None, typer.Option("--dependencies", help="A task this one waits for (repeat).")
-    ] = None,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Plan a task (a subtask with --parent-task-id)."""
-    what = _one(ctx, title_arg, title, "--title")
-    with _open(working_directory, create=True) as orch:
-        task = orch.plan_task(
-            what,
-            description=description,
-            task_type=task_type,
-            parent_task_id=parent_task_id,
-            complexity=complexity,
-            specialist_type=specialist_type,
-            estimated_effort=estimated_effort,
-            due_date=due_date,
-            context=_context(context),
-            dependencies=dependencies or [],
-        )
-    emit(
-        task,
-        as_json=as_json,
-        human=lambda con: con.print(views.esc(f"planned {task.id}: {task.title}")),
-    )
-
-
-@_command("update-task")
-def update_task(
-    ctx: typer.Context,
-    task_arg: TaskIdArg = None,
-    *,
-    task_id: TaskIdOpt = None,
-    title: Annotated[str | None, typer.Option()] = None,
-    description: Annotated[str | None, typer.Option()] = None,
-    task_type: Annotated[str | None, typer.Option("--task-type")] = None,
-    specialist_type: Annotated[str | None, typer.Option("--specialist-type")] = None,
-    complexity: Annotated[str | None, typer.Option()] = None,
-    status: Annotated[str | None, typer.Option(help="pending, blocked or archived")] = None,
-    parent_task_id: ParentOpt = None,
-    estimated_effort: Annotated[str | None, typer.Option("--estimated-effort")] = None,
-    due_date: Annotated[str | None, typer.Option("--due-date")] = None,
-    context: Annotated[str | None, typer.Option(help="Text, or a JSON object.")] = None,
-    dependencies: Annotated[
-        list[str] | None, typer.Option("--dependencies", help="Replaces the dependencies (repeat).")
-    ] = None,
-    clear_dependencies: Annotated[
-        bool, typer.Option("--clear-dependencies", help="Remove every dependency.")
-    ] = False,
-    next_action: Annotated[str | None, typer.Option("--next-action")] = None,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force", help="Change the status even while another worker holds a live lease."
-        ),
-    ] = False,
-    worker: WorkerOpt = None,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Change a task's fields; only the given options change."""
-    which = _one(ctx, task_arg, task_id, "--task-id")
-    with _open(working_directory) as orch:
-        task = orch.update_task(
-            which,
-            title=title,
-            description=description,
-            task_type=task_type,
-            specialist_type=specialist_type,
-            complexity=complexity,
-            status=status,
-            parent_task_id=parent_task_id,
-            estimated_effort=estimated_effort,
-            due_date=due_date,
-            context=_context(context),
-            dependencies=[] if clear_dependencies else dependencies,
-            next_action=next_action,
-            force=force,
-            worker=worker,
-        )
-    emit(task, as_json=as_json, human=lambda con: views.show_task(con, task))
-
-
-@_command("delete-task")
-def delete_task(
-    ctx: typer.Context,
-    task_arg: TaskIdArg = None,
-    task_id: TaskIdOpt = None,
-    force: Annotated[
-        bool, typer.Option("--force", help="Also with subtasks, dependents or work in progress.")
-    ] = False,
-    archive_instead: Annotated[
-        bool, typer.Option("--archive-instead", help="Archive rather than delete.")
-    ] = False,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Delete a task and its subtasks (or archive them)."""
-    which = _one(ctx, task_arg, task_id, "--task-id")
-    with _open(working_directory) as orch:
-        result = orch.delete_task(which, force=force, archive_instead=archive_instead)
-
-    def human(con: Any) -> None:
-        if result.archived:
-            con.print(f"archived {len(result.archived)} task(s): {', '.join(result.archived)}")
-        else:
-            con.print(f"deleted {len(result.deleted)} task(s): {', '.join(result.deleted)}")
-
-    emit(result, as_json=as_json, human=human)
-
-
-@_command("cancel-task")
-def cancel_task(
-    ctx: typer.Context,
-    task_arg: TaskIdArg = None,
-    task_id: TaskIdOpt = None,
-    reason: Annotated[str, typer.Option(help="Why.")] = "",
-    preserve_work: Annotated[
-        bool, typer.Option("--preserve-work/--discard-work", help="Keep the artifacts.")
-    ] = True,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Cancel a task and its open subtasks."""
-    which = _one(ctx, task_arg, task_id, "--task-id")
-    with _open(working_directory) as orch:
-        result = orch.cancel_task(which, reason=reason, preserve_work=preserve_work)
-    emit(
-        result,
-        as_json=as_json,
-        human=lambda con: con.print(
-            f"cancelled {len(result.cancelled)} task(s): {', '.join(result.cancelled)}"
-        ),
-    )
-
-
-@_command("query-tasks")
-def query_tasks(
-    *,
-    status: Annotated[
-        list[str] | None, typer.Option("--status", help="Repeat for several.")
-    ] = None,
-    task_type: Annotated[list[str] | None, typer.Option("--task-type")] = None,
-    specialist_type: Annotated[list[str] | None, typer.Option("--specialist-type")] = None,
-    parent_task_id: ParentOpt = None,
-    complexity: Annotated[list[str] | None, typer.Option("--complexity")] = None,
-    search_text: Annotated[
-        str | None, typer.Option("--search-text", help="In title, description, summary.")
-    ] = None,
-    created_after: Annotated[str | None, typer.Option("--created-after")] = None,
-    created_before: Annotated[str | None, typer.Option("--created-before")] = None,
-    include_children: Annotated[
-        bool,
-        typer.Option(
-            "--include-children",
-            help="All descendants of --parent-task-id, not only its children (needs it).",
-        ),
-    ] = False,
-    include_artifacts: Annotated[bool, typer.Option("--include-artifacts")] = False,
-    limit: Annotated[int, typer.Option(help="Page size (1–1000).")] = 50,
-    offset: Annotated[int, typer.Option()] = 0,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Find tasks; every filter narrows the result."""
-    with _open(working_directory) as orch:
-        page = orch.query_tasks(
-            status=status,
-            task_type=task_type,
-            specialist_type=specialist_type,
-            parent_task_id=parent_task_id,
-            complexity=complexity,
-            search_text=search_text,
-            created_after=created_after,
-            created_before=created_before,
-            include_children=include_children,
-            include_artifacts=include_artifacts,
-            limit=limit,
-            offset=offset,
-        )
-    emit(page, as_json=as_json, human=lambda con: views.show_page(con, page))
-
-
-@_command("execute-task")
-def execute_task(
-    ctx: typer.Context,
-    task_arg: TaskIdArg = None,
-    task_id: TaskIdOpt = None,
-    worker: WorkerOpt = None,
-    lease_seconds: Annotated[
-        int | None,
-        typer.Option(
-            "--lease-seconds",
-            help="How long the lease lasts (default 600). Run again to renew a lease you hold.",
-        ),
-    ] = None,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Claim a task (or renew your lease) and print its context."""
-    which = _one(ctx, task_arg, task_id, "--task-id")
-    with _open(working_directory) as orch:
-        result = orch.execute_task(which, worker=worker, lease_seconds=lease_seconds)
-    emit(result, as_json=as_json, human=lambda con: views.show_context(con, result))
-
-
-@_command("complete-task")
-def complete_task(
-    ctx: typer.Context,
-    task_arg: TaskIdArg = None,
-    *,
-    task_id: TaskIdOpt = None,
-    summary: Annotated[str, typer.Option(help="What was done (required).", show_default=False)],
-    detailed_work: Annotated[str | None, typer.Option("--detailed-work")] = None,
-    file_paths: Annotated[
-        list[str] | None,
-        typer.Option("--file-paths", help="A produced file in the working directory (repeat)."),
-    ] = None,
-    artifact_type: Annotated[str, typer.Option("--artifact-type")] = "general",
-    next_action: Annotated[str | None, typer.Option("--next-action")] = None,
-    worker: WorkerOpt = None,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Complete an in-progress task you hold, storing its artifacts."""
-    which = _one(ctx, task_arg, task_id, "--task-id")
-    with _open(working_directory) as orch:
-        task = orch.complete_task(
-            which,
-            summary,
-            detailed_work=detailed_work,
-            file_paths=file_paths or [],
-            artifact_type=artifact_type,
-            next_action=next_action,
-            worker=worker,
-        )
-    emit(task, as_json=as_json, human=lambda con: views.show_task(con, task))
-
-
-@_command("fail-task")
-def fail_task(
-    ctx: typer.Context,
-    task_arg: TaskIdArg = None,
-    *,
-    task_id: TaskIdOpt = None,
-    error: Annotated[str, typer.Option(help="What went wrong (required).", show_default=False)],
-    worker: WorkerOpt = None,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Record that an in-progress task you hold failed."""
-    which = _one(ctx, task_arg, task_id, "--task-id")
-    with _open(working_directory) as orch:
-        task = orch.fail_task(which, error, worker=worker)
-    emit(task, as_json=as_json, human=lambda con: views.show_task(con, task))
-
-
-@_command("synthesize-results")
-def synthesize_results(
-    ctx: typer.Context,
-    parent_arg: Annotated[
-        str | None,
-        typer.Argument(
-            help="The parent task's id (or --parent-task-id).",
-            show_default=False,
-            metavar="[PARENT_TASK_ID]",
-        ),
-    ] = None,
-    parent_task_id: ParentOpt = None,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Combine a parent's subtasks into one report artifact."""
-    which = _one(ctx, parent_arg, parent_task_id, "--parent-task-id")
-    with _open(working_directory) as orch:
-        result = orch.synthesize_results(which)
-    emit(result, as_json=as_json, human=lambda con: views.show_synthesis(con, result))
-
-
-@_command("get-status")
+# -- status -----------------------------------------------------------------------
 def get_status(
     include_completed: Annotated[
         bool, typer.Option("--include-completed/--exclude-completed")
@@ -530,110 +221,16 @@ def get_status(
     as_json: JsonOpt = False,
 ) -> None:
     """The session's progress: counts, running, ready next."""
-    with _open(working_directory) as orch:
+    with open_orchestrator(working_directory) as orch:
         status = orch.get_status(include_completed=include_completed)
     emit(status, as_json=as_json, human=lambda con: views.show_status(con, status))
 
 
-@_command("health-check")
-def health_check(
-    include_database_status: Annotated[bool, typer.Option("--include-database-status")] = False,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Check the store, the schema and the role files (exit 1 when unhealthy)."""
-    with _open(working_directory) as orch:
-        report = orch.health_check(include_database_status=include_database_status)
-    emit(report, as_json=as_json, human=lambda con: views.show_health(con, report))
-    if not report.healthy:
-        import typer
-
-        raise typer.Exit(1)
-
-
-@_command("maintenance-coordinator")
-def maintenance_coordinator(
-    action: Annotated[
-        str,
-        typer.Option(
-            help="scan_cleanup, validate_structure, update_documentation, prepare_handover",
-            show_default=False,
-        ),
-    ],
-    scope: Annotated[str, typer.Option(help="session or all")] = "session",
-    validation_level: Annotated[
-        str, typer.Option("--validation-level", help="basic or full")
-    ] = "basic",
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Clean up, validate the task graph, or write status / handover documents."""
-    from castoff.release.workflow.scratch import clean_scratch
-
-    with _open(working_directory) as orch:
-        report = orch.maintenance_coordinator(
-            action, scope=scope, validation_level=validation_level, cleaners=(clean_scratch,)
-        )
-    emit(report, as_json=as_json, human=lambda con: views.show_maintenance(con, report))
-
-
-@_command("restart-status")
 def restart_status(working_directory: WorkdirOpt = None, as_json: JsonOpt = False) -> None:
     """What the last recovery found and reclaimed, and what is running now."""
-    with _open(working_directory) as orch:
+    with open_orchestrator(working_directory) as orch:
         status = orch.restart_status()
     emit(status, as_json=as_json, human=lambda con: views.show_restart(con, status))
-
-
-@_command("events")
-def events(
-    task_id: Annotated[str | None, typer.Option("--task-id")] = None,
-    kind: Annotated[str | None, typer.Option()] = None,
-    limit: Annotated[int, typer.Option()] = 50,
-    before: Annotated[
-        int | None, typer.Option(help="Only events older than this event id (the next page).")
-    ] = None,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """The session's event log, newest first."""
-    with _open(working_directory) as orch:
-        found = orch.events(task_id=task_id, limit=limit, kind=kind, before=before)
-    emit(found, as_json=as_json, human=lambda con: views.show_events(con, found))
-
-
-@_command("read-artifact")
-def read_artifact(
-    sha256: Annotated[str, typer.Argument(help="The sha256 of the content.", show_default=False)],
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write it to this file instead of stdout."),
-    ] = None,
-    working_directory: WorkdirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """An artifact's content, by its sha256.
-
-    With --json: the Artifact and its text (``content_base64`` when it is not UTF-8).
-    """
-    import sys
-
-    with _open(working_directory) as orch:
-        content = orch.read_artifact(sha256)
-        artifact = orch.find_artifact(sha256) if as_json else None
-    if output is not None:
-        output.write_bytes(content)
-    if as_json:
-        try:
-            text: dict[str, Any] = {"content": content.decode("utf-8")}
-        except UnicodeDecodeError:
-            import base64
-
-            text = {"content_base64": base64.b64encode(content).decode("ascii")}
-        emit({"artifact": artifact} | text, as_json=True, human=lambda _con: None)
-    elif output is None:
-        sys.stdout.buffer.write(content)
-        sys.stdout.flush()
 
 
 def register(app: typer.Typer, command: str | None = None) -> None:
@@ -642,13 +239,15 @@ def register(app: typer.Typer, command: str | None = None) -> None:
     Typer inspects every registered function when it builds the click command
     (about 5 ms each), so a run that names a known command registers just that one.
     """
-    # The commands' string annotations resolve against these module globals.
-    globals().update(_option_types())
+    types = _option_types()
     import typer
 
     group = typer.Typer(name="orchestrator", help=HELP, no_args_is_help=True, rich_markup_mode=None)
     for name in [command] if command in _COMMANDS else _COMMANDS:
-        group.command(name)(_COMMANDS[name])
+        function = _function(name)
+        # The command's string annotations resolve against its module's globals.
+        vars(sys.modules[function.__module__]).update(types)
+        group.command(name)(function)
     app.add_typer(group)
 
 
@@ -694,5 +293,5 @@ def fast_path(argv: list[str]) -> int | None:
             return None
     if "working_directory" in kwargs:
         kwargs["working_directory"] = Path(kwargs["working_directory"])
-    _COMMANDS[argv[1]](**kwargs)
+    _function(argv[1])(**kwargs)
     return 0
