@@ -124,7 +124,7 @@ def clone(src: Path, into: Path) -> Path:
 def run_direct(repo: Path) -> Run:
     """The engines in order, results in memory."""
     from castoff.release import git
-    from castoff.release.tagging import compute_next
+    from castoff.release.next_version import compute_next
 
     CLOCK.reset()
     start = time.perf_counter()

@@ -15,7 +15,7 @@ import pytest
 
 from castoff.config import load_config
 from castoff.errors import NotSupportedYet
-from castoff.release import adopt, tagging
+from castoff.release import adopt, next_version, tagging
 
 CZ_PYPROJECT = """\
 [project]
@@ -112,7 +112,7 @@ def test_castoff_releases_a_commitizen_project_like_cz(repo: Any) -> None:
     )
     repo.commit("feat: a")
     config = load_config(repo.path)
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     tagging.apply_release(repo.path, config, nxt, "notes")
     assert repo.git("log", "-1", "--format=%s") == "bump: version 0.1.0 → 0.2.0"
     assert (repo.path / "src/demo/__init__.py").read_text() == '__version__ = "0.2.0"\n'
@@ -141,7 +141,7 @@ def test_commitizen_bare_path_means_every_line(repo: Any) -> None:
         "src/demo/version.py:.*",
         "conf.py:^release",
     ]
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     tagging.apply_release(repo.path, config, nxt, "notes")
     assert (repo.path / "src/demo/version.py").read_text() == 'VERSION = "1.1.0"\nBUILD = "x"\n'
     assert (repo.path / "conf.py").read_text() == 'version = "1.0.0"\nrelease = "1.1.0"\n'
@@ -158,7 +158,7 @@ def test_commitizen_pyproject_in_version_files_keeps_both_versions(repo: Any) ->
     repo.tag("v1.0.0")
     repo.commit("fix: a")
     config = load_config(repo.path)
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     tagging.apply_release(repo.path, config, nxt, "notes")
     assert (repo.path / "pyproject.toml").read_text() == text.format(v="1.0.1")
 
@@ -190,7 +190,7 @@ def test_commitizen_semver_prereleases_count_like_cz(repo: Any) -> None:
     repo.git("tag", "v1.1.0-rc0")
     repo.commit("fix: b")
     config = load_config(repo.path)
-    assert tagging.compute_next(repo.path, config, prerelease="rc").next == "1.1.0-rc1"
+    assert next_version.compute_next(repo.path, config, prerelease="rc").next == "1.1.0-rc1"
 
 
 def test_semantic_release_first_release_settings(tmp_path: Any) -> None:
@@ -239,11 +239,11 @@ def test_version_next_names_each_version_the_tool_released(name: str, tmp_path: 
         _git(repo, "checkout", "-q", "--detach", f"{tag}^{{commit}}~1")
         config = load_config(repo)
         assert config.source.startswith(entry["tool"])
-        nxt = tagging.compute_next(repo, config, prerelease=release["prerelease"])
+        nxt = next_version.compute_next(repo, config, prerelease=release["prerelease"])
         assert (nxt.tag, nxt.warnings) == (tag, ()), f"{name}: before {tag}: {nxt.message}"
     if entry["tail_releases_nothing"]:
         _git(repo, "checkout", "-q", "main")
-        nxt = tagging.compute_next(repo, load_config(repo))
+        nxt = next_version.compute_next(repo, load_config(repo))
         assert nxt.no_release, f"{name}: at the end: {nxt.next} ({nxt.message})"
 
 
@@ -256,7 +256,7 @@ def test_castoff_writes_what_the_tool_wrote(name: str, tmp_path: Path) -> None:
         tool_commit = _git(probe, "rev-parse", f"{tag}^{{commit}}")
         repo = _clone_at(name, tmp_path / str(i), f"{tool_commit}~1")
         config = load_config(repo)
-        nxt = tagging.compute_next(repo, config, prerelease=release["prerelease"])
+        nxt = next_version.compute_next(repo, config, prerelease=release["prerelease"])
         tagging.apply_release(repo, config, nxt, "notes")
         changed = _git(probe, "diff", "--name-only", f"{tool_commit}~1", tool_commit).split()
         for path in changed:

@@ -1,4 +1,5 @@
-"""release.tagging: next version from real git history; idempotent files → commit → tag → push."""
+"""release.next_version and release.tagging: next version from real git history;
+idempotent files → commit → tag → push."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from castoff.config import Config
 from castoff.errors import DirtyWorkingTree, TagConflict, UsageError
-from castoff.release import tagging
+from castoff.release import next_version, tagging
 from castoff.release.version import version_settings
 
 PYPROJECT = '[project]\nname = "demo"\nversion = "{v}"  # the version\n'
@@ -39,7 +40,7 @@ def test_next_from_commits_since_tag(repo: Any) -> None:
     released(repo)
     repo.commit("fix: a bug")
     sha = repo.commit("feat(api): a feature")
-    nxt = tagging.compute_next(repo.path, cfg(repo))
+    nxt = next_version.compute_next(repo.path, cfg(repo))
     assert (nxt.current, nxt.next, nxt.bump, nxt.tag) == ("1.0.0", "1.1.0", "minor", "v1.1.0")
     assert [c.sha for c in nxt.reasons] == [sha]
     assert nxt.commit_count == 2
@@ -49,7 +50,7 @@ def test_next_nothing_releasable(repo: Any) -> None:
     """Only chores since the tag → no_release with a message."""
     released(repo)
     repo.commit("chore: tidy")
-    nxt = tagging.compute_next(repo.path, cfg(repo))
+    nxt = next_version.compute_next(repo.path, cfg(repo))
     assert nxt.no_release
     assert nxt.next is None
 
@@ -62,21 +63,21 @@ def test_next_uses_latest_reachable_tag_only(repo: Any) -> None:
     repo.tag("v5.0.0")
     repo.git("checkout", "-q", "main")
     repo.commit("fix: main")
-    assert tagging.compute_next(repo.path, cfg(repo)).next == "1.0.1"
+    assert next_version.compute_next(repo.path, cfg(repo)).next == "1.0.1"
 
 
 def test_next_warns_when_files_disagree_with_tag(repo: Any) -> None:
     """Version files saying another version than the tag are reported."""
     released(repo)
     repo.commit("fix: x", {"pyproject.toml": PYPROJECT.format(v="0.9.0")})
-    nxt = tagging.compute_next(repo.path, cfg(repo))
+    nxt = next_version.compute_next(repo.path, cfg(repo))
     assert any("0.9.0" in w and "v1.0.0" in w for w in nxt.warnings)
 
 
 def test_next_without_tags_starts_from_version_files(repo: Any) -> None:
     """No tag yet: the version files' version is current (commitizen's habit)."""
     repo.commit("feat: start", {"pyproject.toml": PYPROJECT.format(v="0.1.0")})
-    nxt = tagging.compute_next(repo.path, cfg(repo))
+    nxt = next_version.compute_next(repo.path, cfg(repo))
     assert (nxt.current, nxt.next) == ("0.1.0", "0.2.0")
 
 
@@ -87,8 +88,8 @@ def test_prerelease_counter_grows_across_real_tags(repo: Any) -> None:
     repo.tag("v1.1.0-rc.1")
     repo.commit("fix: y")
     config = cfg(repo)
-    assert tagging.compute_next(repo.path, config, prerelease="rc").next == "1.1.0-rc.2"
-    assert tagging.compute_next(repo.path, config).next == "1.1.0"
+    assert next_version.compute_next(repo.path, config, prerelease="rc").next == "1.1.0-rc.2"
+    assert next_version.compute_next(repo.path, config).next == "1.1.0"
 
 
 def test_pep440_prerelease_across_real_tags(repo: Any) -> None:
@@ -98,14 +99,14 @@ def test_pep440_prerelease_across_real_tags(repo: Any) -> None:
     repo.tag("v1.1.0rc1")
     repo.commit("fix: y")
     config = cfg(repo, version_scheme="pep440")
-    assert tagging.compute_next(repo.path, config, prerelease="rc").next == "1.1.0rc2"
+    assert next_version.compute_next(repo.path, config, prerelease="rc").next == "1.1.0rc2"
 
 
 # -- applying ------------------------------------------------------------------
 
 
 def release(repo: Any, config: Config, **kw: Any) -> tagging.TagResult:
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     return tagging.apply_release(repo.path, config, nxt, "Release notes\n\n## Features\n", **kw)
 
 
@@ -141,7 +142,7 @@ def test_already_tagged_is_success(repo: Any) -> None:
     released(repo)
     repo.commit("feat: x")
     config = cfg(repo)
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     tagging.apply_release(repo.path, config, nxt, "notes")
     head = repo.head()
     again = tagging.apply_release(repo.path, config, nxt, "notes")
@@ -158,7 +159,7 @@ def test_tag_on_another_commit_is_a_conflict(repo: Any) -> None:
     repo.git("checkout", "-q", "main")
     repo.commit("feat: x")
     config = cfg(repo)
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     head = repo.head()
     with pytest.raises(TagConflict) as info:
         tagging.apply_release(repo.path, config, nxt, "notes")
@@ -171,7 +172,7 @@ def test_crash_after_files_then_rerun(repo: Any) -> None:
     released(repo)
     repo.commit("feat: x")
     config = cfg(repo)
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     s = version_settings(config)
     tagging.write_files(repo.path, tagging.plan_files(repo.path, s, nxt, None))
     before = count(repo)
@@ -185,7 +186,7 @@ def test_crash_after_commit_then_rerun(repo: Any) -> None:
     released(repo)
     repo.commit("feat: x")
     config = cfg(repo)
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     s = version_settings(config)
     files = tagging.plan_files(repo.path, s, nxt, None)
     tagging.write_files(repo.path, files)
@@ -205,7 +206,7 @@ def test_crash_after_tag_then_push(repo: Any, tmp_path: Path) -> None:
     repo.commit("feat: x")
     config = cfg(repo)
     release(repo, config)
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     assert nxt.no_release
     assert nxt.head_tagged
     tagging.push_release(repo.path, version_settings(config), str(nxt.previous_tag))
@@ -311,7 +312,7 @@ def test_changelog_is_committed_with_the_release(repo: Any) -> None:
     released(repo)
     repo.commit("feat: x")
     config = cfg(repo)
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
 
     def add_section(text: str) -> str:
         return text if "## 1.1.0" in text else "## 1.1.0\n\n" + text
@@ -352,8 +353,8 @@ def test_monorepo_commits_drive_their_package(repo: Any) -> None:
     repo.commit("feat: a thing", {"packages/a/x.py": "x = 1\n"})
     repo.commit("fix: b thing", {"packages/b/y.py": "y = 1\n"})
     config = monorepo_config(repo)
-    a = tagging.compute_next(repo.path, config, package="pkg-a")
-    b = tagging.compute_next(repo.path, config, package="pkg-b")
+    a = next_version.compute_next(repo.path, config, package="pkg-a")
+    b = next_version.compute_next(repo.path, config, package="pkg-b")
     assert (a.next, a.tag, b.next, b.tag) == ("1.1.0", "pkg-a-v1.1.0", "2.0.1", "pkg-b-v2.0.1")
     tagging.apply_release(repo.path, config, a, "notes")
     assert (repo.path / "packages/a/pyproject.toml").read_text() == PYPROJECT.format(v="1.1.0")
@@ -364,7 +365,7 @@ def test_monorepo_needs_a_package(repo: Any) -> None:
     """Without --package in a monorepo, a UsageError lists the packages."""
     repo.commit("chore: init")
     with pytest.raises(UsageError, match="pkg-a, pkg-b"):
-        tagging.compute_next(repo.path, monorepo_config(repo))
+        next_version.compute_next(repo.path, monorepo_config(repo))
 
 
 # -- version files sharing a file ---------------------------------------------------
@@ -390,7 +391,7 @@ def test_disagreeing_entries_of_one_file_are_named_by_key(repo: Any) -> None:
     text = '[project]\nname = "demo"\nversion = "1.0.0"\n\n[tool.commitizen]\nversion = "0.9.0"\n'
     repo.commit("feat: start", {"pyproject.toml": text})
     config = cfg(repo, version_files=["pyproject.toml", "pyproject.toml:tool.commitizen.version"])
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     assert (
         "pyproject.toml (tool.commitizen.version) says 0.9.0 but "
         "pyproject.toml (project.version) says 1.0.0" in nxt.warnings
@@ -433,7 +434,7 @@ def crash_before(monkeypatch: pytest.MonkeyPatch, command: str) -> None:
 
 def full_release(repo: Any, config: Config, **kw: Any) -> tagging.TagResult:
     """What `castoff version tag --yes` does: next, notes + CHANGELOG, apply."""
-    nxt = tagging.compute_next(repo.path, config, **kw)
+    nxt = next_version.compute_next(repo.path, config, **kw)
     text, changelog = tagging.release_notes_text(repo.path, config, nxt)
     return tagging.apply_release(repo.path, config, nxt, text, changelog=changelog)
 
@@ -468,14 +469,14 @@ def test_interrupted_first_release_is_finished_not_bumped(
         with pytest.raises(KeyboardInterrupt):
             full_release(repo, config)
     assert tags(repo) == []
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     assert (nxt.current, nxt.next) == ("1.0.0", "1.1.0")
     assert "interrupted" in nxt.message
     result = full_release(repo, config)
     assert (result.status, result.tag) == ("tagged", "v1.1.0")
     assert_released_once(repo, "1.1.0")
     assert not (repo.path / ".castoff/pending-release.json").exists()
-    assert tagging.compute_next(repo.path, config).no_release
+    assert next_version.compute_next(repo.path, config).no_release
 
 
 def test_interrupted_manual_version_is_finished(repo: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -485,7 +486,7 @@ def test_interrupted_manual_version_is_finished(repo: Any, monkeypatch: pytest.M
         crash_before(m, "commit")
         with pytest.raises(KeyboardInterrupt):
             full_release(repo, config, version="3.0.0")
-    assert tagging.compute_next(repo.path, config).next == "3.0.0"
+    assert next_version.compute_next(repo.path, config).next == "3.0.0"
     assert full_release(repo, config).tag == "v3.0.0"
     assert_released_once(repo, "3.0.0")
 
@@ -502,7 +503,7 @@ def test_interrupted_release_refuses_another_version(
         with pytest.raises(KeyboardInterrupt):
             full_release(repo, config)
     with pytest.raises(ConflictError, match="not finished") as info:
-        tagging.compute_next(repo.path, config, bump="major")
+        next_version.compute_next(repo.path, config, bump="major")
     assert info.value.exit_code == 3
 
 
@@ -518,7 +519,7 @@ def test_release_commit_is_recognised_without_the_record(
         with pytest.raises(KeyboardInterrupt):
             full_release(repo, config)
     shutil.rmtree(repo.path / ".castoff")
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     assert (nxt.current, nxt.next) == ("1.0.0", "1.1.0")
     full_release(repo, config)
     assert_released_once(repo, "1.1.0")
@@ -536,8 +537,8 @@ def test_stale_record_is_ignored_once_head_moved(
     repo.git("checkout", "HEAD", "--", "pyproject.toml")
     (repo.path / "CHANGELOG.md").unlink()
     repo.commit("fix: later")
-    assert tagging.compute_next(repo.path, config).next == "1.1.0"
-    assert tagging.compute_next(repo.path, config, bump="major").next == "2.0.0"
+    assert next_version.compute_next(repo.path, config).next == "1.1.0"
+    assert next_version.compute_next(repo.path, config, bump="major").next == "2.0.0"
 
 
 # -- re-runs with --version / --bump ---------------------------------------------------
@@ -549,7 +550,7 @@ def test_same_version_again_is_already_tagged(repo: Any) -> None:
     repo.commit("fix: x")
     config = cfg(repo)
     assert full_release(repo, config, version="1.2.0").tag == "v1.2.0"
-    again = tagging.compute_next(repo.path, config, version="1.2.0")
+    again = next_version.compute_next(repo.path, config, version="1.2.0")
     assert (again.no_release, again.head_tagged, again.previous_tag) == (True, True, "v1.2.0")
     assert "already on HEAD" in again.message
 
@@ -560,7 +561,7 @@ def test_bump_again_has_nothing_to_release(repo: Any) -> None:
     repo.commit("fix: x")
     config = cfg(repo)
     assert full_release(repo, config, bump="minor").tag == "v1.2.0"
-    again = tagging.compute_next(repo.path, config, bump="minor")
+    again = next_version.compute_next(repo.path, config, bump="minor")
     assert again.no_release
     assert "no commits since v1.2.0" in again.message
     assert tags(repo) == ["v1.1.0", "v1.2.0"]
@@ -573,9 +574,9 @@ def test_version_with_bump_or_prerelease_is_refused(repo: Any) -> None:
     released(repo)
     repo.commit("feat: x")
     with pytest.raises(VersionError, match="--prerelease and --version"):
-        tagging.compute_next(repo.path, cfg(repo), version="2.0.0", prerelease="rc")
+        next_version.compute_next(repo.path, cfg(repo), version="2.0.0", prerelease="rc")
     with pytest.raises(VersionError, match="--bump and --version"):
-        tagging.compute_next(repo.path, cfg(repo), version="2.0.0", bump="major")
+        next_version.compute_next(repo.path, cfg(repo), version="2.0.0", bump="major")
 
 
 # -- failures caught before anything is written ----------------------------------------
@@ -611,7 +612,7 @@ def test_initial_version_ignores_the_files_before_the_first_tag(repo: Any) -> No
     repo.commit("chore: init", {"pyproject.toml": PYPROJECT.format(v="0.5.0")})
     repo.commit("fix: x")
     config = cfg(repo, version={"initial_version": "0.0.0"})
-    nxt = tagging.compute_next(repo.path, config)
+    nxt = next_version.compute_next(repo.path, config)
     assert (nxt.current, nxt.next) == ("0.0.0", "0.0.1")
 
 
@@ -622,7 +623,7 @@ def test_first_release_without_zero_versions_is_one(repo: Any) -> None:
     config = cfg(repo, version={"initial_version": "0.0.0", "allow_zero_version": False})
     assert release(repo, config).tag == "v1.0.0"
     assert (repo.path / "pyproject.toml").read_text() == PYPROJECT.format(v="1.0.0")
-    assert tagging.compute_next(repo.path, config).no_release
+    assert next_version.compute_next(repo.path, config).no_release
 
 
 def test_bad_initial_version_is_a_config_error(repo: Any) -> None:
@@ -631,7 +632,7 @@ def test_bad_initial_version_is_a_config_error(repo: Any) -> None:
 
     repo.commit("chore: init")
     with pytest.raises(ConfigError, match="initial_version"):
-        tagging.compute_next(repo.path, cfg(repo, version={"initial_version": "zero"}))
+        next_version.compute_next(repo.path, cfg(repo, version={"initial_version": "zero"}))
 
 
 def test_monorepo_notes_and_changelog_hold_only_the_package(repo: Any) -> None:
@@ -648,7 +649,7 @@ def test_monorepo_notes_and_changelog_hold_only_the_package(repo: Any) -> None:
     repo.commit("feat: alpha feature", {"packages/a/x.py": "x = 1\n"})
     repo.commit("fix: beta bug", {"packages/b/y.py": "y = 1\n"})
     config = monorepo_config(repo)
-    nxt = tagging.compute_next(repo.path, config, package="pkg-a")
+    nxt = next_version.compute_next(repo.path, config, package="pkg-a")
     text, changelog = tagging.release_notes_text(repo.path, config, nxt)
     tagging.apply_release(repo.path, config, nxt, text, changelog=changelog)
     message = repo.git("tag", "-l", "--format=%(contents)", "pkg-a-v1.1.0")

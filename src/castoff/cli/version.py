@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
     from castoff.cli.options import DryRunOpt, JsonOpt, WorkdirOpt, YesOpt
     from castoff.config import Config
-    from castoff.release.tagging import NextVersion, TagResult
+    from castoff.release.next_version import NextVersion
+    from castoff.release.tagging import TagResult
 
     BumpOpt = str | None
     VersionOpt = str | None
@@ -94,7 +95,7 @@ def next_command(
 ) -> None:
     """Print the current and next version, why, and the scheme (exit 0 if nothing to release)."""
     from castoff.cli.output import print_json
-    from castoff.release.tagging import compute_next
+    from castoff.release.next_version import compute_next
     from castoff.release.version import package_names
 
     root, config = _load(workdir)
@@ -143,10 +144,11 @@ def tag_command(
     """Update version files, commit, and create the annotated release tag (idempotent)."""
     from castoff.cli.output import confirm, interactive, print_json
     from castoff.release import tagging
+    from castoff.release.next_version import compute_next
     from castoff.release.tagging import release_notes_text
 
     root, config = _load(workdir)
-    nxt = tagging.compute_next(
+    nxt = compute_next(
         root, config, bump=bump, version=version, prerelease=prerelease, package=package
     )
     if nxt.no_release:

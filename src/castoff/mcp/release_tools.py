@@ -20,9 +20,10 @@ from castoff.mcp.state import State
 from castoff.release.announce.delivery import SendReport
 from castoff.release.announce.service import DraftResult
 from castoff.release.model import ReleaseNotes
+from castoff.release.next_version import NextVersion
 from castoff.release.rollback.execute import RollbackRun
 from castoff.release.rollback.model import RollbackPlan
-from castoff.release.tagging import NextVersion, TagResult
+from castoff.release.tagging import TagResult
 from castoff.release.validate.model import ValidationReport
 from castoff.release.workflow.runner import ReleaseOutcome
 
@@ -60,7 +61,7 @@ def version_next(
 ) -> NextVersion:
     """The current and next version from the commits since the last release tag, with the
     reasons; no_release is true when nothing is releasable. Writes nothing."""
-    from castoff.release.tagging import compute_next
+    from castoff.release.next_version import compute_next
 
     root, config = _project(state)
     return compute_next(
@@ -84,10 +85,11 @@ def version_tag(
     annotated tag (message: the release notes), optionally push. Idempotent: a re-run
     finishes what is missing; a tag already on another commit is refused."""
     from castoff.release import git, tagging
+    from castoff.release.next_version import compute_next
     from castoff.release.version import version_settings
 
     root, config = _project(state)
-    nxt = tagging.compute_next(
+    nxt = compute_next(
         root, config, bump=bump, version=version, prerelease=prerelease, package=package
     )
     if nxt.no_release:

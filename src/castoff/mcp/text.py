@@ -66,9 +66,10 @@ def _release(result: Any) -> str:
     from castoff.release.announce.delivery import SendReport
     from castoff.release.announce.service import DraftResult
     from castoff.release.model import ReleaseNotes
+    from castoff.release.next_version import NextVersion
     from castoff.release.rollback.execute import RollbackRun
     from castoff.release.rollback.model import RollbackPlan
-    from castoff.release.tagging import NextVersion, TagResult
+    from castoff.release.tagging import TagResult
     from castoff.release.validate.model import ValidationReport
     from castoff.release.workflow.outcome import ReleaseOutcome
 

@@ -14,7 +14,8 @@ version files the interrupted run already moved would otherwise read as the
 current version and bump a second time.
 
 Only plain data and the file live here; git is asked in
-:mod:`castoff.release.tagging`.
+:mod:`castoff.release.next_version` (finding an interrupted release) and
+:mod:`castoff.release.tagging` (recording one).
 """
 
 from __future__ import annotations

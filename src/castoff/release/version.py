@@ -5,7 +5,7 @@ turns the changes since the last release into ``major`` / ``minor`` /
 ``patch`` (or ``None``: nothing releasable); :func:`plan_next` decides the next
 version, including prereleases (``1.2.0-rc.1`` → ``rc.2`` → ``1.2.0``) and
 the manual ``--bump`` / ``--version`` overrides. Nothing here touches git or
-files; :mod:`castoff.release.tagging` gathers the inputs.
+files; :mod:`castoff.release.next_version` gathers the inputs.
 
 SemVer is parsed here (a regex); PEP 440 through ``packaging``, imported only
 when a PEP 440 version is parsed.

@@ -76,7 +76,7 @@ def release_notes(
         return generate_notes(root, config=cfg, version=version, paths=paths)
     notes = generate_notes(root, config=cfg, paths=paths)
     if notes.version is None:
-        from castoff.release.tagging import compute_next
+        from castoff.release.next_version import compute_next
 
         nxt = compute_next(root, config, package=package)
         if nxt.next is not None:

@@ -60,7 +60,7 @@ def preflight_release(
     """
     if version is not None:
         return Release(version, _tag(config, version, package))
-    from castoff.release.tagging import compute_next
+    from castoff.release.next_version import compute_next
 
     nxt = compute_next(root, config, package=package)
     if nxt.no_release or nxt.next is None:

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from castoff.config import Config
 from castoff.errors import CheckFailed, ConflictError, StoreError
-from castoff.release.tagging import NextVersion
+from castoff.release.next_version import NextVersion
 from castoff.serialize import to_data
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class StepResult:
 
 def run_version(inp: StepInput) -> StepResult:
     """Recompute the next version and confirm it is still the planned one."""
-    from castoff.release.tagging import compute_next
+    from castoff.release.next_version import compute_next
 
     plan = inp.plan
     nxt = compute_next(inp.root, inp.config, version=plan.version, package=plan.package)

@@ -301,7 +301,7 @@ def _decide(root: Path, config: Config, options: ReleaseOptions) -> ReleasePlan 
     A release tag that already exists on another commit is refused here, before
     anything is written (TagConflict, exit 3).
     """
-    from castoff.release.tagging import compute_next
+    from castoff.release.next_version import compute_next
 
     nxt = compute_next(
         root,
