@@ -114,6 +114,7 @@ def test_unknown_action_is_refused(orch: Orchestrator) -> None:
 def test_health_check_reports_database(orch: Orchestrator) -> None:
     """health_check includes dialect, migration, latency, journal and counts."""
     orch.plan_task("a")
+    orch.put_record("note", {"n": 1}, expect=None, event="test.noted")
     report = orch.health_check(include_database_status=True)
     assert report.healthy
     db = report.database
@@ -121,6 +122,7 @@ def test_health_check_reports_database(orch: Orchestrator) -> None:
     assert db.dialect == orch.db.dialect
     assert db.migration_version == db.migration_head
     assert db.counts["tasks"] == 1
+    assert db.counts["records"] == 1
     assert db.latency_ms >= 0
     assert db.journal_mode in {"wal", "replica", "logical", "minimal"}
 

@@ -7,7 +7,15 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
-from castoff.store.schema import artifacts, blobs, events, sessions, task_dependencies, tasks
+from castoff.store.schema import (
+    artifacts,
+    blobs,
+    events,
+    records,
+    sessions,
+    task_dependencies,
+    tasks,
+)
 
 
 def latency_ms(conn: Connection) -> float:
@@ -20,7 +28,7 @@ def latency_ms(conn: Connection) -> float:
 def counts(conn: Connection) -> dict[str, int]:
     """Rows per table."""
     out = {}
-    for table in (sessions, tasks, task_dependencies, events, artifacts, blobs):
+    for table in (sessions, tasks, task_dependencies, events, artifacts, blobs, records):
         out[table.name] = int(conn.execute(select(func.count()).select_from(table)).scalar_one())
     return out
 
