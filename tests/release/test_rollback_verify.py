@@ -102,13 +102,59 @@ def test_build_timeout_fails_and_kills_the_build(make_repo: Any) -> None:
     assert ver.error == "build of v1.0.0 timed out"
 
 
-def test_missing_build_command_fails_with_a_clear_reason(make_repo: Any) -> None:
-    """Without build_command nothing proves the target builds: not verified."""
-    repo = released_project(make_repo)
-    repo.write("castoff.toml", "[rollback]\n")
+def test_a_python_target_without_build_command_is_built_as_preflight_builds(
+    make_repo: Any,
+) -> None:
+    """No build_command: a Python target is built with ``python -m build --wheel``.
+
+    ``[validate] build_isolation = false`` carries over (the test needs no index),
+    and the wheel is built from the target's files in the scratch worktree, which
+    goes with it.
+    """
+    repo = make_repo("pyproj")
+    hatch = (
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n'
+        '[project]\nname = "shipit"\nversion = "{v}"\n\n'
+        '[tool.hatch.build.targets.wheel]\npackages = ["src/shipit"]\n'
+    )
+    repo.commit(
+        "chore: initial import",
+        {
+            "pyproject.toml": hatch.format(v="1.0.0"),
+            "castoff.toml": "[validate]\nbuild_isolation = false\n",
+            "src/shipit/__init__.py": "",
+        },
+    )
+    repo.tag("v1.0.0")
+    repo.commit("fix: a fix", {"src/shipit/fix.py": "X = 1\n"})
+    repo.commit("chore(release): 1.1.0", {"pyproject.toml": hatch.format(v="1.1.0")})
+    repo.tag("v1.1.0")
+    ver = plan_and_verify(repo)
+    assert ver.status == "passed", (ver.error, ver.build and ver.build.output_tail)
+    assert ver.build is not None
+    assert "-m build --wheel" in ver.build.command
+    assert "--no-isolation" in ver.build.command
+    assert "shipit-1.0.0-py" in ver.build.output_tail
+    assert worktrees(repo) == [str(repo.path)]
+    assert not list(repo.path.rglob("*.whl"))
+
+
+def test_a_target_that_is_not_python_without_build_command_is_not_verified(
+    make_repo: Any,
+) -> None:
+    """Nothing to build it with and no command: not verified, and the reason says so."""
+    repo = make_repo("plain")
+    repo.commit("chore: initial import", {"main.c": "int main(void) { return 0; }\n"})
+    repo.tag("v1.0.0")
+    repo.commit("feat: more", {"more.c": "int more(void) { return 1; }\n"})
+    repo.tag("v1.1.0")
     ver = plan_and_verify(repo)
     assert ver.status == "failed"
-    assert "build_command" in (ver.error or "")
+    assert ver.error == (
+        "no [rollback] build_command configured and v1.0.0 is not a Python project: "
+        "nothing proves the target builds"
+    )
+    assert worktrees(repo) == [str(repo.path)]
 
 
 def test_first_release_verification_is_not_applicable(make_repo: Any) -> None:

@@ -2,8 +2,9 @@
 
 :func:`verify_plan` checks the target tag out with ``git worktree add`` in a
 fresh temporary directory (prefix :data:`WORKTREE_PREFIX`), runs the
-configured build (and test) command there, records the result and always
-removes the worktree. The worktree is *locked* with a reason naming the owning
+configured build (and test) command there — by default, for a Python project,
+``python -m build --wheel`` as pre-flight builds it — records the result and
+always removes the worktree. The worktree is *locked* with a reason naming the owning
 process, so :func:`cleanup_stale_worktrees` (run before each verification and
 each rollback run, and by maintenance) removes the ones whose process died and
 leaves running verifications alone.
@@ -14,7 +15,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shlex
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -114,8 +117,6 @@ def verify_plan(
 
     if sha is None:
         return failed(f"tag {plan.previous_tag} no longer exists")
-    if not settings.build_command:
-        return failed("no [rollback] build_command configured: nothing proves the target builds")
     say(f"checking out {plan.previous_tag} in a scratch worktree")
     path = _add_worktree(root, sha)
     try:
@@ -125,8 +126,14 @@ def verify_plan(
             env["CASTOFF_PACKAGE"] = plan.package
             if not cwd.is_dir():
                 return failed(f"{directory} does not exist at {plan.previous_tag}")
-        say(f"building {plan.previous_tag}: {settings.build_command}")
-        build = run_command(settings.build_command, cwd, timeout=settings.verify_timeout, env=env)
+        command = settings.build_command or default_build_command(config, plan.package, cwd)
+        if not command:
+            return failed(
+                "no [rollback] build_command configured and "
+                f"{plan.previous_tag} is not a Python project: nothing proves the target builds"
+            )
+        say(f"building {plan.previous_tag}: {command}")
+        build = run_command(command, cwd, timeout=settings.verify_timeout, env=env)
         if not build.ok:
             reason = "timed out" if build.timed_out else f"exited with {build.exit_code}"
             return failed(f"build of {plan.previous_tag} {reason}", build=build)
@@ -143,6 +150,26 @@ def verify_plan(
     finally:
         say("removing the scratch worktree")
         remove_worktree(root, path)
+
+
+def default_build_command(config: Config, package: str | None, target: Path) -> str | None:
+    """How a target with no ``build_command`` is built: a wheel, if it is a Python project.
+
+    The same build pre-flight runs on the release (``python -m build``, isolated
+    unless ``[validate] build_isolation = false``), here on the previous release's
+    files; the wheel lands in the scratch worktree and goes with it. None when
+    the target has no Python packaging metadata (or the ``build`` package is
+    missing): then only a configured command can prove it builds.
+    """
+    from castoff.release.validate.package import has_module, is_python_project
+    from castoff.release.validate.settings import load_settings as validate_settings
+
+    if not is_python_project(target) or not has_module("build"):
+        return None
+    argv = [sys.executable, "-m", "build", "--wheel", "--outdir", ".castoff-rollback-dist"]
+    if not validate_settings(config, package).build_isolation:
+        argv.append("--no-isolation")
+    return shlex.join(argv)
 
 
 def cleanup_stale_worktrees(root: Path) -> list[str]:
