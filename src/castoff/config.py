@@ -57,8 +57,12 @@ class Config:
         return str(value)
 
     @property
-    def version_files(self) -> list[str]:
-        value = self.data.get("version_files", [])
+    def version_files(self) -> list[str] | None:
+        """The configured version files; None when not configured (the release then
+        keeps the manifests that declare a version in step: ``versionfiles.detect``)."""
+        if "version_files" not in self.data:
+            return None
+        value = self.data["version_files"]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"version_files must be a list of strings in {self.source}")
         return list(value)

@@ -292,3 +292,24 @@ def test_declining_the_tag_question_exits_zero(repo: Any) -> None:
     assert code == 0, out[-2000:]
     assert b"nothing tagged" in out
     assert (repo.git("tag", "--list"), repo.git("status", "--porcelain")) == ("v1.0.0", "")
+
+
+def test_a_project_with_no_castoff_config_keeps_pyproject_in_step(
+    repo: Any, run_castoff: Any
+) -> None:
+    """No [tool.castoff] at all: `version tag --yes` bumps pyproject.toml's version with
+    the changelog in the release commit (the version files pre-flight compares), and
+    `init` writes that file as version_files."""
+    plain = '[project]\nname = "demo"\nversion = "{v}"\n'
+    repo.commit("feat: start", {"pyproject.toml": plain.format(v="1.0.0")})
+    repo.tag("v1.0.0")
+    repo.commit("feat: new thing")
+    init = run_castoff("init", "--dry-run", "--json", cwd=repo.path)
+    assert init.returncode == 0, init.stderr
+    assert json.loads(init.stdout)["config"]["version_files"] == ["pyproject.toml"]
+    out = run_castoff("version", "tag", "--yes", "--json", cwd=repo.path)
+    assert out.returncode == 0, out.stderr
+    assert (repo.path / "pyproject.toml").read_text() == plain.format(v="1.1.0")
+    changed = repo.git("show", "--name-only", "--format=", "HEAD").split()
+    assert sorted(changed) == ["CHANGELOG.md", "pyproject.toml"]
+    assert repo.git("tag", "--points-at", "HEAD").strip() == "v1.1.0"

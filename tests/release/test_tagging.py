@@ -368,6 +368,79 @@ def test_monorepo_needs_a_package(repo: Any) -> None:
         next_version.compute_next(repo.path, monorepo_config(repo))
 
 
+# -- version files not configured -----------------------------------------------------
+
+
+def test_unconfigured_version_files_are_the_manifests_that_declare_a_version(
+    repo: Any,
+) -> None:
+    """No version_files: pyproject.toml and package.json (which name a version) are
+    released; a pyproject.toml with a dynamic version and a package.json without
+    one are left alone, and nothing is refused."""
+    repo.commit(
+        "feat: start",
+        {
+            "pyproject.toml": PYPROJECT.format(v="1.0.0"),
+            "package.json": '{\n  "name": "demo",\n  "version": "1.0.0"\n}\n',
+        },
+    )
+    repo.tag("v1.0.0")
+    repo.commit("feat: more")
+    config = Config(root=repo.path, data={})
+    assert version_settings(config).version_files == ("pyproject.toml", "package.json")
+    result = release(repo, config)
+    assert result.status == "tagged"
+    assert (repo.path / "pyproject.toml").read_text() == PYPROJECT.format(v="1.1.0")
+    assert '"version": "1.1.0"' in (repo.path / "package.json").read_text()
+    changed = repo.git("show", "--name-only", "--format=", "HEAD").split()
+    assert sorted(changed) == ["package.json", "pyproject.toml"]
+
+
+def test_unconfigured_version_files_skip_dynamic_and_versionless_manifests(repo: Any) -> None:
+    """A dynamic version (e.g. setuptools-scm) and a package.json without a version are
+    no version files: nothing to update, nothing refused."""
+    dynamic = '[project]\nname = "demo"\ndynamic = ["version"]\n'
+    repo.commit("feat: start", {"pyproject.toml": dynamic, "package.json": '{"private": true}\n'})
+    repo.tag("v1.0.0")
+    repo.commit("fix: a bug")
+    config = Config(root=repo.path, data={})
+    assert version_settings(config).version_files == ()
+    assert release(repo, config).status == "tagged"
+    assert (repo.path / "pyproject.toml").read_text() == dynamic
+
+
+def test_configured_empty_version_files_and_tag_only_detect_nothing(repo: Any) -> None:
+    """``version_files = []`` means none; ``commit = false`` (tag only) detects none."""
+    released(repo)
+    repo.commit("fix: a bug")
+    assert version_settings(Config(repo.path, {"version_files": []})).version_files == ()
+    tag_only = Config(repo.path, {"version": {"commit": False}})
+    assert version_settings(tag_only).version_files == ()
+    assert release(repo, tag_only).status == "tagged"
+    assert (repo.path / "pyproject.toml").read_text() == PYPROJECT.format(v="1.0.0")
+
+
+def test_a_package_without_version_files_keeps_its_own_manifest_in_step(repo: Any) -> None:
+    """In a monorepo, an unconfigured package's manifests are found in its directory."""
+    repo.commit(
+        "chore: init",
+        {
+            "pyproject.toml": PYPROJECT.format(v="9.9.9"),
+            "packages/a/pyproject.toml": PYPROJECT.format(v="1.0.0"),
+        },
+    )
+    repo.tag("pkg-a-v1.0.0")
+    repo.commit("feat: a thing", {"packages/a/x.py": "x = 1\n"})
+    config = Config(
+        root=repo.path, data={"version": {"packages": {"pkg-a": {"path": "packages/a"}}}}
+    )
+    assert version_settings(config, "pkg-a").version_files == ("packages/a/pyproject.toml",)
+    nxt = next_version.compute_next(repo.path, config, package="pkg-a")
+    tagging.apply_release(repo.path, config, nxt, "notes")
+    assert (repo.path / "packages/a/pyproject.toml").read_text() == PYPROJECT.format(v="1.1.0")
+    assert (repo.path / "pyproject.toml").read_text() == PYPROJECT.format(v="9.9.9")
+
+
 # -- version files sharing a file ---------------------------------------------------
 
 CZ_BOTH = '[project]\nname = "demo"\nversion = "{v}"\n\n[tool.commitizen]\nversion = "{v}"\n'

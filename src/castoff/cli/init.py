@@ -34,13 +34,12 @@ DEFAULTS: dict[str, Any] = {
 
 def skeleton(root: Path) -> tuple[dict[str, Any], str]:
     """The configuration to write and where its values come from."""
-    from castoff.release import adopt
+    from castoff.release import adopt, versionfiles
 
     adopted = adopt.detect(root)
     if adopted is None:
         data = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
-        if (root / "pyproject.toml").is_file():
-            data["version_files"] = ["pyproject.toml"]
+        data["version_files"] = versionfiles.detect(root)
         return data, "castoff defaults"
     data, source = adopted
     merged = {**DEFAULTS, **data, "version": {**DEFAULTS["version"], **data.get("version", {})}}

@@ -393,14 +393,15 @@ def version_settings(config: Config, package: str | None = None) -> VersionSetti
         major_version_zero=bool(sec.get("major_version_zero", False)),
         allow_zero_version=bool(sec.get("allow_zero_version", True)),
     )
+    commit = bool(sec.get("commit", True))
     base = VersionSettings(
         scheme=config.version_scheme,
         tag_format=config.tag_format,
-        version_files=tuple(config.version_files),
+        version_files=_version_files(config, config.version_files, commit),
         release_branches=tuple(config.release_branches),
         changelog=config.changelog,
         rules=rules,
-        commit=bool(sec.get("commit", True)),
+        commit=commit,
         commit_message=str(sec.get("commit_message", "chore(release): {version}")),
         sign=bool(sec.get("sign", False)),
         allow_detached=bool(sec.get("allow_detached", False)),
@@ -430,11 +431,30 @@ def version_settings(config: Config, package: str | None = None) -> VersionSetti
     return replace(
         base,
         tag_format=tag_format,
-        version_files=tuple(f"{root_dir}/{f}" for f in pkg.get("version_files", [])),
+        version_files=_version_files(
+            config,
+            [f"{root_dir}/{f}" for f in pkg["version_files"]] if "version_files" in pkg else None,
+            base.commit,
+            root_dir,
+        ),
         changelog=config.root / root_dir / str(pkg.get("changelog", "CHANGELOG.md")),
         package=package,
         paths=tuple(str(p) for p in raw_paths),
     )
+
+
+def _version_files(
+    config: Config, configured: list[str] | None, commit: bool, directory: str = ""
+) -> tuple[str, ...]:
+    """The configured version files; not configured, the manifests in ``directory``
+    that declare a version (none when there is no release commit to carry them)."""
+    if configured is not None:
+        return tuple(configured)
+    if not commit:
+        return ()
+    from castoff.release import versionfiles
+
+    return tuple(versionfiles.detect(config.root, directory))
 
 
 def _initial_version(sec: Mapping[str, Any], config: Config) -> str:

@@ -98,6 +98,27 @@ def read_version(text: str, vf: VersionFile) -> str | None:
     return found[0] if found else None
 
 
+def detect(root: Path, base: str = "") -> list[str]:
+    """The manifests in ``base`` that declare a static version: the default version files.
+
+    With ``version_files`` not configured, these are what the release keeps in
+    step and what pre-flight compares: ``pyproject.toml`` (``project.version``
+    or ``tool.poetry.version``), ``package.json`` and ``Cargo.toml``, where they
+    exist and name a version (a dynamic version, or a file that cannot be
+    parsed, is not one). ``base``: a monorepo package's directory.
+    """
+    found: list[str] = []
+    for name in _DEFAULT_KEYS:
+        path = f"{base}/{name}" if base else name
+        try:
+            text = (root / path).read_text(encoding="utf-8")
+            if read_version(text, VersionFile.parse(path)) is not None:
+                found.append(path)
+        except (OSError, UnicodeDecodeError, VersionError):
+            continue
+    return found
+
+
 def find_version(text: str, vf: VersionFile) -> tuple[str, str] | None:
     """``(version, where)`` ``text`` declares under ``vf``'s rule (``where``: the key or
     rule, e.g. ``project.version``), or None (regex rules cannot say)."""

@@ -46,8 +46,6 @@ PREFLIGHT_CHECKS = (
     "twine-check",
     "smoke",
 )
-#: Files holding a version that are consulted when ``version_files`` is not configured.
-_DEFAULT_VERSION_FILES = ("pyproject.toml", "package.json", "Cargo.toml")
 
 
 # -- git state -----------------------------------------------------------------
@@ -148,8 +146,7 @@ def check_version_files(root: Path, specs: list[str], version: str, base: str = 
 
     configured = bool(specs)
     if not configured:
-        names = [f"{base}/{name}" if base else name for name in _DEFAULT_VERSION_FILES]
-        specs = [name for name in names if (root / name).is_file()]
+        specs = versionfiles.detect(root, base)
     found: dict[str, str] = {}
     wrong: list[str] = []
     for spec in specs:
@@ -283,7 +280,7 @@ def preflight_checks(
         vs = version_settings(config, package)
         version_files, changelog, base = list(vs.version_files), vs.changelog, vs.directory
     else:
-        version_files, changelog, base = config.version_files, config.changelog, ""
+        version_files, changelog, base = config.version_files or [], config.changelog, ""
     job = PackageJob(root, settings, version, tag, workdir, subdir=base)
     checks = [
         Check("clean-tree", "Working tree clean", lambda: check_clean_tree(root)),
