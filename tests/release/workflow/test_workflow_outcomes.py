@@ -87,6 +87,11 @@ def test_failing_tests_fail_validate_then_resume_retries(light_repo: Path) -> No
     assert run.code == 1, run.stderr
     assert run.data["outcome"] == "failed"
     assert "pre-flight failed: tests" in run.data["message"]
+    # the failed check's reason and remedy are in the message, not only its id
+    assert (
+        'tests (`test -n "$SKYLINE_TESTS_OK"` exited with 1; fix: run the test'
+        in (run.data["message"])
+    )
     state = release_tasks(light_repo)
     assert state.steps["validate"].status == "failed"
     assert state.steps["tag"].status == "pending"

@@ -274,7 +274,12 @@ def run_validate(inp: StepInput) -> StepResult:
     data = {"commit": commit, "ok": report.ok, "report": json.loads(rendered)}
     refs = {"report": "preflight.json"}
     if not report.ok:
-        failed = ", ".join(c.id for c in report.failures)
+        # each failed check with its reason and remedy: the release's message is
+        # where a maintainer (or an agent) first reads why it stopped
+        failed = "; ".join(
+            f"{c.id} ({c.message}" + (f"; fix: {c.remediation})" if c.remediation else ")")
+            for c in report.failures
+        )
         raise StepFailed(
             f"pre-flight failed: {failed}", StepResult("failed", data, docs, refs=refs)
         )
