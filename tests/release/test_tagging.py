@@ -53,6 +53,18 @@ def test_next_nothing_releasable(repo: Any) -> None:
     nxt = next_version.compute_next(repo.path, cfg(repo))
     assert nxt.no_release
     assert nxt.next is None
+    assert nxt.message == "no releasable change since v1.0.0"
+
+
+def test_nothing_releasable_says_where_it_looked(repo: Any) -> None:
+    """No tag yet: the whole history was read; no commits at all: said so."""
+    assert next_version.compute_next(repo.path, cfg(repo)).message == (
+        "the repository has no commits yet"
+    )
+    repo.commit("chore: init", {"pyproject.toml": PYPROJECT.format(v="0.1.0")})
+    nxt = next_version.compute_next(repo.path, cfg(repo))
+    assert nxt.no_release
+    assert nxt.message == "no releasable change since the first commit (no release tag yet)"
 
 
 def test_next_uses_latest_reachable_tag_only(repo: Any) -> None:

@@ -130,9 +130,10 @@ def compute_next(
         prerelease=prerelease,
         prerelease_start=s.prerelease_start,
         prerelease_style=s.prerelease_style,
+        since=final_tag[0].name if final_tag else "the first commit (no release tag yet)",
     )
     nxt = plan.next
-    message = plan.message
+    message = plan.message if head else "the repository has no commits yet"
     if interrupted is not None:
         overridden = bool(bump or version or prerelease)
         nxt, message = _finish(interrupted, plan, s, any_override=overridden)

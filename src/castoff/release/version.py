@@ -268,13 +268,15 @@ def plan_next(
     prerelease: str | None = None,
     prerelease_start: int = 1,
     prerelease_style: str = "dotted",
+    since: str = "the last release",
 ) -> Plan:
     """Decide the next version.
 
     ``current`` is the latest release (final or prerelease) and ``last_final``
     the latest final one; ``changes`` are those since ``last_final`` (since
     ``current`` when both are equal). A prerelease run on the same target
-    increments the counter; a run without ``prerelease`` finalizes.
+    increments the counter; a run without ``prerelease`` finalizes. ``since``
+    names where ``changes`` start, for the "no releasable change" message.
     """
     if version_override is not None:
         target = parse(version_override, scheme)
@@ -304,7 +306,7 @@ def plan_next(
         if current is not None and current.is_prerelease and prerelease is None:
             target = current.final()
             return Plan(current, target, None, (), f"finalizes prerelease {current}")
-        return Plan(current, None, None, (), "no releasable change since the last release")
+        return Plan(current, None, None, (), f"no releasable change since {since}")
     target = bump(base, level)
     if current is not None and current.is_prerelease and target < current.final():
         target = current.final()  # a prerelease already aims higher: keep its release
