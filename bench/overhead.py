@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from castoff.config import load_config
 from castoff.demo import build_sample_repository
-from castoff.release.workflow import executors
+from castoff.release.workflow import contract, executors
 from castoff.release.workflow.runner import ReleaseOptions, prepare
 
 ORDER = ("version", "notes", "release_commit", "validate", "rollback", "announce_draft", "tag")
@@ -132,7 +132,7 @@ def run_direct(repo: Path) -> Run:
     nxt = compute_next(repo, config)
     assert nxt.next
     assert nxt.tag
-    plan = executors.ReleasePlan(
+    plan = contract.ReleasePlan(
         version=nxt.next,
         tag=nxt.tag,
         current=nxt.current,
@@ -145,7 +145,7 @@ def run_direct(repo: Path) -> Run:
     )
     results: dict[str, dict[str, object]] = {}
     for key in ORDER:
-        inp = executors.StepInput(root=repo, config=config, plan=plan, results=results)
+        inp = contract.StepInput(root=repo, config=config, plan=plan, results=results)
         results[key] = executors.EXECUTORS[key](inp).data
     total = time.perf_counter() - start
     return Run(total, total - CLOCK.inside)

@@ -11,13 +11,8 @@ from workflow_sample import git, prepare, release_tasks, resume
 from castoff.config import Config
 from castoff.errors import CheckFailed
 from castoff.orchestrator.service import Orchestrator
-from castoff.release.workflow.executors import (
-    ReleasePlan,
-    StepInput,
-    StepResult,
-    clean_highlights,
-    run_highlights,
-)
+from castoff.release.workflow.announce_steps import clean_highlights, run_highlights
+from castoff.release.workflow.contract import ReleasePlan, StepInput, StepResult
 
 HERE = Path(__file__).parent  # the check reads no file: any directory does
 FULL = "79bcadac53cd654affcb488f7a2f5bdf4ef36078"

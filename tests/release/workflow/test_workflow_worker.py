@@ -14,7 +14,7 @@ from workflow_sample import assert_released_once, castoff, events, release_tasks
 from castoff.config import load_config
 from castoff.orchestrator.service import Orchestrator
 from castoff.release.workflow import graph
-from castoff.release.workflow.executors import ReleasePlan
+from castoff.release.workflow.contract import ReleasePlan
 from castoff.release.workflow.runner import ReleaseOptions, _decide
 from castoff.release.workflow.worker import work
 

@@ -36,13 +36,8 @@ from typing import TYPE_CHECKING, Any
 from castoff.config import Config
 from castoff.errors import CastoffError, CheckFailed
 from castoff.release.workflow import graph
-from castoff.release.workflow.executors import (
-    EXECUTORS,
-    ReleasePlan,
-    StepFailed,
-    StepInput,
-    StepResult,
-)
+from castoff.release.workflow.contract import ReleasePlan, StepFailed, StepInput, StepResult
+from castoff.release.workflow.executors import EXECUTORS
 
 if TYPE_CHECKING:
     from castoff.orchestrator.models import Task

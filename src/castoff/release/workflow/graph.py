@@ -20,7 +20,7 @@ import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from castoff.release.workflow.executors import ReleasePlan
+from castoff.release.workflow.contract import ReleasePlan
 from castoff.release.workflow.steps import release_steps
 
 if TYPE_CHECKING:

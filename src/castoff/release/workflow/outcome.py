@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from castoff.errors import CastoffError, CheckFailed
 from castoff.release.workflow import graph
-from castoff.release.workflow.executors import MAYBE_DELIVERED, ReleasePlan
+from castoff.release.workflow.announce_steps import MAYBE_DELIVERED
+from castoff.release.workflow.contract import ReleasePlan
 
 if TYPE_CHECKING:
     from castoff.orchestrator.models import Task

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from castoff.release.workflow.executors import ReleasePlan
+from castoff.release.workflow.contract import ReleasePlan
 from castoff.serialize import to_data
 
 if TYPE_CHECKING:

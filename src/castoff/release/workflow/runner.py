@@ -29,8 +29,9 @@ from castoff.config import Config, load_config
 from castoff.errors import CastoffError, ConflictError, NotFound, TagConflict, UsageError
 from castoff.release.version import version_settings
 from castoff.release.workflow import graph
+from castoff.release.workflow.check_steps import rollback_commit, validated_commit
+from castoff.release.workflow.contract import ReleasePlan
 from castoff.release.workflow.execution import Heartbeat, Progress, StepRunner
-from castoff.release.workflow.executors import ReleasePlan, rollback_commit, validated_commit
 from castoff.release.workflow.outcome import (
     ReleaseOutcome,
     StepState,
