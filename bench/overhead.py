@@ -46,7 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from castoff.config import load_config
 from castoff.demo import build_sample_repository
 from castoff.release.workflow import contract, executors
-from castoff.release.workflow.runner import ReleaseOptions, prepare
+from castoff.release.workflow.decision import ReleaseOptions
+from castoff.release.workflow.runner import prepare
 
 ORDER = ("version", "notes", "release_commit", "validate", "rollback", "announce_draft", "tag")
 LIGHT = """

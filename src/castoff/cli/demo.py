@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
 
         from castoff.cli.output import console, emit, progress
         from castoff.demo import build_sample_repository
-        from castoff.release.workflow.runner import ReleaseOptions, prepare
+        from castoff.release.workflow.decision import ReleaseOptions
+        from castoff.release.workflow.runner import prepare
 
         base = directory or Path(tempfile.mkdtemp(prefix="castoff-demo-"))
         repo = build_sample_repository(base / "skyline")

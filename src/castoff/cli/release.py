@@ -157,7 +157,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Plan (or resume) the release and run it up to the tag (and push / announce)."""
         from castoff.errors import UsageError
-        from castoff.release.workflow.runner import ReleaseOptions
+        from castoff.release.workflow.decision import ReleaseOptions
         from castoff.release.workflow.runner import prepare as run_prepare
 
         if bump is not None and version is not None:

@@ -400,7 +400,8 @@ def release_prepare(
     announce). Nothing is tagged before validation and rollback verification pass. The
     outcome says what was done and what remains; a cancelled or interrupted release is
     partial (the running step goes back to pending) and finished with release_resume."""
-    from castoff.release.workflow.runner import ReleaseOptions, prepare
+    from castoff.release.workflow.decision import ReleaseOptions
+    from castoff.release.workflow.runner import prepare
 
     options = ReleaseOptions(
         bump=bump,

@@ -8,7 +8,8 @@ import pytest
 from workflow_sample import DEFAULT_STEPS, assert_released_once, events, release_tasks
 
 from castoff.orchestrator.service import Orchestrator
-from castoff.release.workflow.runner import ReleaseOptions, prepare, resume
+from castoff.release.workflow.decision import ReleaseOptions
+from castoff.release.workflow.runner import prepare, resume
 
 
 def test_the_runner_claims_each_next_step_as_it_completes_one(

@@ -15,13 +15,13 @@ from castoff.config import load_config
 from castoff.orchestrator.service import Orchestrator
 from castoff.release.workflow import graph
 from castoff.release.workflow.contract import ReleasePlan
-from castoff.release.workflow.runner import ReleaseOptions, _decide
+from castoff.release.workflow.decision import ReleaseOptions, decide
 from castoff.release.workflow.worker import work
 
 
 def _plan_only(repo: Path) -> str:
     """Plan the release graph without running a step; the root task id."""
-    plan = _decide(repo, load_config(repo), ReleaseOptions())
+    plan = decide(repo, load_config(repo), ReleaseOptions())
     assert isinstance(plan, ReleasePlan)
     with Orchestrator.open(repo, actor="test") as orch:
         return graph.plan_release(orch, plan)[0].id

@@ -6,7 +6,9 @@
   commit, tag, push), :mod:`.check_steps` (validate, rollback) and
   :mod:`.announce_steps` (drafts, highlights, delivery), the types they share
   in :mod:`.contract`;
-- :mod:`.runner` — plan or resume the graph and run it through the orchestrator;
+- :mod:`.runner` — plan or resume the graph and run it through the orchestrator,
+  with :mod:`.decision` (what to release), :mod:`.run_lock` (one run at a time)
+  and :mod:`.tag_guards` (only the commit that was checked is tagged);
 - :mod:`.report` — the release report synthesized from the steps' results;
 - :mod:`.deliveries` — the announcement ledger in the store, for the delivery
   step and for ``castoff announce send`` / MCP ``announce_send``.
