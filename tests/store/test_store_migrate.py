@@ -82,6 +82,48 @@ def test_concurrent_starts_migrate_once(db_url: str, tmp_path: Path) -> None:
         db.close()
 
 
+KILL_MID_MIGRATION = """
+import os, signal, sys
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from castoff.store.database import Database
+from castoff.store.migrate import ensure_schema
+
+created = []
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _kill(conn, cursor, statement, parameters, context, executemany):
+    if statement.lstrip().upper().startswith("CREATE TABLE"):
+        created.append(statement)
+        if len(created) == 3:  # sessions, tasks and one more exist by now
+            os.kill(os.getpid(), signal.SIGKILL)
+
+ensure_schema(Database.open(sys.argv[1]))
+"""
+
+
+def test_a_store_killed_while_it_is_created_is_created_by_the_next_open(db_url: str) -> None:
+    """SIGKILL in the middle of the first migration leaves nothing half-made: the
+    upgrade is one transaction (on SQLite too, whose driver runs in autocommit
+    mode), so the next open finds an empty store and creates all of it."""
+    out = subprocess.run(
+        [sys.executable, "-c", KILL_MID_MIGRATION, db_url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert out.returncode == -9, out.stderr[-2000:]
+    db = Database.open(db_url)
+    try:
+        assert current_revision(db) is None
+        assert ensure_schema(db) == HEAD
+        with db.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    finally:
+        db.close()
+
+
 def test_upgrade_from_0001_keeps_sessions(db_url: str) -> None:
     """A store at 0001 with data is brought to HEAD; old sessions have no host."""
     from alembic import command

@@ -122,7 +122,19 @@ def _upgrade(conn: Connection) -> None:
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
     try:
-        command.upgrade(config, "head")
+        if conn.dialect.name == "sqlite":
+            # The driver runs in autocommit mode (see database._sqlite_engine), so
+            # SQLAlchemy's begin() would not start a transaction and every DDL
+            # statement would commit on its own: a process killed mid-upgrade
+            # would leave tables without their revision ("table sessions already
+            # exists" ever after). SQLite's DDL is transactional: the whole
+            # upgrade, revision stamp included, is one transaction that Alembic
+            # joins as an external one.
+            with conn.begin():
+                conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
+                command.upgrade(config, "head")
+        else:
+            command.upgrade(config, "head")
     except CommandError as exc:
         raise StoreError(f"could not migrate the store: {exc}") from exc
     if conn.in_transaction():
