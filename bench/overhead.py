@@ -131,19 +131,7 @@ def run_direct(repo: Path) -> Run:
     start = time.perf_counter()
     config = load_config(repo)
     nxt = compute_next(repo, config)
-    assert nxt.next
-    assert nxt.tag
-    plan = contract.ReleasePlan(
-        version=nxt.next,
-        tag=nxt.tag,
-        current=nxt.current,
-        previous_tag=nxt.previous_tag,
-        since_tag=nxt.since_tag,
-        bump=nxt.bump,
-        scheme=nxt.scheme,
-        package=nxt.package,
-        head_sha=git.head_sha(repo),
-    )
+    plan = contract.ReleasePlan.of(nxt, git.head_sha(repo))
     results: dict[str, dict[str, object]] = {}
     for key in ORDER:
         inp = contract.StepInput(root=repo, config=config, plan=plan, results=results)

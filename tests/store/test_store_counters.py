@@ -13,7 +13,7 @@ from castoff.errors import CastoffError
 from castoff.orchestrator.service import Orchestrator
 from castoff.store import counters
 from castoff.store.database import Database
-from castoff.store.migrate import MIGRATIONS, ensure_schema
+from castoff.store.migrate import ensure_schema, upgrade
 from castoff.store.schema import task_counts
 
 
@@ -129,16 +129,10 @@ def test_drift_is_reported_and_scan_cleanup_recounts(orch: Orchestrator) -> None
 
 def test_upgrade_counts_the_tasks_of_an_existing_store(db_url: str) -> None:
     """A store at 0002 holding tasks gets counters equal to its tasks (migration 0003)."""
-    from alembic import command
-    from alembic.config import Config
-
     db = Database.open(db_url)
     try:
         with db.engine.connect() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0002")
+            upgrade(conn, "0002")
             conn.execute(
                 text(
                     "INSERT INTO sessions (id, working_directory, name, status, created_at, "

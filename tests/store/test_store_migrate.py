@@ -12,7 +12,13 @@ from alembic.migration import MigrationContext
 
 from castoff.errors import ConfigError, StoreError
 from castoff.store.database import Database
-from castoff.store.migrate import HEAD, MIGRATIONS, current_revision, ensure_schema
+from castoff.store.migrate import (
+    HEAD,
+    MIGRATIONS,
+    current_revision,
+    ensure_schema,
+    upgrade,
+)
 from castoff.store.schema import metadata
 
 
@@ -126,17 +132,12 @@ def test_a_store_killed_while_it_is_created_is_created_by_the_next_open(db_url: 
 
 def test_upgrade_from_0001_keeps_sessions(db_url: str) -> None:
     """A store at 0001 with data is brought to HEAD; old sessions have no host."""
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
     db = Database.open(db_url)
     try:
         with db.engine.connect() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0001")
+            upgrade(conn, "0001")
             conn.execute(
                 text(
                     "INSERT INTO sessions (id, working_directory, name, status, created_at, "
@@ -156,8 +157,6 @@ def test_upgrade_from_0001_keeps_sessions(db_url: str) -> None:
 
 def test_upgrade_from_0003_adds_an_empty_records_table(db_url: str) -> None:
     """0004 adds ``records`` and backfills nothing; the sessions stay, and records work."""
-    from alembic import command
-    from alembic.config import Config
     from sqlalchemy import text
 
     from castoff.store import records
@@ -166,10 +165,7 @@ def test_upgrade_from_0003_adds_an_empty_records_table(db_url: str) -> None:
     db = Database.open(db_url)
     try:
         with db.engine.connect() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "0003")
+            upgrade(conn, "0003")
             conn.execute(
                 text(
                     "INSERT INTO sessions (id, working_directory, name, status, created_at, "

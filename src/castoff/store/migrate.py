@@ -107,13 +107,18 @@ def ensure_schema(db: Database) -> str:
             revision = current_revision(db)
             _check_known(db, revision)
             if revision != HEAD:
-                _upgrade(conn)
+                upgrade(conn)
     except DBAPIError as exc:
         raise StoreError(f"could not migrate the store at {db.safe_url}: {reason(exc)}") from exc
     return HEAD
 
 
-def _upgrade(conn: Connection) -> None:
+def upgrade(conn: Connection, revision: str = "head") -> None:
+    """Upgrade the store on ``conn`` to ``revision`` (the newest by default), committed.
+
+    Callers hold the migration lock (:func:`ensure_schema`); tests use it to
+    build a store at an older revision.
+    """
     from alembic import command
     from alembic.config import Config
     from alembic.util import CommandError
@@ -132,9 +137,9 @@ def _upgrade(conn: Connection) -> None:
             # joins as an external one.
             with conn.begin():
                 conn.connection.driver_connection.execute("BEGIN IMMEDIATE")  # type: ignore[union-attr]
-                command.upgrade(config, "head")
+                command.upgrade(config, revision)
         else:
-            command.upgrade(config, "head")
+            command.upgrade(config, revision)
     except CommandError as exc:
         raise StoreError(f"could not migrate the store: {exc}") from exc
     if conn.in_transaction():

@@ -64,6 +64,25 @@ class ReleasePlan:
         )
 
     @classmethod
+    def of(cls, nxt: NextVersion, head_sha: str, **options: bool) -> ReleasePlan:
+        """The plan releasing what the version engine decided (``nxt.next``) at ``head_sha``;
+        ``options``: push, announce, agent, skip_rollback_check, dry_run."""
+        assert nxt.next is not None, "nothing to release"
+        assert nxt.tag is not None, "nothing to release"
+        return cls(
+            version=nxt.next,
+            tag=nxt.tag,
+            current=nxt.current,
+            previous_tag=nxt.previous_tag,
+            since_tag=nxt.since_tag,
+            bump=nxt.bump,
+            scheme=nxt.scheme,
+            package=nxt.package,
+            head_sha=head_sha,
+            **options,
+        )
+
+    @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> ReleasePlan:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in names})

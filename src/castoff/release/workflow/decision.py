@@ -68,16 +68,9 @@ def decide(root: Path, config: Config, options: ReleaseOptions) -> ReleasePlan |
             f"mistake (`git tag -d {nxt.tag}`)",
             tag=nxt.tag,
         )
-    return ReleasePlan(
-        version=nxt.next,
-        tag=nxt.tag,
-        current=nxt.current,
-        previous_tag=nxt.previous_tag,
-        since_tag=nxt.since_tag,
-        bump=nxt.bump,
-        scheme=nxt.scheme,
-        package=nxt.package,
-        head_sha=head,
+    return ReleasePlan.of(
+        nxt,
+        head,
         push=options.push,
         announce=options.announce,
         agent=options.agent,
