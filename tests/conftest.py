@@ -158,6 +158,48 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield request.getfixturevalue("pg_url")
 
 
+def _on_a_terminal(
+    cwd: Path, args: list[str], prompt: bytes, answer: bytes, timeout: float = 60
+) -> tuple[int, bytes]:
+    """Run ``castoff ARGS`` under a pseudo-terminal, answering ``prompt`` once it shows
+    (line wraps ignored); the exit code and everything the terminal showed."""
+    import pty
+    import select
+    import signal
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # pragma: no cover - the child process
+        os.chdir(cwd)
+        os.execv(sys.executable, [sys.executable, "-m", "castoff", *args])
+    out, answered = b"", False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not answered and prompt in out.replace(b"\r\n", b" ").replace(b"\n", b" "):
+            os.write(fd, answer + b"\n")
+            answered = True
+        if not select.select([fd], [], [], 0.1)[0]:
+            continue
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(fd)
+    if time.monotonic() >= deadline:  # hung: do not leave it running
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status), out
+
+
+@pytest.fixture
+def on_a_terminal() -> Callable[..., tuple[int, bytes]]:
+    """``(cwd, args, prompt, answer)`` → run castoff on a pseudo-terminal and answer it."""
+    return _on_a_terminal
+
+
 @pytest.fixture
 def run_castoff() -> object:
     """Run ``castoff ARGS`` through the real entry point; returns CompletedProcess."""

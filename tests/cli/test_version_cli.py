@@ -248,47 +248,11 @@ def test_commit_false_with_version_files_is_refused(repo: Any, run_castoff: Any)
     assert (repo.git("tag", "--list"), repo.git("status", "--porcelain")) == ("v1.0.0", "")
 
 
-def _tag_on_a_terminal(repo: Any, answer: bytes) -> tuple[int, bytes]:
-    """Run `castoff version tag` under a pseudo-terminal and answer its question."""
-    import os
-    import pty
-    import select
-    import signal
-    import sys
-    import time
-
-    prompt = b"[y/N]: "
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child process
-        os.chdir(repo.path)
-        os.execv(sys.executable, [sys.executable, "-m", "castoff", "version", "tag"])
-    out, answered = b"", False
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if not select.select([fd], [], [], 0.1)[0]:
-            continue
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-        if not answered and prompt in out:
-            os.write(fd, answer + b"\n")
-            answered = True
-    os.close(fd)
-    if time.monotonic() >= deadline:  # hung: do not leave it running
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), out
-
-
-def test_declining_the_tag_question_exits_zero(repo: Any) -> None:
+def test_declining_the_tag_question_exits_zero(repo: Any, on_a_terminal: Any) -> None:
     """Answering n on a terminal writes nothing and exits 0: an answer, not a failure."""
     project(repo)
     repo.commit("feat: x")
-    code, out = _tag_on_a_terminal(repo, b"n")
+    code, out = on_a_terminal(repo.path, ["version", "tag"], b"[y/N]: ", b"n")
     assert code == 0, out[-2000:]
     assert b"nothing tagged" in out
     assert (repo.git("tag", "--list"), repo.git("status", "--porcelain")) == ("v1.0.0", "")

@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import pty
-import select
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -143,41 +138,17 @@ def test_send_without_a_tag_exits_2(repo: Any, run_castoff: Run) -> None:
     assert "castoff version tag" in out.stderr
 
 
-def _on_a_terminal(cwd: Path, args: list[str], prompt: bytes, answer: bytes) -> tuple[int, bytes]:
-    """Run ``castoff ARGS`` under a pseudo-terminal, answering ``prompt`` once it shows."""
-    pid, fd = pty.fork()
-    if pid == 0:  # pragma: no cover - the child process
-        os.chdir(cwd)
-        os.execv(sys.executable, [sys.executable, "-m", "castoff", *args])
-    out, answered = b"", False
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if not answered and prompt in out.replace(b"\r\n", b" ").replace(b"\n", b" "):
-            os.write(fd, answer + b"\n")
-            answered = True
-        if not select.select([fd], [], [], 0.1)[0]:
-            continue
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(fd)
-    _, status = os.waitpid(pid, 0)
-    return os.waitstatus_to_exitcode(status), out
-
-
 @pytest.mark.parametrize(("answer", "status"), [(b"n", "sending"), (b"y", "sent")])
-def test_mark_sent_on_a_terminal_asks_first(project: Any, answer: bytes, status: str) -> None:
+def test_mark_sent_on_a_terminal_asks_first(
+    project: Any, answer: bytes, status: str, on_a_terminal: Any
+) -> None:
     """Without --yes on a terminal --mark-sent shows what it would record and asks: n records
     nothing (exit 0), y records the channel as sent."""
     _config(project, '[announce]\nchannels = ["webhook"]\n')
     project.commit("chore: announce on a webhook")
     project.tag("v0.2.0")
     record_intent(project.path, "webhook", "v0.2.0")  # what a sender killed mid-send leaves
-    code, out = _on_a_terminal(
+    code, out = on_a_terminal(
         project.path,
         ["announce", "send", "--mark-sent", "webhook"],
         b"Record webhook of v0.2.0 as sent",
