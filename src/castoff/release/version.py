@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import total_ordering
+from functools import cached_property, total_ordering
 from pathlib import Path
 from typing import Any
 
@@ -352,7 +352,9 @@ class VersionSettings:
 
     scheme: str
     tag_format: str
-    version_files: tuple[str, ...]
+    #: the configured version files; None: not configured (see :attr:`version_files`)
+    configured_files: tuple[str, ...] | None
+    root: Path
     release_branches: tuple[str, ...]
     changelog: Path
     rules: BumpRules
@@ -372,6 +374,20 @@ class VersionSettings:
         """A monorepo package's directory (its first path, relative to the repository's
         top), where its version files, changelog and build live; ``""`` for the project."""
         return self.paths[0].strip("/") if self.paths else ""
+
+    @cached_property
+    def version_files(self) -> tuple[str, ...]:
+        """The configured version files; not configured, the manifests in
+        :attr:`directory` that declare a version (none without a release commit to
+        carry them). Found on first use, so settings read for their paths or tag
+        format read no manifest."""
+        if self.configured_files is not None:
+            return self.configured_files
+        if not self.commit:
+            return ()
+        from castoff.release import versionfiles
+
+        return tuple(versionfiles.detect(self.root, self.directory))
 
 
 def version_settings(config: Config, package: str | None = None) -> VersionSettings:
@@ -395,15 +411,16 @@ def version_settings(config: Config, package: str | None = None) -> VersionSetti
         major_version_zero=bool(sec.get("major_version_zero", False)),
         allow_zero_version=bool(sec.get("allow_zero_version", True)),
     )
-    commit = bool(sec.get("commit", True))
+    files = config.version_files
     base = VersionSettings(
         scheme=config.version_scheme,
         tag_format=config.tag_format,
-        version_files=_version_files(config, config.version_files, commit),
+        configured_files=None if files is None else tuple(files),
+        root=config.root,
         release_branches=tuple(config.release_branches),
         changelog=config.changelog,
         rules=rules,
-        commit=commit,
+        commit=bool(sec.get("commit", True)),
         commit_message=str(sec.get("commit_message", "chore(release): {version}")),
         sign=bool(sec.get("sign", False)),
         allow_detached=bool(sec.get("allow_detached", False)),
@@ -433,30 +450,15 @@ def version_settings(config: Config, package: str | None = None) -> VersionSetti
     return replace(
         base,
         tag_format=tag_format,
-        version_files=_version_files(
-            config,
-            [f"{root_dir}/{f}" for f in pkg["version_files"]] if "version_files" in pkg else None,
-            base.commit,
-            root_dir,
+        configured_files=(
+            tuple(f"{root_dir}/{f}" for f in pkg["version_files"])
+            if "version_files" in pkg
+            else None
         ),
         changelog=config.root / root_dir / str(pkg.get("changelog", "CHANGELOG.md")),
         package=package,
         paths=tuple(str(p) for p in raw_paths),
     )
-
-
-def _version_files(
-    config: Config, configured: list[str] | None, commit: bool, directory: str = ""
-) -> tuple[str, ...]:
-    """The configured version files; not configured, the manifests in ``directory``
-    that declare a version (none when there is no release commit to carry them)."""
-    if configured is not None:
-        return tuple(configured)
-    if not commit:
-        return ()
-    from castoff.release import versionfiles
-
-    return tuple(versionfiles.detect(config.root, directory))
 
 
 def _initial_version(sec: Mapping[str, Any], config: Config) -> str:
